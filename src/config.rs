@@ -1,0 +1,152 @@
+//! Command line: every setting is a flag with an environment variable.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "authentik-operator",
+    version,
+    about = "authentik flow stages as Kubernetes custom resources"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the operator.
+    Run(Box<RunArgs>),
+    /// Write the CustomResourceDefinitions as YAML, one file per kind.
+    Crdgen(CrdgenArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CrdgenArgs {
+    /// Folder to write `<plural>.yaml` files into; `-` prints all to stdout.
+    #[arg(long, default_value = "crds")]
+    pub out: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    #[default]
+    Plain,
+    Json,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// authentik's base URL (with or without a trailing /api/v3).
+    #[arg(long, env = "AUTHENTIK_URL")]
+    pub authentik_url: String,
+    /// API token. Prefer --authentik-token-file (a mounted Secret).
+    #[arg(long, env = "AUTHENTIK_TOKEN", hide_env_values = true)]
+    pub authentik_token: Option<String>,
+    /// File holding the API token (e.g. a mounted Secret key); read at start.
+    #[arg(long, env = "AUTHENTIK_TOKEN_FILE", conflicts_with = "authentik_token")]
+    pub authentik_token_file: Option<PathBuf>,
+    /// PEM file with extra CA certificates to trust for authentik.
+    #[arg(long, env = "AUTHENTIK_CA_FILE")]
+    pub authentik_ca_file: Option<PathBuf>,
+    /// Skip TLS verification of authentik (never in production).
+    #[arg(
+        long,
+        env = "AUTHENTIK_INSECURE_SKIP_TLS_VERIFY",
+        default_value_t = false
+    )]
+    pub authentik_insecure_skip_tls_verify: bool,
+    /// Timeout of each request to authentik (e.g. 10s, 500ms).
+    #[arg(long, env = "AUTHENTIK_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub authentik_timeout: Duration,
+    /// Retries of a failed idempotent request to authentik within one reconcile.
+    #[arg(long, env = "AUTHENTIK_RETRIES", default_value_t = 3)]
+    pub authentik_retries: u32,
+    /// Namespace to watch; empty for all namespaces.
+    #[arg(long, env = "WATCH_NAMESPACE", default_value = "")]
+    pub namespace: String,
+    /// How often each kind's stages are listed to detect drift (e.g. 60s, 5m).
+    #[arg(long, env = "RESYNC_INTERVAL", default_value = "60s", value_parser = parse_duration)]
+    pub resync_interval: Duration,
+    /// Longest wait between retries of a failing resource.
+    #[arg(long, env = "BACKOFF_MAX", default_value = "5m", value_parser = parse_duration)]
+    pub backoff_max: Duration,
+    /// Resources reconciled at once per kind.
+    #[arg(long, env = "CONCURRENCY", default_value_t = 4)]
+    pub concurrency: u16,
+    /// Address of /metrics, /livez and /readyz.
+    #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:8080")]
+    pub metrics_addr: std::net::SocketAddr,
+    /// Log format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Plain)]
+    pub log_format: LogFormat,
+    /// Elect a leader through a Lease so that only one replica reconciles.
+    #[arg(long, env = "LEADER_ELECTION", default_value_t = false)]
+    pub leader_election: bool,
+    /// Name of the Lease used for leader election.
+    #[arg(
+        long,
+        env = "LEADER_ELECTION_LEASE",
+        default_value = "authentik-operator"
+    )]
+    pub lease_name: String,
+    /// Namespace of the Lease (defaults to the pod's namespace, else `default`).
+    #[arg(long, env = "LEADER_ELECTION_NAMESPACE")]
+    pub lease_namespace: Option<String>,
+    /// How long a lease lasts without renewal.
+    #[arg(long, env = "LEADER_ELECTION_LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
+    pub lease_duration: Duration,
+    /// This replica's identity (the pod name).
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+}
+
+/// `500ms`, `10s`, `5m`, `1h`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 500ms, 10s, 5m, 1h"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "" | "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?} (use ms, s, m or h)")),
+    };
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(format!("{s:?} is not a valid duration"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert!(parse_duration("5 fortnights").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn token_env_value_is_hidden_from_help() {
+        use clap::CommandFactory;
+        let help = Cli::command()
+            .find_subcommand_mut("run")
+            .map(|c| c.render_long_help().to_string())
+            .unwrap_or_default();
+        assert!(help.contains("AUTHENTIK_TOKEN"));
+    }
+}

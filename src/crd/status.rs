@@ -1,0 +1,62 @@
+//! The status every stage kind reports.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One field whose value in authentik differs from the spec.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct DriftEntry {
+    /// The spec field (camelCase).
+    pub field: String,
+    /// What the spec asks for, as JSON.
+    pub desired: String,
+    /// What authentik has, as JSON.
+    pub actual: String,
+}
+
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct StageStatus {
+    /// authentik's primary key of the stage: the authority for updates and deletes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pk: Option<String>,
+    /// The stage's name in authentik. Also written just before a create, so that a retry
+    /// after a crash recognises the stage it created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The generation of the spec this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready` (authentik matches the spec) and `Synced` (the last attempt to talk to
+    /// authentik succeeded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// When authentik was last brought in line with the spec (a write, or a check that found
+    /// it matching after a change). Not bumped by checks that change nothing, so the status
+    /// does not churn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync_time: Option<Time>,
+    /// Fields that differ from the spec: shown in Observe mode, while adoption is refused, and
+    /// while a correction is failing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<DriftEntry>,
+    /// Fields the spec sets that the connected authentik does not know (an older version).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unsupported_fields: Vec<String>,
+    /// What each reference resolved to (spec field → authentik pk), so a user can see it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub resolved_references: BTreeMap<String, String>,
+}
+
+impl StageStatus {
+    pub fn condition(&self, type_: &str) -> Option<&Condition> {
+        self.conditions.iter().find(|c| c.type_ == type_)
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.condition("Ready").is_some_and(|c| c.status == "True")
+    }
+}

@@ -1,0 +1,137 @@
+//! The one error type of the operator. Every failure maps to a stable condition reason, an
+//! event reason and a metric label, and says whether retrying can help.
+
+use std::time::Duration;
+
+/// Result alias used across the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// authentik could not be reached (connection refused, DNS, TLS, timeout).
+    #[error("authentik is unreachable: {0}")]
+    Unreachable(String),
+
+    /// authentik refused the token or the permission (every auth failure is a 403 there).
+    #[error(
+        "authentik refused the request (HTTP 403): {0}; check the API token and its permissions"
+    )]
+    Forbidden(String),
+
+    /// authentik rejected the content of a write (HTTP 400): the spec needs to change.
+    #[error("authentik rejected the stage: {0}")]
+    Rejected(String),
+
+    /// A server-side failure (5xx, 429, or the empty-bodied 405 older authentik gives for a
+    /// failed write). Retrying may help.
+    #[error("authentik answered HTTP {status}: {message}")]
+    Server {
+        status: u16,
+        message: String,
+        retry_after: Option<Duration>,
+    },
+
+    /// authentik answered 404 for the object.
+    #[error("not found in authentik: {0}")]
+    NotFound(String),
+
+    /// Any other unexpected answer (e.g. 404 on a list, a body that is not what we expect).
+    #[error("unexpected answer from authentik: {0}")]
+    Protocol(String),
+
+    /// Another resource already claims this authentik stage name.
+    #[error("{0}")]
+    NameConflict(String),
+
+    /// A stage with this name exists in authentik and the adoption policy forbids taking it.
+    #[error("{0}")]
+    AlreadyExists(String),
+
+    /// adoptionPolicy IfMatch and the existing stage differs from the spec.
+    #[error("{0}")]
+    AdoptionMismatch(String),
+
+    /// A referenced custom resource does not exist yet or has no pk yet.
+    #[error("{0}")]
+    ReferenceNotReady(String),
+
+    /// A referenced authentik object (by name, slug or pk) was not found.
+    #[error("{0}")]
+    ReferenceNotFound(String),
+
+    /// A reference that can never resolve as written (wrong kind, ambiguous).
+    #[error("{0}")]
+    InvalidReference(String),
+
+    /// The spec is invalid in a way the CRD schema could not catch.
+    #[error("invalid spec: {0}")]
+    InvalidSpec(String),
+
+    /// Deletion waits because other resources still reference this one.
+    #[error("{0}")]
+    DeleteBlocked(String),
+
+    /// The Kubernetes API failed.
+    #[error("Kubernetes API error: {0}")]
+    Kube(#[from] kube::Error),
+
+    /// Adding or removing the finalizer failed.
+    #[error("finalizer error: {0}")]
+    Finalizer(String),
+
+    /// Bad configuration of the operator itself.
+    #[error("configuration error: {0}")]
+    Config(String),
+}
+
+impl Error {
+    /// Stable CamelCase reason for the `Synced` condition and for Warning events.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Error::Unreachable(_) => "AuthentikUnreachable",
+            Error::Forbidden(_) => "AuthentikForbidden",
+            Error::Rejected(_) => "AuthentikRejected",
+            Error::Server { .. } => "AuthentikServerError",
+            Error::Protocol(_) => "AuthentikProtocolError",
+            Error::NotFound(_) => "NotFound",
+            Error::NameConflict(_) => "NameConflict",
+            Error::AlreadyExists(_) => "AlreadyExists",
+            Error::AdoptionMismatch(_) => "AdoptionMismatch",
+            Error::ReferenceNotReady(_) => "ReferenceNotReady",
+            Error::ReferenceNotFound(_) => "ReferenceNotFound",
+            Error::InvalidReference(_) => "InvalidReference",
+            Error::InvalidSpec(_) => "InvalidSpec",
+            Error::DeleteBlocked(_) => "DeleteBlocked",
+            Error::Kube(_) => "KubernetesError",
+            Error::Finalizer(_) => "FinalizerError",
+            Error::Config(_) => "ConfigurationError",
+        }
+    }
+
+    /// Metric label: the same stable reason, snake_cased would only add a second vocabulary.
+    pub fn metric_label(&self) -> &'static str {
+        self.reason()
+    }
+
+    /// Whether the error can go away without the spec changing. Errors that cannot are not
+    /// retried on a timer (no hot loop): the next spec change or resync tries again.
+    pub fn is_transient(&self) -> bool {
+        !matches!(
+            self,
+            Error::Rejected(_) | Error::InvalidReference(_) | Error::InvalidSpec(_)
+        )
+    }
+
+    /// Whether the same request may succeed if sent again (the client's own retries).
+    pub fn is_retryable_request(&self) -> bool {
+        matches!(self, Error::Unreachable(_) | Error::Server { .. })
+    }
+
+    /// A server-provided delay before the next attempt, if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::Server { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}

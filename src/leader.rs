@@ -1,0 +1,97 @@
+//! Leader election on a `coordination.k8s.io` Lease: only the leader reconciles. Losing the
+//! lease stops the controllers and ends the process (non-zero), so the pod restarts clean
+//! rather than risking two writers.
+
+use crate::config::RunArgs;
+use crate::error::{Error, Result};
+use crate::metrics::Metrics;
+use kube::Client;
+use kube_lease_manager::LeaseManagerBuilder;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+fn lease_namespace(args: &RunArgs) -> String {
+    args.lease_namespace
+        .clone()
+        .or_else(|| std::env::var("POD_NAMESPACE").ok())
+        .or_else(|| {
+            std::fs::read_to_string("/var/run/secrets/kubernetes.io/serviceaccount/namespace").ok()
+        })
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "default".into())
+}
+
+/// Waits for the lease, runs `work` while holding it, and returns when `stop` is cancelled.
+pub async fn run_when_leader<F, Fut>(
+    client: &Client,
+    args: &RunArgs,
+    metrics: Arc<Metrics>,
+    stop: CancellationToken,
+    work: F,
+) -> Result<()>
+where
+    F: FnOnce(CancellationToken) -> Fut,
+    Fut: Future<Output = Result<()>>,
+{
+    let identity = args
+        .identity
+        .clone()
+        .unwrap_or_else(|| format!("authentik-operator-{:016x}", fastrand::u64(..)));
+    let duration = args.lease_duration.as_secs().max(2);
+    let manager = LeaseManagerBuilder::new(client.clone(), &args.lease_name)
+        .with_namespace(lease_namespace(args))
+        .with_identity(identity.clone())
+        .with_duration(duration)
+        .with_grace((duration / 3).max(1))
+        .build()
+        .await
+        .map_err(|e| Error::Config(format!("leader election: {e}")))?;
+    let (mut leader, task) = manager.watch().await;
+    tracing::info!(%identity, lease = %args.lease_name, "waiting for leadership");
+    if !wait_for(&mut leader, true, &stop).await {
+        drop(leader);
+        let _ = task.await;
+        return Ok(());
+    }
+    metrics.leader.set(1);
+    tracing::info!(%identity, "became leader");
+    let work_stop = stop.child_token();
+    let run = work(work_stop.clone());
+    tokio::pin!(run);
+    let lost = tokio::select! {
+        res = &mut run => { res?; false }
+        held = wait_for(&mut leader, false, &stop) => held,
+    };
+    work_stop.cancel();
+    if lost {
+        let _ = run.await;
+    }
+    metrics.leader.set(0);
+    drop(leader);
+    // Hand the lease back at once on a clean stop, so the next leader need not wait it out.
+    if let Ok(Ok(manager)) = task.await {
+        let _ = manager.release().await;
+    }
+    if lost {
+        return Err(Error::Config(
+            "lost the leader lease; exiting so that a fresh start competes again".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Waits until the lock state is `want`; `false` when `stop` came first.
+async fn wait_for(rx: &mut watch::Receiver<bool>, want: bool, stop: &CancellationToken) -> bool {
+    loop {
+        if *rx.borrow_and_update() == want {
+            return true;
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return false,
+            changed = rx.changed() => if changed.is_err() { return !want },
+        }
+    }
+}

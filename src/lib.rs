@@ -1,0 +1,15 @@
+//! authentik-operator: authentik flow stages as Kubernetes custom resources.
+
+pub mod authentik;
+pub mod config;
+pub mod controller;
+pub mod crd;
+pub mod error;
+pub mod http;
+pub mod leader;
+pub mod metrics;
+pub mod reconcile;
+pub mod stage;
+pub mod telemetry;
+
+pub use error::{Error, Result};

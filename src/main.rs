@@ -1,0 +1,65 @@
+use authentik_operator::config::{Cli, Command, CrdgenArgs};
+use authentik_operator::{controller, crd, telemetry};
+use clap::Parser;
+use kube::ResourceExt;
+use tokio_util::sync::CancellationToken;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match Cli::parse().command {
+        Command::Crdgen(args) => crdgen(&args),
+        Command::Run(args) => {
+            telemetry::init(args.log_format);
+            let stop = CancellationToken::new();
+            tokio::spawn(stop_on_signal(stop.clone()));
+            match controller::run(*args, stop).await {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = %e, "operator stopped");
+                    std::process::ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+async fn stop_on_signal(stop: CancellationToken) {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGTERM");
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    tracing::info!("shutting down");
+    stop.cancel();
+}
+
+fn crdgen(args: &CrdgenArgs) -> std::process::ExitCode {
+    for crd in crd::all() {
+        let yaml = match serde_saphyr::to_string(&crd) {
+            Ok(y) => y,
+            Err(e) => {
+                eprintln!("cannot render {}: {e}", crd.name_any());
+                return std::process::ExitCode::FAILURE;
+            }
+        };
+        if args.out.as_os_str() == "-" {
+            println!("---\n{yaml}");
+            continue;
+        }
+        let path = args.out.join(format!("{}.yaml", crd.spec.names.plural));
+        if let Err(e) =
+            std::fs::create_dir_all(&args.out).and_then(|()| std::fs::write(&path, yaml))
+        {
+            eprintln!("cannot write {}: {e}", path.display());
+            return std::process::ExitCode::FAILURE;
+        }
+        println!("wrote {}", path.display());
+    }
+    std::process::ExitCode::SUCCESS
+}

@@ -1,0 +1,161 @@
+//! Prometheus metrics. Names follow Prometheus conventions: a namespace prefix, base units,
+//! `_total` on counters (added by the encoder).
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::time::Duration;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ErrorLabels {
+    pub kind: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub route: String,
+    pub method: String,
+    /// HTTP status code, or `error` when no answer came.
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ConditionLabels {
+    pub kind: String,
+    /// `ready`, `not_ready` or `unknown`.
+    pub condition: String,
+}
+
+fn duration_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.005, 2.0, 14))
+}
+
+/// Every metric of the operator, registered once at start.
+pub struct Metrics {
+    pub registry: Registry,
+    pub reconciles: Family<KindLabels, Counter>,
+    pub reconcile_errors: Family<ErrorLabels, Counter>,
+    pub reconcile_duration: Family<KindLabels, Histogram, fn() -> Histogram>,
+    pub authentik_requests: Family<RequestLabels, Counter>,
+    pub authentik_request_duration: Family<KindLabels, Histogram, fn() -> Histogram>,
+    pub drift_corrections: Family<KindLabels, Counter>,
+    pub recreations: Family<KindLabels, Counter>,
+    pub resources: Family<ConditionLabels, Gauge>,
+    pub leader: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("authentik_operator");
+        let reconciles = Family::<KindLabels, Counter>::default();
+        let reconcile_errors = Family::<ErrorLabels, Counter>::default();
+        let reconcile_duration =
+            Family::<KindLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                duration_histogram,
+            );
+        let authentik_requests = Family::<RequestLabels, Counter>::default();
+        let authentik_request_duration =
+            Family::<KindLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                duration_histogram,
+            );
+        let drift_corrections = Family::<KindLabels, Counter>::default();
+        let recreations = Family::<KindLabels, Counter>::default();
+        let resources = Family::<ConditionLabels, Gauge>::default();
+        let leader = Gauge::default();
+        registry.register(
+            "reconciliations",
+            "Reconciliations by kind",
+            reconciles.clone(),
+        );
+        registry.register(
+            "reconcile_errors",
+            "Failed reconciliations by kind and reason",
+            reconcile_errors.clone(),
+        );
+        registry.register(
+            "reconcile_duration_seconds",
+            "Duration of a reconciliation by kind",
+            reconcile_duration.clone(),
+        );
+        registry.register(
+            "authentik_requests",
+            "Requests to authentik by route, method and status",
+            authentik_requests.clone(),
+        );
+        registry.register(
+            "authentik_request_duration_seconds",
+            "Duration of requests to authentik by route (label kind holds the route)",
+            authentik_request_duration.clone(),
+        );
+        registry.register(
+            "drift_corrections",
+            "Corrections of stages changed in authentik behind the operator's back",
+            drift_corrections.clone(),
+        );
+        registry.register(
+            "recreations",
+            "Stages recreated after they were deleted in authentik",
+            recreations.clone(),
+        );
+        registry.register(
+            "resources",
+            "Resources by kind and Ready condition, as of the last drift sweep",
+            resources.clone(),
+        );
+        registry.register(
+            "leader",
+            "1 while this replica is the leader",
+            leader.clone(),
+        );
+        Metrics {
+            registry,
+            reconciles,
+            reconcile_errors,
+            reconcile_duration,
+            authentik_requests,
+            authentik_request_duration,
+            drift_corrections,
+            recreations,
+            resources,
+            leader,
+        }
+    }
+
+    pub fn request(&self, route: &str, method: &str, status: Option<u16>, took: Duration) {
+        let status = status.map_or_else(|| "error".to_string(), |s| s.to_string());
+        self.authentik_requests
+            .get_or_create(&RequestLabels {
+                route: route.to_string(),
+                method: method.to_string(),
+                status,
+            })
+            .inc();
+        self.authentik_request_duration
+            .get_or_create(&KindLabels {
+                kind: route.to_string(),
+            })
+            .observe(took.as_secs_f64());
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}

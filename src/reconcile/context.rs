@@ -1,0 +1,213 @@
+//! What every reconcile shares: clients, caches of both sides, and per-object backoff.
+
+use super::naming::Claim;
+use super::resolve::Resolver;
+use super::snapshot::Snapshot;
+use crate::authentik::AuthentikClient;
+use crate::crd::refs::By;
+use crate::crd::{IdentificationStage, ManagementPolicy, PasswordStage, UserLoginStage};
+use crate::metrics::Metrics;
+use crate::stage::Stage;
+use kube::ResourceExt;
+use kube::runtime::events::Recorder;
+use kube::runtime::reflector::Store;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Settings a reconcile needs.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// How often the drift sweep lists authentik.
+    pub resync: Duration,
+    /// First retry delay after a failed reconcile; doubles per failure.
+    pub backoff_base: Duration,
+    /// Longest delay between retries of a failing object.
+    pub backoff_max: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            resync: Duration::from_secs(60),
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Read access to the informer caches of all three kinds (for name claims and references).
+#[derive(Clone)]
+pub struct Stores {
+    pub password: Store<PasswordStage>,
+    pub identification: Store<IdentificationStage>,
+    pub user_login: Store<UserLoginStage>,
+}
+
+impl Stores {
+    /// Names claimed by resources that manage (not merely observe) a stage.
+    pub fn claims(&self) -> Vec<Claim> {
+        let mut out = Vec::new();
+        collect_claims(&self.password, &mut out);
+        collect_claims(&self.identification, &mut out);
+        collect_claims(&self.user_login, &mut out);
+        out
+    }
+
+    /// Resources in `namespace` that reference the `kind` resource `name` with `ref`.
+    pub fn referrers(&self, kind: &str, namespace: &str, name: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        collect_referrers(&self.password, kind, namespace, name, &mut out);
+        collect_referrers(&self.identification, kind, namespace, name, &mut out);
+        collect_referrers(&self.user_login, kind, namespace, name, &mut out);
+        out.sort();
+        out
+    }
+}
+
+pub fn claim_of<K: Stage>(obj: &K) -> Claim {
+    Claim {
+        kind: kind_name::<K>(),
+        namespace: obj.namespace().unwrap_or_default(),
+        name: obj.name_any(),
+        authentik_name: obj.authentik_name(),
+        created: obj.meta().creation_timestamp.as_ref().map(|t| t.0),
+    }
+}
+
+/// The kind's name as a static string (for claims and messages).
+pub fn kind_name<K: Stage>() -> &'static str {
+    match K::ENDPOINT {
+        "stages/password/" => "PasswordStage",
+        "stages/identification/" => "IdentificationStage",
+        _ => "UserLoginStage",
+    }
+}
+
+fn collect_claims<K: Stage>(store: &Store<K>, out: &mut Vec<Claim>) {
+    for obj in store.state() {
+        if obj.common().management_policy == ManagementPolicy::Manage {
+            out.push(claim_of(obj.as_ref()));
+        }
+    }
+}
+
+fn collect_referrers<K: Stage>(
+    store: &Store<K>,
+    kind: &str,
+    namespace: &str,
+    name: &str,
+    out: &mut Vec<String>,
+) {
+    for obj in store.state() {
+        if obj.namespace().as_deref() != Some(namespace) || obj.meta().deletion_timestamp.is_some()
+        {
+            continue;
+        }
+        let refers = obj.references().iter().any(|f| {
+            f.target.custom_resource_kind() == Some(kind)
+                && f.values
+                    .iter()
+                    .flatten()
+                    .any(|v| v.as_ref() == Some(&By::Ref(name.to_string())))
+        });
+        if refers {
+            out.push(format!("{}/{}", kind_name::<K>(), obj.name_any()));
+        }
+    }
+}
+
+/// Shared state of all controllers.
+pub struct Context {
+    pub kube: kube::Client,
+    pub authentik: AuthentikClient,
+    pub recorder: Recorder,
+    pub metrics: Arc<Metrics>,
+    pub stores: Stores,
+    pub snapshots: HashMap<&'static str, Snapshot>,
+    pub resolver: Resolver,
+    pub settings: Settings,
+    /// Consecutive failures per object, for exponential backoff.
+    pub failures: Mutex<HashMap<String, u32>>,
+}
+
+impl Context {
+    pub fn snapshot<K: Stage>(&self) -> &Snapshot {
+        // Every kind's snapshot is created at start-up (see `Context::new`).
+        &self.snapshots[K::ENDPOINT]
+    }
+
+    pub fn new(
+        kube: kube::Client,
+        authentik: AuthentikClient,
+        recorder: Recorder,
+        metrics: Arc<Metrics>,
+        stores: Stores,
+        settings: Settings,
+    ) -> Self {
+        let snapshots = [
+            PasswordStage::ENDPOINT,
+            IdentificationStage::ENDPOINT,
+            UserLoginStage::ENDPOINT,
+        ]
+        .into_iter()
+        .map(|e| (e, Snapshot::default()))
+        .collect();
+        Context {
+            kube,
+            authentik,
+            recorder,
+            metrics,
+            stores,
+            snapshots,
+            resolver: Resolver::new(settings.resync),
+            settings,
+            failures: Mutex::default(),
+        }
+    }
+
+    /// Records a failure of `key` and returns how long to wait before the next attempt.
+    pub fn next_backoff(&self, key: &str) -> Duration {
+        let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let n = f.entry(key.to_string()).or_insert(0);
+        *n = n.saturating_add(1);
+        backoff_delay(
+            self.settings.backoff_base,
+            self.settings.backoff_max,
+            *n,
+            fastrand::f64(),
+        )
+    }
+
+    pub fn reset_backoff(&self, key: &str) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
+}
+
+/// Exponential backoff for the `failures`-th consecutive failure, capped, with jitter in the
+/// upper half so that objects failing together do not retry together.
+pub fn backoff_delay(base: Duration, max: Duration, failures: u32, jitter: f64) -> Duration {
+    let exp = base
+        .saturating_mul(2u32.saturating_pow(failures.saturating_sub(1).min(30)))
+        .min(max);
+    exp.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff_delay;
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let b = Duration::from_secs(1);
+        let m = Duration::from_secs(300);
+        assert_eq!(backoff_delay(b, m, 1, 1.0), Duration::from_secs(1));
+        assert_eq!(backoff_delay(b, m, 4, 1.0), Duration::from_secs(8));
+        assert_eq!(backoff_delay(b, m, 40, 1.0), Duration::from_secs(300));
+        assert_eq!(backoff_delay(b, m, 4, 0.0), Duration::from_secs(4));
+    }
+}

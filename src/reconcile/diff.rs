@@ -1,0 +1,172 @@
+//! Comparing the body the spec asks for with what authentik has. Only fields the spec sets
+//! are compared; lists without meaningful order compare as sets.
+
+use crate::crd::DriftEntry;
+use crate::stage::camel_case;
+use serde_json::{Map, Value};
+
+#[derive(Debug, Default, PartialEq)]
+pub struct Diff {
+    /// Fields that differ, as the user reads them.
+    pub drift: Vec<DriftEntry>,
+    /// The PATCH body that corrects them (empty when nothing differs).
+    pub patch: Map<String, Value>,
+    /// Spec fields the remote object lacks: the connected authentik does not know them.
+    pub unsupported: Vec<String>,
+}
+
+impl Diff {
+    pub fn in_sync(&self) -> bool {
+        self.drift.is_empty()
+    }
+}
+
+/// Compares `desired` (body keys) with `remote` (an authentik object).
+pub fn diff(
+    desired: &Map<String, Value>,
+    remote: &Value,
+    set_fields: &[&str],
+    always_send: &[&str],
+) -> Diff {
+    let mut out = Diff::default();
+    let empty = Map::new();
+    let remote = remote.as_object().unwrap_or(&empty);
+    for (key, want) in desired {
+        let Some(have) = remote.get(key) else {
+            out.unsupported.push(camel_case(key));
+            continue;
+        };
+        let same = if set_fields.contains(&key.as_str()) {
+            same_set(want, have)
+        } else {
+            same_value(want, have)
+        };
+        if !same {
+            out.drift.push(DriftEntry {
+                field: camel_case(key),
+                desired: want.to_string(),
+                actual: have.to_string(),
+            });
+            out.patch.insert(key.clone(), want.clone());
+        }
+    }
+    if !out.patch.is_empty() {
+        for key in always_send {
+            if out.patch.contains_key(*key) {
+                continue;
+            }
+            // The spec's value when it sets one, else what authentik has, so the body passes
+            // authentik's body-only validation without changing anything else.
+            if let Some(v) = desired.get(*key).or_else(|| remote.get(*key)) {
+                out.patch.insert((*key).to_string(), v.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Numbers compare by value (authentik may print 5 where we send 5.0, or the reverse).
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        _ => a == b,
+    }
+}
+
+fn same_set(a: &Value, b: &Value) -> bool {
+    match (a.as_array(), b.as_array()) {
+        (Some(x), Some(y)) => {
+            x.iter().all(|v| y.iter().any(|w| same_value(v, w)))
+                && y.iter().all(|w| x.iter().any(|v| same_value(v, w)))
+        }
+        _ => same_value(a, b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn equal_fields_give_no_drift() {
+        let d = diff(
+            &map(json!({"name": "a", "failed_attempts_before_cancel": 5})),
+            &json!({"pk": "x", "name": "a", "failed_attempts_before_cancel": 5, "allow_show_password": true}),
+            &[],
+            &[],
+        );
+        assert!(d.in_sync());
+        assert!(d.patch.is_empty() && d.unsupported.is_empty());
+    }
+
+    #[test]
+    fn only_differing_fields_are_patched() {
+        let d = diff(
+            &map(
+                json!({"name": "a", "failed_attempts_before_cancel": 3, "allow_show_password": false}),
+            ),
+            &json!({"name": "a", "failed_attempts_before_cancel": 5, "allow_show_password": false}),
+            &[],
+            &[],
+        );
+        assert_eq!(
+            Value::Object(d.patch),
+            json!({"failed_attempts_before_cancel": 3})
+        );
+        assert_eq!(d.drift.len(), 1);
+        assert_eq!(d.drift[0].field, "failedAttemptsBeforeCancel");
+        assert_eq!(d.drift[0].desired, "3");
+        assert_eq!(d.drift[0].actual, "5");
+    }
+
+    #[test]
+    fn sets_ignore_order_but_not_content() {
+        let want = map(json!({"backends": ["a", "b"]}));
+        assert!(diff(&want, &json!({"backends": ["b", "a"]}), &["backends"], &[]).in_sync());
+        assert!(!diff(&want, &json!({"backends": ["a"]}), &["backends"], &[]).in_sync());
+        assert!(!diff(&want, &json!({"backends": ["b", "a"]}), &[], &[]).in_sync());
+    }
+
+    #[test]
+    fn missing_remote_fields_are_unsupported_not_drift() {
+        let d = diff(
+            &map(json!({"name": "a", "allow_show_password": true})),
+            &json!({"name": "a"}),
+            &[],
+            &[],
+        );
+        assert!(d.in_sync());
+        assert_eq!(d.unsupported, vec!["allowShowPassword"]);
+    }
+
+    #[test]
+    fn identification_patch_carries_user_fields_and_sources() {
+        let d = diff(
+            &map(json!({"name": "id", "user_fields": ["email"], "show_matched_user": false})),
+            &json!({"name": "id", "user_fields": ["email"], "sources": ["s1"], "show_matched_user": true}),
+            &["user_fields", "sources"],
+            &["user_fields", "sources"],
+        );
+        assert_eq!(
+            Value::Object(d.patch),
+            json!({"show_matched_user": false, "user_fields": ["email"], "sources": ["s1"]})
+        );
+    }
+
+    #[test]
+    fn a_field_cleared_in_authentik_is_drift() {
+        // e.g. authentik nulls password_stage when that stage is deleted
+        let d = diff(
+            &map(json!({"password_stage": "p1"})),
+            &json!({"password_stage": null}),
+            &[],
+            &[],
+        );
+        assert_eq!(d.drift[0].actual, "null");
+    }
+}

@@ -1,0 +1,101 @@
+//! The Kubernetes side of a reconcile, in one place: finalizer, status, events.
+
+use crate::crd::StageStatus;
+use crate::error::{Error, Result};
+use crate::stage::Stage;
+use kube::ResourceExt;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::events::{Event, EventType, Recorder};
+use serde_json::json;
+
+pub const FINALIZER: &str = "authentik-operator.io/stage";
+pub const FIELD_MANAGER: &str = "authentik-operator";
+/// Annotation that lets a user delete a PasswordStage that others still reference.
+pub const FORCE_DELETE_ANNOTATION: &str = "authentik-operator.io/force-delete";
+
+pub fn api_for<K: Stage>(client: &kube::Client, obj: &K) -> Api<K> {
+    Api::namespaced(client.clone(), &obj.namespace().unwrap_or_default())
+}
+
+pub fn has_finalizer<K: Stage>(obj: &K) -> bool {
+    obj.finalizers().iter().any(|f| f == FINALIZER)
+}
+
+/// Adds the finalizer. The merge patch carries the resourceVersion, so a concurrent change
+/// makes it fail (409) instead of silently dropping another finalizer.
+pub async fn add_finalizer<K: Stage>(api: &Api<K>, obj: &K) -> Result<()> {
+    let mut finalizers = obj.finalizers().to_vec();
+    finalizers.push(FINALIZER.to_string());
+    patch_finalizers(api, obj, finalizers).await
+}
+
+pub async fn remove_finalizer<K: Stage>(api: &Api<K>, obj: &K) -> Result<()> {
+    let finalizers: Vec<String> = obj
+        .finalizers()
+        .iter()
+        .filter(|f| *f != FINALIZER)
+        .cloned()
+        .collect();
+    patch_finalizers(api, obj, finalizers).await
+}
+
+async fn patch_finalizers<K: Stage>(api: &Api<K>, obj: &K, finalizers: Vec<String>) -> Result<()> {
+    let patch =
+        json!({"metadata": {"finalizers": finalizers, "resourceVersion": obj.resource_version()}});
+    match api
+        .patch(
+            &obj.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        // Gone already: nothing left to hold.
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(Error::Finalizer(e.to_string())),
+    }
+}
+
+/// Writes the whole status with server-side apply: fields we no longer set are removed.
+pub async fn apply_status<K: Stage>(api: &Api<K>, obj: &K, status: &StageStatus) -> Result<()> {
+    let body = json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "status": status,
+    });
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    match api
+        .patch_status(&obj.name_any(), &params, &Patch::Apply(&body))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(Error::Kube(e)),
+    }
+}
+
+/// Publishes an event; a failure to publish is logged, never fails the reconcile.
+pub async fn publish<K: Stage>(
+    recorder: &Recorder,
+    obj: &K,
+    warning: bool,
+    reason: &str,
+    action: &str,
+    note: String,
+) {
+    let event = Event {
+        type_: if warning {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        },
+        reason: reason.to_string(),
+        note: Some(note.chars().take(1000).collect()),
+        action: action.to_string(),
+        secondary: None,
+    };
+    if let Err(e) = recorder.publish(&event, &obj.object_ref(&())).await {
+        tracing::warn!(error = %e, reason, "could not publish event");
+    }
+}

@@ -1,0 +1,219 @@
+//! The one generic reconciler for every stage kind:
+//! finalizer → references → desired body → diff → apply → status (patched only when changed)
+//! → events (on transitions only).
+
+pub mod context;
+pub mod diff;
+pub mod kube_ops;
+pub mod naming;
+pub mod resolve;
+pub mod snapshot;
+pub mod status;
+pub mod sync;
+
+pub use context::{Context, Settings, Stores};
+
+use crate::crd::{DeletionPolicy, ManagementPolicy};
+use crate::error::{Error, Result};
+use crate::metrics::{ErrorLabels, KindLabels};
+use crate::stage::Stage;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::ResourceExt;
+use kube::runtime::controller::Action;
+use kube_ops::{FORCE_DELETE_ANNOTATION, api_for, apply_status, has_finalizer, publish};
+use status::{Observation, SYNCED, changed, next_status};
+use std::sync::Arc;
+use std::time::Instant;
+use sync::Effects;
+
+/// Entry point the controllers call.
+pub async fn reconcile<K: Stage>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action> {
+    let kind = context::kind_name::<K>();
+    let started = Instant::now();
+    let result = if obj.meta().deletion_timestamp.is_some() {
+        cleanup(obj.as_ref(), &ctx).await
+    } else {
+        apply(obj.as_ref(), &ctx).await
+    };
+    let labels = KindLabels {
+        kind: kind.to_string(),
+    };
+    ctx.metrics.reconciles.get_or_create(&labels).inc();
+    ctx.metrics
+        .reconcile_duration
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    if let Err(e) = &result {
+        ctx.metrics
+            .reconcile_errors
+            .get_or_create(&ErrorLabels {
+                kind: kind.to_string(),
+                reason: e.metric_label().to_string(),
+            })
+            .inc();
+        tracing::info!(kind, namespace = obj.namespace().unwrap_or_default(), name = obj.name_any(), error = %e, "reconcile failed");
+    } else {
+        ctx.reset_backoff(&key(obj.as_ref()));
+    }
+    result
+}
+
+/// What the controller does after a failed reconcile: exponential backoff per object for
+/// errors that may pass; nothing for those that need a spec change (no hot loop).
+pub fn error_policy<K: Stage>(obj: Arc<K>, err: &Error, ctx: Arc<Context>) -> Action {
+    if !err.is_transient() {
+        ctx.reset_backoff(&key(obj.as_ref()));
+        return Action::await_change();
+    }
+    let delay = ctx.next_backoff(&key(obj.as_ref()));
+    Action::requeue(err.retry_after().map_or(delay, |ra| ra.max(delay)))
+}
+
+fn key<K: Stage>(obj: &K) -> String {
+    format!(
+        "{}/{}/{}",
+        context::kind_name::<K>(),
+        obj.namespace().unwrap_or_default(),
+        obj.name_any()
+    )
+}
+
+fn now() -> Time {
+    Time(jiff::Timestamp::now())
+}
+
+async fn apply<K: Stage>(obj: &K, ctx: &Context) -> Result<Action> {
+    let api = api_for(&ctx.kube, obj);
+    let manage = obj.common().management_policy == ManagementPolicy::Manage;
+    // The finalizer is persisted before anything can be created in authentik.
+    if manage && !has_finalizer(obj) {
+        kube_ops::add_finalizer(&api, obj).await?;
+    }
+    let mut obs = Observation::default();
+    let mut fx = Effects::default();
+    let outcome = sync::sync(obj, ctx, &api, &mut obs, &mut fx).await;
+    if matches!(outcome, Err(Error::Rejected(_))) {
+        // A resolved pk may be stale (the object was recreated): resolve afresh next time.
+        ctx.resolver.forget();
+    }
+    write_status(obj, ctx, &api, &obs, outcome.as_ref().err(), fx).await?;
+    outcome.map(|()| Action::await_change())
+}
+
+/// Status and events after a reconcile: status only when it changed, a Warning event only
+/// when the failure reason changes, and the events the sync step collected.
+async fn write_status<K: Stage>(
+    obj: &K,
+    ctx: &Context,
+    api: &kube::Api<K>,
+    obs: &Observation,
+    err: Option<&Error>,
+    fx: Effects,
+) -> Result<()> {
+    let prev = obj.status();
+    let next = next_status(prev, obj.meta().generation, obs, err, &now());
+    if changed(prev, &next) {
+        apply_status(api, obj, &next).await?;
+    }
+    for (warning, reason, note) in fx.events {
+        publish(&ctx.recorder, obj, warning, reason, reason, note).await;
+    }
+    let prev_synced = prev.and_then(|s| s.condition(SYNCED));
+    if let Some(e) = err {
+        let same = prev_synced.is_some_and(|c| c.status == "False" && c.reason == e.reason());
+        if !same {
+            publish(
+                &ctx.recorder,
+                obj,
+                true,
+                e.reason(),
+                "Reconcile",
+                e.to_string(),
+            )
+            .await;
+        }
+    }
+    let newly_unsupported = next
+        .unsupported_fields
+        .iter()
+        .any(|f| !prev.is_some_and(|p| p.unsupported_fields.contains(f)));
+    if newly_unsupported {
+        publish(
+            &ctx.recorder,
+            obj,
+            true,
+            "UnsupportedFields",
+            "Reconcile",
+            format!(
+                "the connected authentik does not know {}: these fields are not applied (upgrade authentik or remove them)",
+                next.unsupported_fields.join(", ")
+            ),
+        )
+        .await;
+    }
+    Ok(())
+}
+
+/// Deletion: delete (or orphan) the stage, then release the finalizer. If authentik cannot
+/// be reached the finalizer stays and the status says why.
+async fn cleanup<K: Stage>(obj: &K, ctx: &Context) -> Result<Action> {
+    if !has_finalizer(obj) {
+        return Ok(Action::await_change());
+    }
+    let api = api_for(&ctx.kube, obj);
+    let pk = obj.status().and_then(|s| s.pk.clone());
+    let manage = obj.common().management_policy == ManagementPolicy::Manage;
+    let delete = manage && obj.common().deletion_policy == DeletionPolicy::Delete;
+    let name = obj.authentik_name();
+    if let (true, Some(pk)) = (delete, &pk) {
+        let forced = obj
+            .annotations()
+            .get(FORCE_DELETE_ANNOTATION)
+            .is_some_and(|v| v == "true");
+        let referrers = ctx.stores.referrers(
+            context::kind_name::<K>(),
+            &obj.namespace().unwrap_or_default(),
+            &obj.name_any(),
+        );
+        let result = if !referrers.is_empty() && !forced {
+            Err(Error::DeleteBlocked(format!(
+                "still referenced by {}; authentik would silently clear those references. Delete or change them first, or annotate this resource with {FORCE_DELETE_ANNOTATION}=true",
+                referrers.join(", ")
+            )))
+        } else {
+            ctx.authentik.delete(K::ENDPOINT, pk).await.map(|_| ())
+        };
+        if let Err(e) = result {
+            let obs = Observation {
+                pk: Some(pk.clone()),
+                ..Default::default()
+            };
+            write_status(obj, ctx, &api, &obs, Some(&e), Effects::default()).await?;
+            return Err(e);
+        }
+        ctx.snapshot::<K>().remove(pk);
+        publish(
+            &ctx.recorder,
+            obj,
+            false,
+            "Deleted",
+            "Delete",
+            format!("deleted the authentik stage {name:?} (pk {pk})"),
+        )
+        .await;
+    } else if pk.is_some() {
+        publish(
+            &ctx.recorder,
+            obj,
+            false,
+            "Orphaned",
+            "Delete",
+            format!(
+                "left the authentik stage {name:?} in place (deletionPolicy Orphan or Observe mode)"
+            ),
+        )
+        .await;
+    }
+    kube_ops::remove_finalizer(&api, obj).await?;
+    Ok(Action::await_change())
+}

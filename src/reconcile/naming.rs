@@ -1,0 +1,79 @@
+//! authentik stage names are unique across all stage kinds, so two resources (any kinds, any
+//! namespaces) must not manage one name. The earliest-created claim wins; the others get
+//! `NameConflict` and write nothing.
+
+use jiff::Timestamp;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claim {
+    pub kind: &'static str,
+    pub namespace: String,
+    pub name: String,
+    pub authentik_name: String,
+    pub created: Option<Timestamp>,
+}
+
+impl Claim {
+    fn order_key(&self) -> (Option<Timestamp>, &str, &str, &str) {
+        // A claim without a creation time (not yet persisted) sorts last.
+        (
+            self.created.or(Some(Timestamp::MAX)),
+            self.kind,
+            self.namespace.as_str(),
+            self.name.as_str(),
+        )
+    }
+
+    pub fn describe(&self) -> String {
+        format!("{} {}/{}", self.kind, self.namespace, self.name)
+    }
+}
+
+/// The claim that `me` loses to, if any.
+pub fn conflicting<'a>(me: &Claim, all: impl IntoIterator<Item = &'a Claim>) -> Option<&'a Claim> {
+    all.into_iter()
+        .filter(|c| c.authentik_name == me.authentik_name)
+        .filter(|c| !(c.kind == me.kind && c.namespace == me.namespace && c.name == me.name))
+        .filter(|c| c.order_key() < me.order_key())
+        .min_by(|a, b| a.order_key().cmp(&b.order_key()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claim(kind: &'static str, ns: &str, name: &str, ak: &str, at: i64) -> Claim {
+        Claim {
+            kind,
+            namespace: ns.into(),
+            name: name.into(),
+            authentik_name: ak.into(),
+            created: Some(Timestamp::from_second(at).unwrap()),
+        }
+    }
+
+    #[test]
+    fn earlier_claim_wins_across_kinds_and_namespaces() {
+        let a = claim("PasswordStage", "a", "x", "login", 10);
+        let b = claim("UserLoginStage", "b", "y", "login", 20);
+        let all = vec![a.clone(), b.clone()];
+        assert_eq!(conflicting(&b, &all), Some(&a));
+        assert_eq!(conflicting(&a, &all), None);
+    }
+
+    #[test]
+    fn different_names_do_not_conflict() {
+        let a = claim("PasswordStage", "a", "x", "one", 10);
+        let b = claim("PasswordStage", "a", "y", "two", 20);
+        assert_eq!(conflicting(&b, &[a, b.clone()]), None);
+    }
+
+    #[test]
+    fn ties_are_broken_deterministically() {
+        let a = claim("PasswordStage", "a", "x", "n", 10);
+        let b = claim("PasswordStage", "b", "x", "n", 10);
+        let all = vec![a.clone(), b.clone()];
+        assert_eq!(conflicting(&b, &all), Some(&a));
+        assert_eq!(conflicting(&a, &all), None);
+    }
+}

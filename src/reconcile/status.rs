@@ -1,0 +1,251 @@
+//! Computing the next status from the previous one and what this reconcile found. Pure, so
+//! the rules (when conditions flip, what keeps its timestamp) are unit-tested without servers.
+
+use crate::crd::{DriftEntry, StageStatus};
+use crate::error::Error;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use std::collections::BTreeMap;
+
+/// What a reconcile learnt, whatever its outcome.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Observation {
+    pub pk: Option<String>,
+    pub name: Option<String>,
+    pub drift: Vec<DriftEntry>,
+    pub unsupported: Vec<String>,
+    pub resolved: BTreeMap<String, String>,
+    /// A write (create, patch) reached authentik in this reconcile.
+    pub wrote: bool,
+    /// Observe mode: drift is reported, never corrected.
+    pub observe: bool,
+}
+
+pub const READY: &str = "Ready";
+pub const SYNCED: &str = "Synced";
+
+/// The next status. `outcome` is the reconcile's error, if it failed.
+pub fn next_status(
+    prev: Option<&StageStatus>,
+    generation: Option<i64>,
+    obs: &Observation,
+    outcome: Option<&Error>,
+    now: &Time,
+) -> StageStatus {
+    let empty = StageStatus::default();
+    let prev = prev.unwrap_or(&empty);
+    let (ready, synced) = match outcome {
+        None if obs.observe && !obs.drift.is_empty() => (
+            cond(READY, false, "Drifted", &drift_message(&obs.drift)),
+            cond(
+                SYNCED,
+                true,
+                "Observed",
+                "observed the stage in authentik (Observe mode writes nothing)",
+            ),
+        ),
+        None if obs.observe => (
+            cond(
+                READY,
+                true,
+                "InSync",
+                "the stage in authentik matches the spec",
+            ),
+            cond(
+                SYNCED,
+                true,
+                "Observed",
+                "observed the stage in authentik (Observe mode writes nothing)",
+            ),
+        ),
+        None => (
+            cond(
+                READY,
+                true,
+                "InSync",
+                "the stage in authentik matches the spec",
+            ),
+            cond(
+                SYNCED,
+                true,
+                "ReconcileSuccess",
+                "authentik is in line with the spec",
+            ),
+        ),
+        Some(err) => {
+            let synced = cond(SYNCED, false, err.reason(), &err.to_string());
+            // While authentik cannot be asked, what we last knew still stands for the same spec.
+            let unknowable = matches!(
+                err,
+                Error::Unreachable(_) | Error::Server { .. } | Error::Kube(_)
+            );
+            let same_spec = prev.observed_generation == generation;
+            let ready = match prev.condition(READY) {
+                Some(r) if unknowable && same_spec => r.clone(),
+                _ => cond(READY, false, err.reason(), &err.to_string()),
+            };
+            (ready, synced)
+        }
+    };
+    let conditions = vec![
+        carry_over(prev.condition(READY), ready, generation, now),
+        carry_over(prev.condition(SYNCED), synced, generation, now),
+    ];
+    let became_ready =
+        outcome.is_none() && !prev.is_ready() && (!obs.observe || obs.drift.is_empty());
+    let last_sync_time = if outcome.is_none() && (obs.wrote || became_ready) {
+        Some(now.clone())
+    } else {
+        prev.last_sync_time.clone()
+    };
+    // Drift is worth showing when it is not being corrected: Observe mode, or a failure.
+    let drift = if obs.observe || outcome.is_some() {
+        obs.drift.clone()
+    } else {
+        Vec::new()
+    };
+    StageStatus {
+        pk: obs.pk.clone().or_else(|| prev.pk.clone()),
+        name: obs.name.clone().or_else(|| prev.name.clone()),
+        observed_generation: generation,
+        conditions,
+        last_sync_time,
+        drift,
+        unsupported_fields: obs.unsupported.clone(),
+        resolved_references: if obs.resolved.is_empty() && outcome.is_some() {
+            prev.resolved_references.clone()
+        } else {
+            obs.resolved.clone()
+        },
+    }
+}
+
+fn cond(type_: &str, ok: bool, reason: &str, message: &str) -> Condition {
+    Condition {
+        type_: type_.to_string(),
+        status: if ok { "True" } else { "False" }.to_string(),
+        reason: reason.to_string(),
+        message: message.chars().take(1024).collect(),
+        observed_generation: None,
+        last_transition_time: Time(jiff::Timestamp::UNIX_EPOCH),
+    }
+}
+
+/// Keeps `lastTransitionTime` unless the condition's status flips.
+fn carry_over(
+    prev: Option<&Condition>,
+    mut next: Condition,
+    generation: Option<i64>,
+    now: &Time,
+) -> Condition {
+    next.observed_generation = generation;
+    next.last_transition_time = match prev {
+        Some(p) if p.status == next.status => p.last_transition_time.clone(),
+        _ => now.clone(),
+    };
+    next
+}
+
+fn drift_message(drift: &[DriftEntry]) -> String {
+    let fields: Vec<&str> = drift.iter().map(|d| d.field.as_str()).collect();
+    format!("authentik differs from the spec in: {}", fields.join(", "))
+}
+
+/// Whether writing `next` would change anything (status writes that change nothing wake the
+/// watch and make a hot loop).
+pub fn changed(prev: Option<&StageStatus>, next: &StageStatus) -> bool {
+    prev != Some(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(secs: i64) -> Time {
+        Time(jiff::Timestamp::from_second(secs).unwrap())
+    }
+
+    fn ok_obs() -> Observation {
+        Observation {
+            pk: Some("pk1".into()),
+            name: Some("n".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn success_sets_ready_and_synced() {
+        let s = next_status(None, Some(1), &ok_obs(), None, &t(10));
+        assert!(s.is_ready());
+        assert_eq!(s.condition(SYNCED).unwrap().status, "True");
+        assert_eq!(s.pk.as_deref(), Some("pk1"));
+        assert_eq!(s.observed_generation, Some(1));
+        assert_eq!(s.condition(READY).unwrap().observed_generation, Some(1));
+        assert_eq!(s.last_sync_time, Some(t(10)));
+    }
+
+    #[test]
+    fn a_second_identical_pass_changes_nothing() {
+        let first = next_status(None, Some(1), &ok_obs(), None, &t(10));
+        let second = next_status(Some(&first), Some(1), &ok_obs(), None, &t(99));
+        assert!(!changed(Some(&first), &second), "{first:?} vs {second:?}");
+    }
+
+    #[test]
+    fn transition_time_moves_only_on_flip() {
+        let first = next_status(None, Some(1), &ok_obs(), None, &t(10));
+        let err = Error::Rejected("x".into());
+        let failed = next_status(Some(&first), Some(2), &ok_obs(), Some(&err), &t(20));
+        assert_eq!(failed.condition(READY).unwrap().last_transition_time, t(20));
+        assert_eq!(
+            failed.condition(SYNCED).unwrap().reason,
+            "AuthentikRejected"
+        );
+        let again = next_status(Some(&failed), Some(2), &ok_obs(), Some(&err), &t(30));
+        assert_eq!(again.condition(READY).unwrap().last_transition_time, t(20));
+    }
+
+    #[test]
+    fn unreachable_keeps_ready_for_the_same_spec_only() {
+        let first = next_status(None, Some(1), &ok_obs(), None, &t(10));
+        let down = Error::Unreachable("refused".into());
+        let s = next_status(Some(&first), Some(1), &ok_obs(), Some(&down), &t(20));
+        assert!(s.is_ready());
+        assert_eq!(s.condition(SYNCED).unwrap().reason, "AuthentikUnreachable");
+        let changed_spec = next_status(Some(&first), Some(2), &ok_obs(), Some(&down), &t(20));
+        assert!(!changed_spec.is_ready());
+    }
+
+    #[test]
+    fn observe_mode_reports_drift() {
+        let obs = Observation {
+            observe: true,
+            drift: vec![DriftEntry {
+                field: "backends".into(),
+                desired: "[]".into(),
+                actual: "[1]".into(),
+            }],
+            ..ok_obs()
+        };
+        let s = next_status(None, Some(1), &obs, None, &t(1));
+        assert!(!s.is_ready());
+        assert_eq!(s.condition(READY).unwrap().reason, "Drifted");
+        assert_eq!(s.condition(SYNCED).unwrap().status, "True");
+        assert_eq!(s.drift.len(), 1);
+    }
+
+    #[test]
+    fn manage_mode_clears_drift_after_correction() {
+        let obs = Observation {
+            wrote: true,
+            drift: vec![DriftEntry {
+                field: "backends".into(),
+                desired: "[]".into(),
+                actual: "[1]".into(),
+            }],
+            ..ok_obs()
+        };
+        let s = next_status(None, Some(1), &obs, None, &t(1));
+        assert!(s.drift.is_empty());
+        assert!(s.is_ready());
+    }
+}

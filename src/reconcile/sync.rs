@@ -1,0 +1,261 @@
+//! The authentik side of a reconcile: find the stage, create or adopt it, correct drift,
+//! delete it. Fills an [`Observation`] as it goes, so the status tells what was learnt even
+//! when a later step fails.
+
+use super::context::{Context, claim_of};
+use super::diff::{Diff, diff};
+use super::naming::conflicting;
+use super::status::Observation;
+use crate::authentik::wire::{name_of, pk_of};
+use crate::crd::{AdoptionPolicy, ManagementPolicy};
+use crate::error::{Error, Result};
+use crate::metrics::KindLabels;
+use crate::stage::{Stage, desired_body};
+use kube::api::Api;
+use serde_json::{Map, Value};
+
+/// Events worth publishing once the status is written.
+#[derive(Debug, Default)]
+pub struct Effects {
+    pub events: Vec<(bool, &'static str, String)>,
+}
+
+impl Effects {
+    fn normal(&mut self, reason: &'static str, note: String) {
+        self.events.push((false, reason, note));
+    }
+    fn warning(&mut self, reason: &'static str, note: String) {
+        self.events.push((true, reason, note));
+    }
+}
+
+/// Brings authentik in line with `obj` (Manage) or observes it (Observe).
+pub async fn sync<K: Stage>(
+    obj: &K,
+    ctx: &Context,
+    api: &Api<K>,
+    obs: &mut Observation,
+    fx: &mut Effects,
+) -> Result<()> {
+    obj.check_spec().map_err(Error::InvalidSpec)?;
+    let observe = obj.common().management_policy == ManagementPolicy::Observe;
+    obs.observe = observe;
+    let name = obj.authentik_name();
+    if !observe {
+        let me = claim_of(obj);
+        let claims = ctx.stores.claims();
+        if let Some(winner) = conflicting(&me, &claims) {
+            return Err(Error::NameConflict(format!(
+                "the authentik stage name {name:?} is already claimed by {}; authentik stage names are unique across all stage kinds",
+                winner.describe()
+            )));
+        }
+    }
+    let resolved = ctx.resolver.resolve(obj, ctx).await?;
+    obs.resolved = resolved.shown.clone();
+    let desired = desired_body(obj, &resolved.body);
+    let status = obj.status();
+    let known_pk = status.and_then(|s| s.pk.clone());
+
+    // 1. The stage we know by pk.
+    let mut vanished = false;
+    if let Some(pk) = &known_pk {
+        match fetch::<K>(ctx, pk).await? {
+            Some(remote) => {
+                obs.pk = Some(pk.clone());
+                obs.name = Some(name.clone());
+                return correct(obj, ctx, &desired, pk, &remote, obs, fx).await;
+            }
+            None if observe => {
+                return Err(Error::NotFound(format!(
+                    "the stage with pk {pk} no longer exists in authentik; Observe mode does not recreate it"
+                )));
+            }
+            None => vanished = true,
+        }
+    }
+
+    // 2. No pk (or the stage vanished): look it up by name before creating anything.
+    let found = ctx.authentik.find_by_name(K::ENDPOINT, &name).await?;
+    if let Some(remote) = found.into_iter().next() {
+        let pk = pk_of(&remote)
+            .ok_or_else(|| Error::Protocol("a stage without pk".into()))?
+            .to_string();
+        ctx.snapshot::<K>().upsert(&pk, remote.clone());
+        // We write status.name right before creating: a stage with that name is our own
+        // create whose answer was lost (crash, timeout, an empty 405 after the insert).
+        let ours = status.and_then(|s| s.name.as_deref()) == Some(name.as_str());
+        let policy = obj.common().adoption_policy;
+        let d = diff(&desired, &remote, K::SET_FIELDS, K::ALWAYS_SEND);
+        if !(observe
+            || ours
+            || policy == AdoptionPolicy::Always
+            || (policy == AdoptionPolicy::IfMatch && d.in_sync()))
+        {
+            obs.drift = d.drift;
+            obs.unsupported = d.unsupported;
+            return Err(match policy {
+                AdoptionPolicy::IfMatch => Error::AdoptionMismatch(format!(
+                    "a stage named {name:?} already exists in authentik (pk {pk}) and differs from the spec (see status.drift); adoptionPolicy IfMatch leaves it alone"
+                )),
+                _ => Error::AlreadyExists(format!(
+                    "a stage named {name:?} already exists in authentik (pk {pk}); set adoptionPolicy to IfMatch or Always to take it over"
+                )),
+            });
+        }
+        obs.pk = Some(pk.clone());
+        obs.name = Some(name.clone());
+        if !observe && !ours {
+            fx.normal(
+                "Adopted",
+                format!("adopted the existing authentik stage {name:?} (pk {pk})"),
+            );
+        }
+        return correct(obj, ctx, &desired, &pk, &remote, obs, fx).await;
+    }
+    if observe {
+        return Err(Error::NotFound(format!(
+            "no {} named {name:?} in authentik; Observe mode does not create it",
+            K::MODEL.rsplit('.').next().unwrap_or("stage")
+        )));
+    }
+    create(obj, ctx, api, &desired, &name, vanished, obs, fx).await
+}
+
+/// The stage by pk: from the sweep's snapshot when it has it, else one GET.
+async fn fetch<K: Stage>(ctx: &Context, pk: &str) -> Result<Option<Value>> {
+    let snapshot = ctx.snapshot::<K>();
+    if let Some(v) = snapshot.get(pk) {
+        return Ok(Some(v));
+    }
+    let got = ctx.authentik.get(K::ENDPOINT, pk).await?;
+    if let Some(v) = &got {
+        snapshot.upsert(pk, v.clone());
+    }
+    Ok(got)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn create<K: Stage>(
+    obj: &K,
+    ctx: &Context,
+    api: &Api<K>,
+    desired: &Map<String, Value>,
+    name: &str,
+    recreate: bool,
+    obs: &mut Observation,
+    fx: &mut Effects,
+) -> Result<()> {
+    // Mark the name as ours before the create; see the lookup above.
+    if obj.status().and_then(|s| s.name.as_deref()) != Some(name) {
+        let mut marked = obj.status().cloned().unwrap_or_default();
+        marked.name = Some(name.to_string());
+        super::kube_ops::apply_status(api, obj, &marked).await?;
+    }
+    obs.name = Some(name.to_string());
+    let created = match ctx.authentik.create(K::ENDPOINT, desired).await {
+        Ok(v) => v,
+        Err(Error::Rejected(msg)) if msg.contains("already exists") && msg.starts_with("name") => {
+            return Err(name_taken_by_other_kind(ctx, name)
+                .await
+                .unwrap_or(Error::Rejected(msg)));
+        }
+        Err(e) => return Err(e),
+    };
+    let pk = pk_of(&created)
+        .ok_or_else(|| Error::Protocol("authentik created a stage but returned no pk".into()))?
+        .to_string();
+    ctx.snapshot::<K>().upsert(&pk, created.clone());
+    obs.pk = Some(pk.clone());
+    obs.wrote = true;
+    obs.unsupported = diff(desired, &created, K::SET_FIELDS, &[]).unsupported;
+    let kind = KindLabels {
+        kind: super::context::kind_name::<K>().to_string(),
+    };
+    if recreate {
+        ctx.metrics.recreations.get_or_create(&kind).inc();
+        fx.warning(
+            "Recreated",
+            format!("the stage {name:?} was deleted in authentik; created it again (pk {pk})"),
+        );
+    } else {
+        fx.normal(
+            "Created",
+            format!("created the authentik stage {name:?} (pk {pk})"),
+        );
+    }
+    Ok(())
+}
+
+/// A clearer message when the name is held by a stage of another kind.
+async fn name_taken_by_other_kind(ctx: &Context, name: &str) -> Option<Error> {
+    let holders = ctx.authentik.find_by_name("stages/all/", name).await.ok()?;
+    let other = holders.first()?;
+    let kind = other
+        .get("verbose_name")
+        .and_then(Value::as_str)
+        .unwrap_or("stage");
+    Some(Error::AlreadyExists(format!(
+        "the name {name:?} is taken in authentik by a {kind} (pk {}); stage names are unique across all kinds",
+        pk_of(other).unwrap_or("?")
+    )))
+}
+
+/// Compares and, in Manage mode, patches what differs.
+#[allow(clippy::too_many_arguments)]
+async fn correct<K: Stage>(
+    obj: &K,
+    ctx: &Context,
+    desired: &Map<String, Value>,
+    pk: &str,
+    remote: &Value,
+    obs: &mut Observation,
+    fx: &mut Effects,
+) -> Result<()> {
+    let Diff {
+        drift,
+        patch,
+        unsupported,
+    } = diff(desired, remote, K::SET_FIELDS, K::ALWAYS_SEND);
+    obs.unsupported = unsupported;
+    obs.drift = drift;
+    if obs.drift.is_empty() || obs.observe {
+        return Ok(());
+    }
+    let Some(updated) = ctx.authentik.patch(K::ENDPOINT, pk, &patch).await? else {
+        // Deleted between the sweep and now: the next reconcile recreates it.
+        ctx.snapshot::<K>().remove(pk);
+        return Err(Error::NotFound(format!(
+            "the stage with pk {pk} vanished from authentik while being updated"
+        )));
+    };
+    ctx.snapshot::<K>().upsert(pk, updated);
+    obs.wrote = true;
+    let fields: Vec<&str> = obs.drift.iter().map(|d| d.field.as_str()).collect();
+    let spec_changed = obj.meta().generation != obj.status().and_then(|s| s.observed_generation);
+    let name = name_of(remote).unwrap_or_default();
+    if spec_changed {
+        fx.normal(
+            "Updated",
+            format!(
+                "updated {} of the authentik stage {name:?}",
+                fields.join(", ")
+            ),
+        );
+    } else {
+        ctx.metrics
+            .drift_corrections
+            .get_or_create(&KindLabels {
+                kind: super::context::kind_name::<K>().to_string(),
+            })
+            .inc();
+        fx.normal(
+            "DriftCorrected",
+            format!(
+                "corrected {} changed in authentik behind our back",
+                fields.join(", ")
+            ),
+        );
+    }
+    Ok(())
+}
