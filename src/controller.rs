@@ -70,11 +70,17 @@ fn api<K: Stage>(client: &Client, namespace: &str) -> Api<K> {
     }
 }
 
-/// Runs the operator until `stop` is cancelled.
+/// Runs the operator until `stop` is cancelled, with the Kubernetes client from the
+/// environment (in-cluster, or KUBECONFIG).
 pub async fn run(args: RunArgs, stop: CancellationToken) -> Result<()> {
+    let client = Client::try_default().await?;
+    run_with_client(args, client, stop).await
+}
+
+/// Runs the operator with a given Kubernetes client until `stop` is cancelled.
+pub async fn run_with_client(args: RunArgs, client: Client, stop: CancellationToken) -> Result<()> {
     let metrics = Arc::new(Metrics::new());
     let authentik = authentik_client(&args, metrics.clone())?;
-    let client = Client::try_default().await?;
     let ready = Arc::new(AtomicBool::new(false));
     let listener = tokio::net::TcpListener::bind(args.metrics_addr)
         .await

@@ -1,0 +1,135 @@
+//! Drift made in authentik is found by the periodic sweep and corrected (or, in Observe
+//! mode, reported); a stage deleted behind our back is recreated.
+
+mod common;
+
+use authentik_operator::crd::{IdentificationStage, PasswordStage, UserLoginStage};
+use authentik_sim::Profile;
+use common::{Env, authentik, body, is_ready, reason};
+use serde_json::json;
+
+#[tokio::test]
+async fn drift_is_corrected_within_the_resync_interval() {
+    let env = Env::started(Profile::Current).await;
+    env.create::<UserLoginStage>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "UserLoginStage",
+        "metadata": {"name": "login"},
+        "spec": {"sessionDuration": "hours=8", "terminateOtherSessions": true}
+    }))
+    .await;
+    let obj = env.wait_for::<UserLoginStage>("login", "Ready", is_ready).await;
+    let pk = obj.status.and_then(|s| s.pk).expect("pk");
+    // Someone edits the stage in authentik's UI: a field we manage and one we don't.
+    authentik(&env)
+        .patch(
+            "stages/user_login/",
+            &pk,
+            &body(json!({"session_duration": "days=30", "remember_me_offset": "days=1"})),
+        )
+        .await
+        .expect("edit in authentik");
+    env.wait_event("login", "DriftCorrected").await;
+    let remote = env.sim.control().stage(&pk).expect("stage");
+    assert_eq!(remote["session_duration"], "hours=8", "managed field corrected");
+    assert_eq!(remote["remember_me_offset"], "days=1", "unmanaged field left alone");
+    let obj = env.wait_for::<UserLoginStage>("login", "Ready", is_ready).await;
+    assert!(obj.status.unwrap().drift.is_empty());
+}
+
+#[tokio::test]
+async fn a_stage_deleted_in_authentik_is_recreated() {
+    let env = Env::started(Profile::V2024_4).await;
+    env.create::<PasswordStage>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "PasswordStage",
+        "metadata": {"name": "pw"},
+        "spec": {"backends": ["authentik.core.auth.InbuiltBackend"]}
+    }))
+    .await;
+    let obj = env.wait_for::<PasswordStage>("pw", "Ready", is_ready).await;
+    let old_pk = obj.status.and_then(|s| s.pk).expect("pk");
+    assert!(authentik(&env).delete("stages/password/", &old_pk).await.expect("delete"));
+    let obj = env
+        .wait_for::<PasswordStage>("pw", "Ready with a new pk", |o| {
+            is_ready(o) && o.status.as_ref().and_then(|s| s.pk.as_deref()) != Some(old_pk.as_str())
+        })
+        .await;
+    let new_pk = obj.status.and_then(|s| s.pk).expect("pk");
+    assert!(env.sim.control().stage(&new_pk).is_some());
+    assert_eq!(env.sim_stages_named("password", "pw").len(), 1);
+    env.wait_event("pw", "Recreated").await;
+}
+
+#[tokio::test]
+async fn observe_mode_reports_drift_and_never_writes() {
+    let env = Env::started(Profile::Current).await;
+    // The seeded default stage of a fresh install, observed.
+    env.create::<IdentificationStage>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "IdentificationStage",
+        "metadata": {"name": "watch"},
+        "spec": {"name": "default-authentication-identification", "managementPolicy": "Observe",
+                 "userFields": ["email", "username"]}
+    }))
+    .await;
+    let obj = env.wait_for::<IdentificationStage>("watch", "Ready", is_ready).await;
+    let pk = obj.status.and_then(|s| s.pk).expect("observed pk");
+    env.sim.control().clear_requests();
+    authentik(&env)
+        .patch(
+            "stages/identification/",
+            &pk,
+            &body(json!({"user_fields": ["upn"], "sources": []})),
+        )
+        .await
+        .expect("edit");
+    let obj = env
+        .wait_for::<IdentificationStage>("watch", "Drifted", |o| reason(o, "Ready").as_deref() == Some("Drifted"))
+        .await;
+    let drift = obj.status.unwrap().drift;
+    assert_eq!(drift.len(), 1, "{drift:?}");
+    assert_eq!(drift[0].field, "userFields");
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let writes: Vec<_> = env
+        .sim
+        .control()
+        .requests()
+        .into_iter()
+        .filter(|r| r.method != "GET")
+        .collect();
+    // The only write is the test's own edit above.
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    assert_eq!(env.sim.control().stage(&pk).unwrap()["user_fields"], json!(["upn"]));
+    // Deleting an observed resource leaves the stage alone.
+    env.delete::<IdentificationStage>("watch").await;
+    env.wait_gone::<IdentificationStage>("watch").await;
+    assert!(env.sim.control().stage(&pk).is_some());
+}
+
+#[tokio::test]
+async fn steady_state_costs_one_list_per_kind_per_interval_and_no_writes() {
+    let env = Env::started(Profile::Current).await;
+    for i in 0..5 {
+        env.create::<PasswordStage>(json!({
+            "apiVersion": "authentik-operator.io/v1alpha1", "kind": "PasswordStage",
+            "metadata": {"name": format!("steady-{i}")},
+            "spec": {"backends": ["authentik.core.auth.InbuiltBackend"]}
+        }))
+        .await;
+    }
+    for i in 0..5 {
+        env.wait_for::<PasswordStage>(&format!("steady-{i}"), "Ready", is_ready).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    env.sim.control().clear_requests();
+    tokio::time::sleep(std::time::Duration::from_secs(7)).await;
+    let requests = env.sim.control().requests();
+    let non_list: Vec<_> = requests
+        .iter()
+        .filter(|r| !(r.method == "GET" && r.path.ends_with("/stages/password/")
+            || r.method == "GET" && r.path.ends_with("/stages/identification/")
+            || r.method == "GET" && r.path.ends_with("/stages/user_login/")))
+        .collect();
+    assert!(non_list.is_empty(), "steady state makes list calls only: {non_list:?}");
+    let password_lists = requests.iter().filter(|r| r.path.ends_with("/stages/password/")).count();
+    // 7 s at a 2 s interval: 3 or 4 sweeps, one page each (6 stages with the seeded one).
+    assert!((3..=4).contains(&password_lists), "{password_lists} list calls");
+}
