@@ -1,0 +1,346 @@
+//! The test-only control interface: state reset, down mode, latency, fault injection,
+//! request log and counters, and shortcuts to create and inspect objects.
+//!
+//! [`Control`] is shared with the HTTP routes under `/_sim/`, so tests can drive a simulator
+//! in-process or over HTTP alike.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt::Display;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::errors::{Reply, ReplyBody};
+use crate::model::Kind;
+use crate::out::Out;
+use crate::profile::Profile;
+use crate::state::{FlowData, State};
+use crate::{py, render, seed};
+
+/// At most this many requests are kept in the log (the oldest are dropped).
+pub const LOG_CAPACITY: usize = 100_000;
+
+/// An injected failure for API requests whose path (after `/api/v3/`) starts with
+/// `route_prefix` and, if set, whose method is `method`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Fault {
+    /// Matched against the path after `/api/v3/`, e.g. `stages/password/`; `""` matches all.
+    pub route_prefix: String,
+    /// `None` matches every method (compared case-insensitively).
+    pub method: Option<String>,
+    /// 500, 502, 503, 429 (or any other status); 0 drops the connection without an answer.
+    pub status: u16,
+    /// Sent as `Retry-After` (seconds).
+    pub retry_after: Option<u64>,
+    /// How many requests fail; `None` until cleared.
+    pub times: Option<u32>,
+    /// Probability (0..=1) that a matching request fails.
+    pub rate: f64,
+}
+
+impl Default for Fault {
+    fn default() -> Fault {
+        Fault {
+            route_prefix: String::new(),
+            method: None,
+            status: 500,
+            retry_after: None,
+            times: None,
+            rate: 1.0,
+        }
+    }
+}
+
+impl Fault {
+    fn matches(&self, api_path: &str, method: &str) -> bool {
+        let prefix = self
+            .route_prefix
+            .trim_start_matches("/api/v3")
+            .trim_start_matches('/');
+        api_path.starts_with(prefix)
+            && self
+                .method
+                .as_deref()
+                .is_none_or(|m| m.eq_ignore_ascii_case(method))
+    }
+
+    /// The answer of a fired fault; `None` means "drop the connection".
+    pub fn reply(&self) -> Option<Reply> {
+        let mut reply = match self.status {
+            0 => return None,
+            429 => Reply::detail(
+                429,
+                match self.retry_after {
+                    Some(n) => format!("Request was throttled. Expected available in {n} seconds."),
+                    None => "Request was throttled.".into(),
+                },
+            ),
+            // authentik's Go front proxy while the backend is not ready.
+            503 => Reply::json(503, Out::obj([("error", Out::str("authentik starting"))])),
+            502 => Reply {
+                status: 502,
+                body: ReplyBody::Other("text/plain; charset=utf-8", "Bad Gateway".into()),
+                headers: Vec::new(),
+            },
+            500 => Reply {
+                status: 500,
+                body: ReplyBody::Html("<h1>Server Error (500)</h1>"),
+                headers: Vec::new(),
+            },
+            other => Reply::detail(other, "Simulated fault."),
+        };
+        if let Some(n) = self.retry_after {
+            reply.headers.push(("retry-after", n.to_string()));
+        }
+        Some(reply)
+    }
+}
+
+/// One API request as the simulator saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordedRequest {
+    pub method: String,
+    /// The full URL path, e.g. `/api/v3/stages/password/`.
+    pub path: String,
+    pub query: Option<String>,
+    /// The body, when it was JSON.
+    pub body: Option<Value>,
+    /// The answer's status; 0 when the connection was dropped.
+    pub status: u16,
+    /// The route template, e.g. `stages/password/{pk}/` (as in [`Control::counters`]).
+    pub route: String,
+}
+
+/// Shared state of one simulator.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub token: String,
+    pub profile: Profile,
+    pub seed: bool,
+    state: RwLock<State>,
+    faults: Mutex<Vec<Fault>>,
+    latency_us: AtomicU64,
+    down: AtomicBool,
+    log: Mutex<VecDeque<RecordedRequest>>,
+    counters: Mutex<BTreeMap<String, u64>>,
+}
+
+/// Lock helpers that survive a poisoned lock (a panicking test thread must not wedge the
+/// simulator for the others).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// In-process access to a simulator's control interface. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Control {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl Control {
+    pub(crate) fn new(token: String, profile: Profile, seed: bool) -> Control {
+        let inner = Inner {
+            token,
+            profile,
+            seed,
+            state: RwLock::new(fresh_state(profile, seed)),
+            faults: Mutex::new(Vec::new()),
+            latency_us: AtomicU64::new(0),
+            down: AtomicBool::new(false),
+            log: Mutex::new(VecDeque::new()),
+            counters: Mutex::new(BTreeMap::new()),
+        };
+        Control {
+            inner: Arc::new(inner),
+        }
+    }
+
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, State> {
+        self.inner.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn write(&self) -> RwLockWriteGuard<'_, State> {
+        self.inner.state.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn profile(&self) -> Profile {
+        self.inner.profile
+    }
+
+    /// The API token the simulator accepts.
+    pub fn token(&self) -> &str {
+        &self.inner.token
+    }
+
+    /// Back to a fresh install (seeded again if configured); also clears faults, latency,
+    /// down mode, the request log and the counters.
+    pub fn reset(&self) {
+        *self.write() = fresh_state(self.inner.profile, self.inner.seed);
+        self.clear_faults();
+        self.set_latency(Duration::ZERO);
+        self.set_down(false);
+        self.clear_requests();
+        self.clear_counters();
+    }
+
+    /// Down mode: connections are still accepted, but every request outside `/_sim/` is
+    /// answered by closing the connection without a response (clients see a reset or an
+    /// incomplete message). `/_sim/` keeps working so a test can bring it back up.
+    pub fn set_down(&self, down: bool) {
+        self.inner.down.store(down, Ordering::SeqCst);
+    }
+
+    pub fn is_down(&self) -> bool {
+        self.inner.down.load(Ordering::SeqCst)
+    }
+
+    /// Delay before every API request is handled.
+    pub fn set_latency(&self, latency: Duration) {
+        let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        self.inner.latency_us.store(us, Ordering::SeqCst);
+    }
+
+    pub fn latency(&self) -> Duration {
+        Duration::from_micros(self.inner.latency_us.load(Ordering::SeqCst))
+    }
+
+    /// Add a fault; faults are tried in the order they were added.
+    pub fn inject_fault(&self, fault: Fault) {
+        if fault.times != Some(0) {
+            lock(&self.inner.faults).push(fault);
+        }
+    }
+
+    pub fn clear_faults(&self) {
+        lock(&self.inner.faults).clear();
+    }
+
+    /// The faults still active.
+    pub fn faults(&self) -> Vec<Fault> {
+        lock(&self.inner.faults).clone()
+    }
+
+    /// The first matching fault that fires for this request (counting down its `times`).
+    pub(crate) fn fire_fault(&self, api_path: &str, method: &str) -> Option<Fault> {
+        let mut faults = lock(&self.inner.faults);
+        let i = faults.iter().position(|f| {
+            f.matches(api_path, method) && (f.rate >= 1.0 || fastrand::f64() < f.rate)
+        })?;
+        let fired = faults[i].clone();
+        if let Some(n) = faults[i].times.as_mut() {
+            *n -= 1;
+            if *n == 0 {
+                faults.remove(i);
+            }
+        }
+        Some(fired)
+    }
+
+    /// The API requests seen since the last clear, oldest first.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.inner.log).iter().cloned().collect()
+    }
+
+    pub fn clear_requests(&self) {
+        lock(&self.inner.log).clear();
+    }
+
+    pub(crate) fn record(&self, r: RecordedRequest) {
+        let mut log = lock(&self.inner.log);
+        if log.len() >= LOG_CAPACITY {
+            log.pop_front();
+        }
+        log.push_back(r);
+    }
+
+    /// Requests per `"METHOD route-template"`, e.g. `"PATCH stages/password/{pk}/"`.
+    pub fn counters(&self) -> BTreeMap<String, u64> {
+        lock(&self.inner.counters).clone()
+    }
+
+    pub fn clear_counters(&self) {
+        lock(&self.inner.counters).clear();
+    }
+
+    pub(crate) fn count(&self, key: String) {
+        *lock(&self.inner.counters).entry(key).or_insert(0) += 1;
+    }
+
+    pub(crate) fn latency_now(&self) -> Option<Duration> {
+        let us = self.inner.latency_us.load(Ordering::Relaxed);
+        (us > 0).then(|| Duration::from_micros(us))
+    }
+
+    /// Create a source (the base `Source` model). Returns the existing source's pk if the
+    /// slug is taken.
+    pub fn create_source(&self, name: &str, slug: &str) -> Uuid {
+        let mut state = self.write();
+        if let Some(s) = state.source_by_slug(slug) {
+            return s.pk;
+        }
+        state.insert_source(name, slug, None)
+    }
+
+    /// Create a flow with model defaults (title = name). Returns the existing flow's pk if
+    /// the slug is taken.
+    pub fn create_flow(&self, name: &str, slug: &str, designation: &str) -> Uuid {
+        let mut state = self.write();
+        if let Some(f) = state.flow_by_slug(slug) {
+            return f.pk;
+        }
+        state.insert_flow(FlowData::new(name, slug, name, designation))
+    }
+
+    /// Bind a stage into a flow (what makes the flow appear in the stage's `flow_set`).
+    /// `None` if either does not exist.
+    pub fn bind_stage(&self, flow: Uuid, stage: Uuid, order: i64) -> Option<Uuid> {
+        self.write().bind(flow, stage, order)
+    }
+
+    /// A stage as its kind's endpoint would render it (no auth, no request logged).
+    pub fn stage(&self, pk: impl Display) -> Option<Value> {
+        let pk = py::parse_uuid(&pk.to_string())?;
+        let state = self.read();
+        let stage = state.stages.get(&pk)?;
+        Some(render::stage(&state, self.inner.profile, stage).to_value())
+    }
+
+    /// All stages of a kind (`password`, `identification`, `user_login`), ordered by name.
+    pub fn stages(&self, kind: &str) -> Vec<Value> {
+        let Some(kind) = Kind::from_slug(kind) else {
+            return Vec::new();
+        };
+        let state = self.read();
+        let mut stages: Vec<_> = state.stages.values().filter(|s| s.kind == kind).collect();
+        stages.sort_by(|a, b| crate::listing::collate(&a.name, &b.name));
+        stages
+            .iter()
+            .map(|s| render::stage(&state, self.inner.profile, s).to_value())
+            .collect()
+    }
+
+    /// A flow as `/flows/instances/<slug>/` would render it.
+    pub fn flow(&self, slug: &str) -> Option<Value> {
+        let state = self.read();
+        let flow = state.flow_by_slug(slug)?;
+        Some(render::flow(&state, self.inner.profile, flow).to_value())
+    }
+
+    /// Delete a stage behind the API's back (as an admin in the UI would), with cascades.
+    pub fn delete_stage(&self, pk: impl Display) -> bool {
+        py::parse_uuid(&pk.to_string()).is_some_and(|pk| self.write().delete_stage(pk))
+    }
+}
+
+fn fresh_state(profile: Profile, seed: bool) -> State {
+    let mut state = State::default();
+    if seed {
+        seed::seed(&mut state, profile);
+    }
+    state
+}

@@ -1,0 +1,147 @@
+//! `/_sim/`: the control interface over HTTP (no token; test-only).
+
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::control::{Control, Fault};
+
+#[derive(Deserialize)]
+struct Down {
+    down: bool,
+}
+
+#[derive(Deserialize)]
+struct Latency {
+    ms: u64,
+}
+
+#[derive(Deserialize)]
+struct NewSource {
+    name: String,
+    slug: String,
+}
+
+#[derive(Deserialize)]
+struct NewFlow {
+    name: String,
+    slug: String,
+    designation: String,
+}
+
+#[derive(Deserialize)]
+struct NewBinding {
+    /// The flow's slug or pk.
+    flow: String,
+    stage: String,
+    #[serde(default)]
+    order: i64,
+}
+
+pub fn router(control: Control) -> Router {
+    Router::new()
+        .route("/_sim/reset", post(reset))
+        .route("/_sim/down", post(down))
+        .route("/_sim/latency", post(latency))
+        .route(
+            "/_sim/faults",
+            post(add_fault).delete(clear_faults).get(list_faults),
+        )
+        .route("/_sim/requests", get(requests).delete(clear_requests))
+        .route("/_sim/counters", get(counters).delete(clear_counters))
+        .route("/_sim/sources", post(create_source))
+        .route("/_sim/flows", post(create_flow))
+        .route("/_sim/bindings", post(create_binding))
+        .route("/_sim/stages/{kind}", get(stages))
+        .with_state(control)
+}
+
+async fn reset(State(c): State<Control>) -> StatusCode {
+    c.reset();
+    StatusCode::NO_CONTENT
+}
+
+async fn down(State(c): State<Control>, Json(d): Json<Down>) -> StatusCode {
+    c.set_down(d.down);
+    StatusCode::NO_CONTENT
+}
+
+async fn latency(State(c): State<Control>, Json(l): Json<Latency>) -> StatusCode {
+    c.set_latency(Duration::from_millis(l.ms));
+    StatusCode::NO_CONTENT
+}
+
+async fn add_fault(State(c): State<Control>, Json(f): Json<Fault>) -> Response {
+    if !(0.0..=1.0).contains(&f.rate) || !(f.status == 0 || (200..=599).contains(&f.status)) {
+        let msg = "status must be 0 or 200..=599 and rate within 0..=1";
+        return (StatusCode::BAD_REQUEST, Json(json!({ "detail": msg }))).into_response();
+    }
+    c.inject_fault(f);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn clear_faults(State(c): State<Control>) -> StatusCode {
+    c.clear_faults();
+    StatusCode::NO_CONTENT
+}
+
+async fn list_faults(State(c): State<Control>) -> Response {
+    Json(c.faults()).into_response()
+}
+
+async fn requests(State(c): State<Control>) -> Response {
+    Json(c.requests()).into_response()
+}
+
+async fn clear_requests(State(c): State<Control>) -> StatusCode {
+    c.clear_requests();
+    StatusCode::NO_CONTENT
+}
+
+async fn counters(State(c): State<Control>) -> Response {
+    Json(c.counters()).into_response()
+}
+
+async fn clear_counters(State(c): State<Control>) -> StatusCode {
+    c.clear_counters();
+    StatusCode::NO_CONTENT
+}
+
+async fn create_source(State(c): State<Control>, Json(s): Json<NewSource>) -> Response {
+    let pk = c.create_source(&s.name, &s.slug);
+    (StatusCode::CREATED, Json(json!({ "pk": pk }))).into_response()
+}
+
+async fn create_flow(State(c): State<Control>, Json(f): Json<NewFlow>) -> Response {
+    let pk = c.create_flow(&f.name, &f.slug, &f.designation);
+    (StatusCode::CREATED, Json(json!({ "pk": pk }))).into_response()
+}
+
+async fn create_binding(State(c): State<Control>, Json(b): Json<NewBinding>) -> Response {
+    let flow = crate::py::parse_uuid(&b.flow).or_else(|| {
+        c.flow(&b.flow)
+            .and_then(|f| crate::py::parse_uuid(f["pk"].as_str()?))
+    });
+    let stage = crate::py::parse_uuid(&b.stage);
+    match flow
+        .zip(stage)
+        .and_then(|(f, s)| c.bind_stage(f, s, b.order))
+    {
+        Some(pk) => (StatusCode::CREATED, Json(json!({ "pk": pk }))).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "detail": "no such flow or stage" })),
+        )
+            .into_response(),
+    }
+}
+
+async fn stages(State(c): State<Control>, Path(kind): Path<String>) -> Response {
+    Json(c.stages(&kind)).into_response()
+}

@@ -1,0 +1,40 @@
+//! A stateful simulator of the parts of authentik's REST API the operator uses: the
+//! password, identification and user_login stage endpoints, `/stages/all/`,
+//! `/flows/instances/`, `/sources/all/` and `/admin/version/`, behaving like the real server
+//! of a chosen release (see `../shared/reference/`), plus a test-only control interface
+//! under `/_sim/`.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use authentik_sim::{Profile, SimConfig, Simulator};
+//! let sim = Simulator::start(SimConfig { profile: Profile::V2024_4, seed: true, ..Default::default() }).await?;
+//! let base = format!("{}/api/v3/", sim.url());
+//! # let _ = base;
+//! sim.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod control;
+mod control_http;
+mod duration;
+mod errors;
+mod listing;
+mod model;
+mod out;
+mod pagination;
+mod profile;
+mod py;
+mod pyjson;
+mod query;
+mod render;
+mod routes;
+mod seed;
+mod serializers;
+mod server;
+mod state;
+mod validate;
+
+pub use control::{Control, Fault, RecordedRequest};
+pub use profile::{Profile, UnknownProfile};
+pub use server::{SimConfig, Simulator};
+pub use uuid::Uuid;

@@ -1,0 +1,74 @@
+//! `authentik-sim`: run the simulator as a standalone server.
+
+use std::net::SocketAddr;
+
+use authentik_sim::{Profile, SimConfig, Simulator};
+use clap::Parser;
+
+/// A stand-in for authentik's stages API, for tests and local runs.
+#[derive(Debug, Parser)]
+#[command(name = "authentik-sim", version)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "AUTHENTIK_SIM_LISTEN", default_value = "127.0.0.1:9000")]
+    listen: SocketAddr,
+    /// API token clients must send as `Authorization: Bearer <token>`.
+    #[arg(
+        long,
+        env = "AUTHENTIK_SIM_TOKEN",
+        default_value = "sim-token",
+        hide_env_values = true
+    )]
+    token: String,
+    /// Release to behave like: 2023.10, 2024.4 or current.
+    #[arg(long, env = "AUTHENTIK_SIM_PROFILE", default_value = "current")]
+    profile: Profile,
+    /// Start with a fresh install's default stages, flows and source.
+    #[arg(long, env = "AUTHENTIK_SIM_SEED", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
+    seed: bool,
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let args = Args::parse();
+    let cfg = SimConfig {
+        token: args.token,
+        profile: args.profile,
+        seed: args.seed,
+    };
+    let sim = Simulator::start_on(args.listen, cfg).await?;
+    tracing::info!(url = %sim.url(), profile = %args.profile, seed = args.seed, "authentik-sim ready at {}", sim.url());
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    sim.shutdown().await;
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

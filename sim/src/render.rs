@@ -1,0 +1,228 @@
+//! Serializers: the JSON authentik renders for each object, per profile, in field order.
+
+use crate::model::Kind;
+use crate::out::Out;
+use crate::profile::Profile;
+use crate::state::{Flow, Source, Stage, State};
+
+/// authentik's default flow background.
+pub const BACKGROUND: &str = "/static/dist/assets/images/flow_background.jpg";
+
+fn s(v: &str) -> Out {
+    Out::Str(v.to_string())
+}
+
+/// `StageSerializer`'s fields: pk, name, component, verbose names, meta_model_name, flow_set.
+fn stage_base(state: &State, profile: Profile, stage: &Stage) -> Vec<(String, Out)> {
+    let flow_set = state
+        .flows_of_stage(stage.pk)
+        .map(|f| flow_set_item(profile, f))
+        .collect();
+    let k = stage.kind;
+    vec![
+        ("pk".into(), Out::Str(stage.pk.to_string())),
+        ("name".into(), s(&stage.name)),
+        ("component".into(), s(k.component())),
+        ("verbose_name".into(), s(k.verbose_name())),
+        ("verbose_name_plural".into(), s(k.verbose_name_plural())),
+        ("meta_model_name".into(), s(k.meta_model_name())),
+        ("flow_set".into(), Out::Arr(flow_set)),
+    ]
+}
+
+/// A stage as its kind's endpoint renders it.
+pub fn stage(state: &State, profile: Profile, stage: &Stage) -> Out {
+    let mut pairs = stage_base(state, profile, stage);
+    for spec in stage.kind.fields(profile) {
+        let v = stage.fields.get(spec.name).cloned().unwrap_or_default();
+        pairs.push((spec.name.into(), Out::from(v)));
+    }
+    Out::Obj(pairs)
+}
+
+/// A stage as `/stages/all/` renders it (generic fields only).
+pub fn stage_generic(state: &State, profile: Profile, stage: &Stage) -> Out {
+    Out::Obj(stage_base(state, profile, stage))
+}
+
+/// `FlowSetSerializer`: the flows in a stage's `flow_set`.
+pub fn flow_set_item(profile: Profile, f: &Flow) -> Out {
+    let background_key = if profile == Profile::Current {
+        "background_url"
+    } else {
+        "background"
+    };
+    Out::obj([
+        ("pk", Out::Str(f.pk.to_string())),
+        ("policybindingmodel_ptr_id", Out::Str(f.pbm.to_string())),
+        ("name", s(&f.name)),
+        ("slug", s(&f.slug)),
+        ("title", s(&f.title)),
+        ("designation", s(&f.designation)),
+        (background_key, s(BACKGROUND)),
+        ("policy_engine_mode", s(&f.policy_engine_mode)),
+        ("compatibility_mode", Out::Bool(f.compatibility_mode)),
+        (
+            "export_url",
+            Out::Str(format!("/api/v3/flows/instances/{}/export/", f.slug)),
+        ),
+        ("layout", s(&f.layout)),
+        ("denied_action", s(&f.denied_action)),
+    ])
+}
+
+/// `FlowSerializer` (`/flows/instances/`).
+pub fn flow(state: &State, profile: Profile, f: &Flow) -> Out {
+    let stages = state
+        .stages_of_flow(f.pk)
+        .map(|pk| Out::Str(pk.to_string()))
+        .collect();
+    let mut pairs: Vec<(String, Out)> = vec![
+        ("pk".into(), Out::Str(f.pk.to_string())),
+        (
+            "policybindingmodel_ptr_id".into(),
+            Out::Str(f.pbm.to_string()),
+        ),
+        ("name".into(), s(&f.name)),
+        ("slug".into(), s(&f.slug)),
+        ("title".into(), s(&f.title)),
+        ("designation".into(), s(&f.designation)),
+    ];
+    if profile == Profile::Current {
+        pairs.push(("background".into(), s(&f.background)));
+        pairs.push(("background_url".into(), s(BACKGROUND)));
+        pairs.push(("background_themed_urls".into(), Out::Null));
+    } else {
+        // Up to 2025.10 `background` was a read-only field holding the URL.
+        pairs.push(("background".into(), s(BACKGROUND)));
+    }
+    pairs.extend([
+        ("stages".into(), Out::Arr(stages)),
+        ("policies".into(), Out::Arr(Vec::new())),
+        ("cache_count".into(), Out::Int(0)),
+        ("policy_engine_mode".into(), s(&f.policy_engine_mode)),
+        ("compatibility_mode".into(), Out::Bool(f.compatibility_mode)),
+        (
+            "export_url".into(),
+            Out::Str(format!("/api/v3/flows/instances/{}/export/", f.slug)),
+        ),
+        ("layout".into(), s(&f.layout)),
+        ("denied_action".into(), s(&f.denied_action)),
+        ("authentication".into(), s(&f.authentication)),
+    ]);
+    Out::Obj(pairs)
+}
+
+/// `SourceSerializer` (`/sources/all/`), for the base `Source` model.
+pub fn source(profile: Profile, src: &Source) -> Out {
+    let current = profile == Profile::Current;
+    let mut pairs: Vec<(String, Out)> = vec![
+        ("pk".into(), Out::Str(src.pk.to_string())),
+        ("name".into(), s(&src.name)),
+        ("slug".into(), s(&src.slug)),
+        ("enabled".into(), Out::Bool(src.enabled)),
+    ];
+    if current {
+        pairs.push(("promoted".into(), Out::Bool(false)));
+    }
+    pairs.push(("authentication_flow".into(), Out::Null));
+    pairs.push(("enrollment_flow".into(), Out::Null));
+    if current {
+        pairs.push(("user_property_mappings".into(), Out::Arr(Vec::new())));
+        pairs.push(("group_property_mappings".into(), Out::Arr(Vec::new())));
+    }
+    pairs.extend([
+        ("component".into(), s("")),
+        ("verbose_name".into(), s("Source")),
+        ("verbose_name_plural".into(), s("Sources")),
+        ("meta_model_name".into(), s("authentik_core.source")),
+        ("policy_engine_mode".into(), s("any")),
+        ("user_matching_mode".into(), s("identifier")),
+        ("managed".into(), Out::from(src.managed.clone())),
+        ("user_path_template".into(), s(&src.user_path_template)),
+    ]);
+    if current {
+        pairs.push(("icon".into(), s("")));
+        pairs.push(("icon_url".into(), Out::Null));
+        pairs.push(("icon_themed_urls".into(), Out::Null));
+    } else {
+        pairs.push(("icon".into(), Out::Null));
+    }
+    Out::Obj(pairs)
+}
+
+/// The `used_by` list of a stage: flows (M2M), bindings, and for password stages the
+/// identification stages that would lose their `password_stage`.
+pub fn used_by(state: &State, profile: Profile, stage: &Stage) -> Out {
+    let action = |a: &str| {
+        if profile.upper_case_used_by() {
+            a.to_ascii_uppercase()
+        } else {
+            a.to_string()
+        }
+    };
+    let entry = |app: &str, model: &str, pk: String, name: String, act: &str| {
+        Out::obj([
+            ("app", s(app)),
+            ("model_name", s(model)),
+            ("pk", Out::Str(pk)),
+            ("name", Out::Str(name)),
+            ("action", Out::Str(action(act))),
+        ])
+    };
+    let mut items = Vec::new();
+    for f in state.flows_of_stage(stage.pk) {
+        items.push(entry(
+            "authentik_flows",
+            "flow",
+            f.pk.to_string(),
+            format!("Flow {} ({})", f.name, f.slug),
+            "cascade_many",
+        ));
+    }
+    for b in state.bindings.iter().filter(|b| b.stage == stage.pk) {
+        items.push(entry(
+            "authentik_flows",
+            "flowstagebinding",
+            b.pk.to_string(),
+            format!("Flow-stage binding #{} to {}", b.order, b.flow),
+            "cascade",
+        ));
+    }
+    if stage.kind == Kind::Password {
+        let key = serde_json::Value::String(stage.pk.to_string());
+        let mut idents: Vec<&Stage> = state
+            .stages
+            .values()
+            .filter(|s| {
+                s.kind == Kind::Identification && s.fields.get("password_stage") == Some(&key)
+            })
+            .collect();
+        idents.sort_by_key(|s| s.seq);
+        for i in idents {
+            items.push(entry(
+                "authentik_stages_identification",
+                "identificationstage",
+                i.pk.to_string(),
+                format!("Stage {}", i.name),
+                "set_null",
+            ));
+        }
+    }
+    Out::Arr(items)
+}
+
+/// `/api/v3/admin/version/`.
+pub fn version(profile: Profile) -> Out {
+    let v = profile.version();
+    let mut pairs = vec![("version_current", s(v)), ("version_latest", s(v))];
+    if profile >= Profile::V2024_4 {
+        pairs.push(("version_latest_valid", Out::Bool(true)));
+    }
+    pairs.push(("build_hash", s("")));
+    pairs.push(("outdated", Out::Bool(false)));
+    if profile == Profile::Current {
+        pairs.push(("outpost_outdated", Out::Bool(false)));
+    }
+    Out::obj(pairs)
+}

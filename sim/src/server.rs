@@ -1,0 +1,216 @@
+//! The HTTP server: a hyper accept loop (so that faults can drop connections), the
+//! per-request pipeline (down mode, latency, faults, request log) and [`Simulator`].
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, Response};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tower::ServiceExt;
+
+use crate::control::{Control, RecordedRequest};
+use crate::control_http;
+use crate::errors::Reply;
+use crate::profile::Profile;
+use crate::routes::{self, Route};
+
+/// Request bodies larger than this are refused.
+const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// How a simulator starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimConfig {
+    /// The API token (`Authorization: Bearer <token>`).
+    pub token: String,
+    pub profile: Profile,
+    /// Start with a fresh install's default objects.
+    pub seed: bool,
+}
+
+impl Default for SimConfig {
+    fn default() -> SimConfig {
+        SimConfig {
+            token: "sim-token".into(),
+            profile: Profile::Current,
+            seed: false,
+        }
+    }
+}
+
+/// A running simulator, serving in a background task until [`Simulator::shutdown`] or drop.
+#[derive(Debug)]
+pub struct Simulator {
+    addr: SocketAddr,
+    control: Control,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Simulator {
+    /// Bind `127.0.0.1:0` and serve in a background tokio task. The server runs on the
+    /// calling tokio runtime and stops with it (or on [`Simulator::shutdown`] or drop).
+    pub async fn start(cfg: SimConfig) -> std::io::Result<Simulator> {
+        Simulator::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), cfg).await
+    }
+
+    /// Bind `addr` and serve in a background tokio task.
+    pub async fn start_on(addr: SocketAddr, cfg: SimConfig) -> std::io::Result<Simulator> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let control = Control::new(cfg.token, cfg.profile, cfg.seed);
+        let (stop, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(serve(listener, control.clone(), stop_rx));
+        Ok(Simulator {
+            addr,
+            control,
+            stop,
+            task,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT` (no trailing slash, no `/api/v3`).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// In-process access to the control interface.
+    pub fn control(&self) -> &Control {
+        &self.control
+    }
+
+    /// Stop accepting, let in-flight requests finish (up to 2 s), then return.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// The error that makes hyper close a connection without answering.
+#[derive(Debug)]
+struct DropConnection;
+
+impl std::fmt::Display for DropConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by the simulator")
+    }
+}
+
+impl std::error::Error for DropConnection {}
+
+async fn serve(listener: TcpListener, control: Control, mut stop: watch::Receiver<bool>) {
+    let router = control_http::router(control.clone());
+    let graceful = GracefulShutdown::new();
+    let builder = auto::Builder::new(TokioExecutor::new());
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nodelay(true);
+                    let (control, router) = (control.clone(), router.clone());
+                    let svc = service_fn(move |req| pipeline(control.clone(), router.clone(), req));
+                    let conn = builder.serve_connection(TokioIo::new(stream), svc).into_owned();
+                    let conn = graceful.watch(conn);
+                    tokio::spawn(async move {
+                        let _ = conn.await;
+                    });
+                }
+                Err(e) => {
+                    // E.g. out of file descriptors: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            },
+            // A send or a dropped Simulator both stop the loop.
+            _ = stop.changed() => break,
+        }
+    }
+    drop(listener);
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+    }
+}
+
+/// One request: `/_sim/` goes to the control routes; everything else through down mode,
+/// latency, faults and the API, and into the log.
+async fn pipeline(
+    control: Control,
+    router: Router,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, DropConnection> {
+    let path = req.uri().path().to_string();
+    if path == "/_sim" || path.starts_with("/_sim/") {
+        let resp: Result<Response<Body>, Infallible> = router.oneshot(req.map(Body::new)).await;
+        return Ok(resp.unwrap_or_else(|e| match e {}));
+    }
+    if control.is_down() {
+        return Err(DropConnection);
+    }
+    let method = req.method().as_str().to_string();
+    let head_only = method == "HEAD";
+    let query = req.uri().query().map(str::to_string);
+    let (parts, body) = req.into_parts();
+    let bytes = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(_) => return Ok(Reply::detail(413, "Request body too large.").into_response(head_only)),
+    };
+    if let Some(d) = control.latency_now() {
+        tokio::time::sleep(d).await;
+    }
+    let Some(api_path) = path.strip_prefix("/api/v3/") else {
+        return Ok(Reply::unrouted(&method).into_response(head_only));
+    };
+    let route = Route::parse(api_path);
+    let template = route
+        .as_ref()
+        .map_or_else(|| api_path.to_string(), Route::template);
+    control.count(format!("{method} {template}"));
+    let record = |status: u16| {
+        control.record(RecordedRequest {
+            method: method.clone(),
+            path: path.clone(),
+            query: query.clone(),
+            body: serde_json::from_slice(&bytes).ok(),
+            status,
+            route: template.clone(),
+        })
+    };
+    if let Some(fault) = control.fire_fault(api_path, &method) {
+        return match fault.reply() {
+            Some(reply) => {
+                record(reply.status);
+                Ok(reply.into_response(head_only))
+            }
+            None => {
+                record(0);
+                Err(DropConnection)
+            }
+        };
+    }
+    let reply = routes::handle(
+        &control,
+        &method,
+        api_path,
+        route.as_ref(),
+        query.as_deref(),
+        &parts.headers,
+        &bytes,
+    );
+    record(reply.status);
+    Ok(reply.into_response(head_only))
+}
