@@ -39,9 +39,10 @@ pub enum LogFormat {
 
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
-    /// authentik's base URL (with or without a trailing /api/v3).
+    /// The default authentik's base URL (with or without a trailing /api/v3), for stages
+    /// without a connectionRef. Without it, every stage needs a connectionRef.
     #[arg(long, env = "AUTHENTIK_URL")]
-    pub authentik_url: String,
+    pub authentik_url: Option<String>,
     /// API token. Prefer --authentik-token-file (a mounted Secret).
     #[arg(long, env = "AUTHENTIK_TOKEN", hide_env_values = true)]
     pub authentik_token: Option<String>,
@@ -76,6 +77,11 @@ pub struct RunArgs {
     /// Resources reconciled at once per kind.
     #[arg(long, env = "CONCURRENCY", default_value_t = 4)]
     pub concurrency: u16,
+    /// Run the AuthentikConnection and ClusterAuthentikConnection controllers (they watch
+    /// Secret metadata to re-read rotated tokens). Off: only the default authentik is used
+    /// and the operator needs no access to Secrets.
+    #[arg(long, env = "ENABLE_CONNECTIONS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub enable_connections: bool,
     /// Address of /metrics, /livez and /readyz.
     #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:8080")]
     pub metrics_addr: std::net::SocketAddr,

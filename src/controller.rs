@@ -4,16 +4,22 @@
 use crate::authentik::wire::pk_of;
 use crate::authentik::{AuthentikClient, ClientConfig, RetryPolicy, Token};
 use crate::config::RunArgs;
+use crate::connections::reconcile::{self as conn_reconcile, ConnectionResource};
+use crate::connections::{ConnKey, Connection, Registry};
 use crate::crd::refs::By;
+use crate::crd::{AuthentikConnection, ClusterAuthentikConnection};
 use crate::crd::{IdentificationStage, PasswordStage, StageStatus, UserLoginStage};
 use crate::error::{Error, Result};
 use crate::http::{self, Health};
 use crate::metrics::{ConditionLabels, Metrics};
-use crate::reconcile::{self, Context, Settings, Stores, context::kind_name};
+use crate::reconcile::context::{Triggers, kind_name, send_matching};
+use crate::reconcile::{self, Context, Settings, Stores};
 use crate::stage::Stage;
 use futures::channel::mpsc;
 use futures::{Stream, StreamExt};
+use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -46,8 +52,12 @@ fn load_token(args: &RunArgs) -> Result<Token> {
     Ok(token)
 }
 
-pub fn authentik_client(args: &RunArgs, metrics: Arc<Metrics>) -> Result<AuthentikClient> {
-    let mut cfg = ClientConfig::new(args.authentik_url.clone(), load_token(args)?);
+pub fn authentik_client(
+    url: &str,
+    args: &RunArgs,
+    metrics: Arc<Metrics>,
+) -> Result<AuthentikClient> {
+    let mut cfg = ClientConfig::new(url.to_string(), load_token(args)?);
     cfg.timeout = args.authentik_timeout;
     cfg.retry = RetryPolicy {
         retries: args.authentik_retries,
@@ -62,7 +72,10 @@ pub fn authentik_client(args: &RunArgs, metrics: Arc<Metrics>) -> Result<Authent
     AuthentikClient::new(cfg, Some(metrics))
 }
 
-fn api<K: Stage>(client: &Client, namespace: &str) -> Api<K> {
+fn api<K>(client: &Client, namespace: &str) -> Api<K>
+where
+    K: kube::Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>,
+{
     if namespace.is_empty() {
         Api::all(client.clone())
     } else {
@@ -80,7 +93,14 @@ pub async fn run(args: RunArgs, stop: CancellationToken) -> Result<()> {
 /// Runs the operator with a given Kubernetes client until `stop` is cancelled.
 pub async fn run_with_client(args: RunArgs, client: Client, stop: CancellationToken) -> Result<()> {
     let metrics = Arc::new(Metrics::new());
-    let authentik = authentik_client(&args, metrics.clone())?;
+    let connections = Arc::new(Registry::default());
+    if let Some(url) = &args.authentik_url {
+        let default = authentik_client(url, &args, metrics.clone())?;
+        connections.set(
+            ConnKey::Default,
+            Connection::new(default, args.resync_interval, None, 0),
+        );
+    }
     let ready = Arc::new(AtomicBool::new(false));
     let listener = tokio::net::TcpListener::bind(args.metrics_addr)
         .await
@@ -92,22 +112,29 @@ pub async fn run_with_client(args: RunArgs, client: Client, stop: CancellationTo
     let http_task = tokio::spawn(http::serve(listener, health, stop.clone()));
 
     if args.leader_election {
-        crate::leader::run_when_leader(&client, &args, metrics.clone(), stop.clone(), |lost| {
-            run_controllers(
-                args.clone(),
-                client.clone(),
-                authentik.clone(),
-                metrics.clone(),
-                ready.clone(),
-                lost,
-            )
-        })
+        crate::leader::run_when_leader(
+            &client,
+            &args,
+            metrics.clone(),
+            ready.clone(),
+            stop.clone(),
+            |lost| {
+                run_controllers(
+                    args.clone(),
+                    client.clone(),
+                    connections.clone(),
+                    metrics.clone(),
+                    ready.clone(),
+                    lost,
+                )
+            },
+        )
         .await?;
     } else {
         run_controllers(
             args.clone(),
             client,
-            authentik,
+            connections,
             metrics,
             ready,
             stop.clone(),
@@ -119,11 +146,11 @@ pub async fn run_with_client(args: RunArgs, client: Client, stop: CancellationTo
     Ok(())
 }
 
-/// The three controllers, their reference watches and the drift sweeps, until `stop`.
+/// The stage and connection controllers, their watches and the drift sweeps, until `stop`.
 pub async fn run_controllers(
     args: RunArgs,
     client: Client,
-    authentik: AuthentikClient,
+    connections: Arc<Registry>,
     metrics: Arc<Metrics>,
     ready: Arc<AtomicBool>,
     stop: CancellationToken,
@@ -140,7 +167,8 @@ pub async fn run_controllers(
         Controller::new(api::<PasswordStage>(&client, ns), wc.clone()).with_config(cfg.clone());
     let id = Controller::new(api::<IdentificationStage>(&client, ns), wc.clone())
         .with_config(cfg.clone());
-    let ul = Controller::new(api::<UserLoginStage>(&client, ns), wc.clone()).with_config(cfg);
+    let ul =
+        Controller::new(api::<UserLoginStage>(&client, ns), wc.clone()).with_config(cfg.clone());
     let stores = Stores {
         password: pw.store(),
         identification: id.store(),
@@ -157,9 +185,35 @@ pub async fn run_controllers(
     );
     let pw = pw.watches(
         api::<IdentificationStage>(&client, ns),
-        wc,
+        wc.clone(),
         |id: IdentificationStage| referenced_password_stages(&id),
     );
+
+    // Connections re-read their Secret when it changes. The watch is metadata-only: the
+    // operator never caches Secret data it does not use.
+    let conn = Controller::new(api::<AuthentikConnection>(&client, ns), wc.clone())
+        .with_config(cfg.clone());
+    let conn_store = conn.store();
+    let cluster_conn = Controller::new(
+        Api::<ClusterAuthentikConnection>::all(client.clone()),
+        wc.clone(),
+    )
+    .with_config(cfg);
+    let cluster_store = cluster_conn.store();
+    let (conn, cluster_conn) = if args.enable_connections {
+        // Api<PartialObjectMeta<_>> makes kube request metadata only.
+        let secrets = || api::<PartialObjectMeta<Secret>>(&client, ns);
+        (
+            conn.watches(secrets(), wc.clone(), move |s| {
+                connections_using(&conn_store, &s)
+            }),
+            cluster_conn.watches(secrets(), wc.clone(), move |s| {
+                connections_using(&cluster_store, &s)
+            }),
+        )
+    } else {
+        (conn, cluster_conn)
+    };
 
     let recorder = Recorder::new(
         client.clone(),
@@ -171,29 +225,30 @@ pub async fn run_controllers(
     let settings = Settings {
         resync: args.resync_interval,
         backoff_max: args.backoff_max,
+        authentik_timeout: args.authentik_timeout,
+        authentik_retries: args.authentik_retries,
         ..Settings::default()
+    };
+    let triggers = Triggers {
+        password: pw_tx,
+        identification: id_tx,
+        user_login: ul_tx,
     };
     let ctx = Arc::new(Context::new(
         client,
-        authentik,
+        connections,
         recorder,
         metrics,
         stores.clone(),
         settings,
+        triggers,
     ));
 
     // A first sweep before the controllers start, so their initial reconciles read the
     // snapshot instead of sending one GET per resource.
-    sweep_once::<PasswordStage>(&ctx, &stores.password, &pw_tx).await;
-    sweep_once::<IdentificationStage>(&ctx, &stores.identification, &id_tx).await;
-    sweep_once::<UserLoginStage>(&ctx, &stores.user_login, &ul_tx).await;
+    sweep_all(&ctx).await;
 
-    let sweeps = tokio::spawn(sweep_loop(
-        ctx.clone(),
-        stores.clone(),
-        (pw_tx, id_tx, ul_tx),
-        stop.clone(),
-    ));
+    let sweeps = tokio::spawn(sweep_loop(ctx.clone(), stop.clone()));
     let readiness = tokio::spawn({
         let stores = stores.clone();
         async move {
@@ -206,40 +261,69 @@ pub async fn run_controllers(
         }
     });
 
-    let shutdown = stop.clone();
-    let pw_run = drive(
-        pw.reconcile_on(pw_rx)
-            .graceful_shutdown_on(shutdown.clone().cancelled_owned())
-            .run(
-                reconcile::reconcile::<PasswordStage>,
-                reconcile::error_policy::<PasswordStage>,
+    let shutdown = || stop.clone().cancelled_owned();
+    let pw_run = drive(pw.reconcile_on(pw_rx).graceful_shutdown_on(shutdown()).run(
+        reconcile::reconcile::<PasswordStage>,
+        reconcile::error_policy::<PasswordStage>,
+        ctx.clone(),
+    ));
+    let id_run = drive(id.reconcile_on(id_rx).graceful_shutdown_on(shutdown()).run(
+        reconcile::reconcile::<IdentificationStage>,
+        reconcile::error_policy::<IdentificationStage>,
+        ctx.clone(),
+    ));
+    let ul_run = drive(ul.reconcile_on(ul_rx).graceful_shutdown_on(shutdown()).run(
+        reconcile::reconcile::<UserLoginStage>,
+        reconcile::error_policy::<UserLoginStage>,
+        ctx.clone(),
+    ));
+    let connections_run = {
+        let ctx = ctx.clone();
+        let enabled = args.enable_connections;
+        async move {
+            if !enabled {
+                return;
+            }
+            let conn_run = drive(conn.graceful_shutdown_on(shutdown()).run(
+                conn_reconcile::reconcile::<AuthentikConnection>,
+                conn_reconcile::error_policy::<AuthentikConnection>,
                 ctx.clone(),
-            ),
-    );
-    let id_run = drive(
-        id.reconcile_on(id_rx)
-            .graceful_shutdown_on(shutdown.clone().cancelled_owned())
-            .run(
-                reconcile::reconcile::<IdentificationStage>,
-                reconcile::error_policy::<IdentificationStage>,
-                ctx.clone(),
-            ),
-    );
-    let ul_run = drive(
-        ul.reconcile_on(ul_rx)
-            .graceful_shutdown_on(shutdown.cancelled_owned())
-            .run(
-                reconcile::reconcile::<UserLoginStage>,
-                reconcile::error_policy::<UserLoginStage>,
-                ctx.clone(),
-            ),
-    );
+            ));
+            let cluster_run = drive(cluster_conn.graceful_shutdown_on(shutdown()).run(
+                conn_reconcile::reconcile::<ClusterAuthentikConnection>,
+                conn_reconcile::error_policy::<ClusterAuthentikConnection>,
+                ctx,
+            ));
+            futures::join!(conn_run, cluster_run);
+        }
+    };
     tracing::info!("controllers started");
-    futures::join!(pw_run, id_run, ul_run);
+    futures::join!(pw_run, id_run, ul_run, connections_run);
     sweeps.abort();
     readiness.abort();
     tracing::info!("controllers stopped");
     Ok(())
+}
+
+/// Connections whose token or CA lives in `secret`.
+fn connections_using<C: ConnectionResource>(
+    store: &Store<C>,
+    secret: &PartialObjectMeta<Secret>,
+) -> Vec<ObjectRef<C>> {
+    let name = secret.name_any();
+    let ns = secret.namespace();
+    store
+        .state()
+        .iter()
+        .filter(|c| {
+            let s = c.settings();
+            let refs = std::iter::once(&s.token_secret_ref)
+                .chain(s.ca_bundle.as_ref().and_then(|b| b.secret_ref.as_ref()));
+            refs.into_iter()
+                .any(|r| r.name == name && c.source_namespace(r) == ns)
+        })
+        .map(|c| ObjectRef::from_obj(c.as_ref()))
+        .collect()
 }
 
 async fn drive<S, T, E>(stream: S)
@@ -288,18 +372,7 @@ fn referenced_password_stages(id: &IdentificationStage) -> Vec<ObjectRef<Passwor
         .collect()
 }
 
-type Triggers = (
-    mpsc::UnboundedSender<ObjectRef<PasswordStage>>,
-    mpsc::UnboundedSender<ObjectRef<IdentificationStage>>,
-    mpsc::UnboundedSender<ObjectRef<UserLoginStage>>,
-);
-
-async fn sweep_loop(
-    ctx: Arc<Context>,
-    stores: Stores,
-    triggers: Triggers,
-    stop: CancellationToken,
-) {
+async fn sweep_loop(ctx: Arc<Context>, stop: CancellationToken) {
     let mut tick = tokio::time::interval(ctx.settings.resync);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await; // the first tick is immediate; the first sweep already ran
@@ -308,47 +381,43 @@ async fn sweep_loop(
             _ = stop.cancelled() => return,
             _ = tick.tick() => {}
         }
-        sweep_once::<PasswordStage>(&ctx, &stores.password, &triggers.0).await;
-        sweep_once::<IdentificationStage>(&ctx, &stores.identification, &triggers.1).await;
-        sweep_once::<UserLoginStage>(&ctx, &stores.user_login, &triggers.2).await;
+        sweep_all(&ctx).await;
     }
 }
 
-/// One paginated list of a kind; every resource whose stage changed or vanished since the
-/// last list is reconciled at once. Resources in sync cost nothing more.
-async fn sweep_once<K: Stage>(
-    ctx: &Context,
-    store: &Store<K>,
-    trigger: &mpsc::UnboundedSender<ObjectRef<K>>,
-) {
-    let kind = kind_name::<K>();
-    let listed = match ctx.authentik.list_all(K::ENDPOINT, &[]).await {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::warn!(kind, error = %e, "drift sweep failed; next attempt at the next interval");
-            return;
-        }
-    };
-    let objects: HashMap<String, serde_json::Value> = listed
-        .into_iter()
-        .filter_map(|o| pk_of(&o).map(str::to_string).map(|pk| (pk, o)))
-        .collect();
-    let changed = ctx.snapshot::<K>().replace(objects);
-    let mut ready = 0;
-    let mut not_ready = 0;
-    for obj in store.state() {
-        let status: Option<&StageStatus> = obj.status();
-        match status.map(StageStatus::is_ready) {
-            Some(true) => ready += 1,
-            _ => not_ready += 1,
-        }
-        let pk = status.and_then(|s| s.pk.as_deref());
-        let gone = pk.is_some_and(|pk| ctx.snapshot::<K>().get(pk).is_none());
-        if pk.is_some_and(|pk| changed.contains(pk)) || gone {
-            let _ = trigger.unbounded_send(ObjectRef::from_obj(obj.as_ref()));
-        }
+/// One sweep of every kind on every connection.
+async fn sweep_all(ctx: &Context) {
+    let mut counts: HashMap<(&'static str, &'static str), i64> = HashMap::new();
+    for (key, conn) in ctx.connections.all() {
+        sweep_once::<PasswordStage>(
+            ctx,
+            &key,
+            &conn,
+            &ctx.stores.password,
+            &ctx.triggers.password,
+        )
+        .await;
+        sweep_once::<IdentificationStage>(
+            ctx,
+            &key,
+            &conn,
+            &ctx.stores.identification,
+            &ctx.triggers.identification,
+        )
+        .await;
+        sweep_once::<UserLoginStage>(
+            ctx,
+            &key,
+            &conn,
+            &ctx.stores.user_login,
+            &ctx.triggers.user_login,
+        )
+        .await;
     }
-    for (condition, n) in [("ready", ready), ("not_ready", not_ready)] {
+    count_conditions(&ctx.stores.password, &mut counts);
+    count_conditions(&ctx.stores.identification, &mut counts);
+    count_conditions(&ctx.stores.user_login, &mut counts);
+    for ((kind, condition), n) in counts {
         ctx.metrics
             .resources
             .get_or_create(&ConditionLabels {
@@ -357,4 +426,52 @@ async fn sweep_once<K: Stage>(
             })
             .set(n);
     }
+}
+
+fn count_conditions<K: Stage>(
+    store: &Store<K>,
+    counts: &mut HashMap<(&'static str, &'static str), i64>,
+) {
+    let kind = kind_name::<K>();
+    counts.entry((kind, "ready")).or_default();
+    counts.entry((kind, "not_ready")).or_default();
+    for obj in store.state() {
+        let condition = if obj.status().is_some_and(StageStatus::is_ready) {
+            "ready"
+        } else {
+            "not_ready"
+        };
+        *counts.entry((kind, condition)).or_default() += 1;
+    }
+}
+
+/// One paginated list of a kind in one authentik; every resource of that connection whose
+/// stage changed or vanished since the last list is reconciled at once. Resources in sync
+/// cost nothing more.
+async fn sweep_once<K: Stage>(
+    ctx: &Context,
+    key: &ConnKey,
+    conn: &Connection,
+    store: &Store<K>,
+    trigger: &mpsc::UnboundedSender<ObjectRef<K>>,
+) {
+    let kind = kind_name::<K>();
+    let listed = match conn.client.list_all(K::ENDPOINT, &[]).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(kind, connection = %key, error = %e, "drift sweep failed; next attempt at the next interval");
+            return;
+        }
+    };
+    let objects: HashMap<String, serde_json::Value> = listed
+        .into_iter()
+        .filter_map(|o| pk_of(&o).map(str::to_string).map(|pk| (pk, o)))
+        .collect();
+    let changed = conn.snapshot::<K>().replace(objects);
+    send_matching(store, trigger, |obj| {
+        let pk = obj.status().and_then(|s| s.pk.as_deref());
+        let gone = pk.is_some_and(|pk| conn.snapshot::<K>().get(pk).is_none());
+        &ConnKey::of_stage(obj) == key && (gone || pk.is_some_and(|pk| changed.contains(pk)))
+    });
+    let _ = ctx;
 }

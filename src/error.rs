@@ -63,6 +63,10 @@ pub enum Error {
     #[error("{0}")]
     InvalidReference(String),
 
+    /// The connection (authentik instance) the stage uses is missing or not usable.
+    #[error("{0}")]
+    ConnectionNotReady(String),
+
     /// The spec is invalid in a way the CRD schema could not catch.
     #[error("invalid spec: {0}")]
     InvalidSpec(String),
@@ -101,6 +105,7 @@ impl Error {
             Error::ReferenceNotFound(_) => "ReferenceNotFound",
             Error::InvalidReference(_) => "InvalidReference",
             Error::InvalidSpec(_) => "InvalidSpec",
+            Error::ConnectionNotReady(_) => "ConnectionNotReady",
             Error::DeleteBlocked(_) => "DeleteBlocked",
             Error::Kube(_) => "KubernetesError",
             Error::Finalizer(_) => "FinalizerError",

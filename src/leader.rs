@@ -9,6 +9,7 @@ use kube::Client;
 use kube_lease_manager::LeaseManagerBuilder;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -29,6 +30,7 @@ pub async fn run_when_leader<F, Fut>(
     client: &Client,
     args: &RunArgs,
     metrics: Arc<Metrics>,
+    ready: Arc<AtomicBool>,
     stop: CancellationToken,
     work: F,
 ) -> Result<()>
@@ -50,6 +52,8 @@ where
         .await
         .map_err(|e| Error::Config(format!("leader election: {e}")))?;
     let (mut leader, task) = manager.watch().await;
+    // A standby is healthy: ready while it waits, so rolling updates and scrapes see it.
+    ready.store(true, Ordering::Relaxed);
     tracing::info!(%identity, lease = %args.lease_name, "waiting for leadership");
     if !wait_for(&mut leader, true, &stop).await {
         drop(leader);
@@ -57,6 +61,8 @@ where
         return Ok(());
     }
     metrics.leader.set(1);
+    // Not ready again until this replica's caches have synced (the controllers set it).
+    ready.store(false, Ordering::Relaxed);
     tracing::info!(%identity, "became leader");
     let work_stop = stop.child_token();
     let run = work(work_stop.clone());

@@ -2,6 +2,7 @@
 
 pub mod authentik;
 pub mod config;
+pub mod connections;
 pub mod controller;
 pub mod crd;
 pub mod error;

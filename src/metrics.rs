@@ -15,6 +15,11 @@ pub struct KindLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ErrorLabels {
     pub kind: String,
     pub reason: String,
@@ -46,7 +51,7 @@ pub struct Metrics {
     pub reconcile_errors: Family<ErrorLabels, Counter>,
     pub reconcile_duration: Family<KindLabels, Histogram, fn() -> Histogram>,
     pub authentik_requests: Family<RequestLabels, Counter>,
-    pub authentik_request_duration: Family<KindLabels, Histogram, fn() -> Histogram>,
+    pub authentik_request_duration: Family<RouteLabels, Histogram, fn() -> Histogram>,
     pub drift_corrections: Family<KindLabels, Counter>,
     pub recreations: Family<KindLabels, Counter>,
     pub resources: Family<ConditionLabels, Gauge>,
@@ -70,7 +75,7 @@ impl Metrics {
             );
         let authentik_requests = Family::<RequestLabels, Counter>::default();
         let authentik_request_duration =
-            Family::<KindLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(
                 duration_histogram,
             );
         let drift_corrections = Family::<KindLabels, Counter>::default();
@@ -99,7 +104,7 @@ impl Metrics {
         );
         registry.register(
             "authentik_request_duration_seconds",
-            "Duration of requests to authentik by route (label kind holds the route)",
+            "Duration of requests to authentik by route",
             authentik_request_duration.clone(),
         );
         registry.register(
@@ -146,8 +151,8 @@ impl Metrics {
             })
             .inc();
         self.authentik_request_duration
-            .get_or_create(&KindLabels {
-                kind: route.to_string(),
+            .get_or_create(&RouteLabels {
+                route: route.to_string(),
             })
             .observe(took.as_secs_f64());
     }

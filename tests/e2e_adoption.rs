@@ -12,8 +12,10 @@ async fn existing(env: &Env, name: &str, attempts: i64) -> String {
     let created = authentik(env)
         .create(
             "stages/password/",
-            &body(json!({"name": name, "backends": ["authentik.core.auth.InbuiltBackend"],
-                         "failed_attempts_before_cancel": attempts})),
+            &body(
+                json!({"name": name, "backends": ["authentik.core.auth.InbuiltBackend"],
+                         "failed_attempts_before_cancel": attempts}),
+            ),
         )
         .await
         .expect("pre-existing stage");
@@ -33,14 +35,29 @@ fn password(name: &str, policy: &str, attempts: i64) -> serde_json::Value {
 async fn never_refuses_and_touches_nothing() {
     let env = Env::started(Profile::Current).await;
     let pk = existing(&env, "taken", 5).await;
-    env.create::<PasswordStage>(password("taken", "Never", 9)).await;
+    env.create::<PasswordStage>(password("taken", "Never", 9))
+        .await;
     let obj = env
-        .wait_for::<PasswordStage>("taken", "AlreadyExists", |o| reason(o, "Synced").as_deref() == Some("AlreadyExists"))
+        .wait_for::<PasswordStage>("taken", "AlreadyExists", |o| {
+            reason(o, "Synced").as_deref() == Some("AlreadyExists")
+        })
         .await;
     assert!(obj.status.as_ref().unwrap().pk.is_none());
-    let msg = obj.status.unwrap().condition("Synced").unwrap().message.clone();
-    assert!(msg.contains("adoptionPolicy"), "the message says what to do: {msg}");
-    assert_eq!(env.sim.control().stage(&pk).unwrap()["failed_attempts_before_cancel"], 5);
+    let msg = obj
+        .status
+        .unwrap()
+        .condition("Synced")
+        .unwrap()
+        .message
+        .clone();
+    assert!(
+        msg.contains("adoptionPolicy"),
+        "the message says what to do: {msg}"
+    );
+    assert_eq!(
+        env.sim.control().stage(&pk).unwrap()["failed_attempts_before_cancel"],
+        5
+    );
     env.wait_event("taken", "AlreadyExists").await;
     // Deleting the refused resource must not delete the stage it never owned.
     env.delete::<PasswordStage>("taken").await;
@@ -53,9 +70,13 @@ async fn if_match_adopts_only_a_matching_stage() {
     let env = Env::started(Profile::Current).await;
     let same = existing(&env, "same", 4).await;
     let differs = existing(&env, "differs", 5).await;
-    env.create::<PasswordStage>(password("same", "IfMatch", 4)).await;
-    env.create::<PasswordStage>(password("differs", "IfMatch", 9)).await;
-    let obj = env.wait_for::<PasswordStage>("same", "Ready", is_ready).await;
+    env.create::<PasswordStage>(password("same", "IfMatch", 4))
+        .await;
+    env.create::<PasswordStage>(password("differs", "IfMatch", 9))
+        .await;
+    let obj = env
+        .wait_for::<PasswordStage>("same", "Ready", is_ready)
+        .await;
     assert_eq!(obj.status.unwrap().pk.as_deref(), Some(same.as_str()));
     let obj = env
         .wait_for::<PasswordStage>("differs", "AdoptionMismatch", |o| {
@@ -65,18 +86,30 @@ async fn if_match_adopts_only_a_matching_stage() {
     let drift = obj.status.unwrap().drift;
     assert_eq!(drift.len(), 1);
     assert_eq!(drift[0].field, "failedAttemptsBeforeCancel");
-    assert_eq!((drift[0].desired.as_str(), drift[0].actual.as_str()), ("9", "5"));
-    assert_eq!(env.sim.control().stage(&differs).unwrap()["failed_attempts_before_cancel"], 5);
+    assert_eq!(
+        (drift[0].desired.as_str(), drift[0].actual.as_str()),
+        ("9", "5")
+    );
+    assert_eq!(
+        env.sim.control().stage(&differs).unwrap()["failed_attempts_before_cancel"],
+        5
+    );
 }
 
 #[tokio::test]
 async fn always_adopts_and_corrects() {
     let env = Env::started(Profile::V2023_10).await;
     let pk = existing(&env, "take-it", 5).await;
-    env.create::<PasswordStage>(password("take-it", "Always", 2)).await;
-    let obj = env.wait_for::<PasswordStage>("take-it", "Ready", is_ready).await;
+    env.create::<PasswordStage>(password("take-it", "Always", 2))
+        .await;
+    let obj = env
+        .wait_for::<PasswordStage>("take-it", "Ready", is_ready)
+        .await;
     assert_eq!(obj.status.unwrap().pk.as_deref(), Some(pk.as_str()));
-    assert_eq!(env.sim.control().stage(&pk).unwrap()["failed_attempts_before_cancel"], 2);
+    assert_eq!(
+        env.sim.control().stage(&pk).unwrap()["failed_attempts_before_cancel"],
+        2
+    );
     env.wait_event("take-it", "Adopted").await;
     assert_eq!(env.sim_stages_named("password", "take-it").len(), 1);
 }
@@ -90,7 +123,8 @@ async fn two_resources_claiming_one_name() {
         "spec": {"name": "shared-name", "backends": ["authentik.core.auth.InbuiltBackend"]}
     }))
     .await;
-    env.wait_for::<PasswordStage>("first", "Ready", is_ready).await;
+    env.wait_for::<PasswordStage>("first", "Ready", is_ready)
+        .await;
     // Another kind, same authentik name: the later claim loses and writes nothing.
     env.create::<UserLoginStage>(json!({
         "apiVersion": "authentik-operator.io/v1alpha1", "kind": "UserLoginStage",
@@ -99,10 +133,21 @@ async fn two_resources_claiming_one_name() {
     }))
     .await;
     let obj = env
-        .wait_for::<UserLoginStage>("second", "NameConflict", |o| reason(o, "Synced").as_deref() == Some("NameConflict"))
+        .wait_for::<UserLoginStage>("second", "NameConflict", |o| {
+            reason(o, "Synced").as_deref() == Some("NameConflict")
+        })
         .await;
-    let msg = obj.status.unwrap().condition("Synced").unwrap().message.clone();
-    assert!(msg.contains("PasswordStage") && msg.contains("first"), "{msg}");
+    let msg = obj
+        .status
+        .unwrap()
+        .condition("Synced")
+        .unwrap()
+        .message
+        .clone();
+    assert!(
+        msg.contains("PasswordStage") && msg.contains("first"),
+        "{msg}"
+    );
     assert!(env.sim_stages_named("user_login", "shared-name").is_empty());
     assert_eq!(env.sim_stages_named("password", "shared-name").len(), 1);
 }
@@ -118,8 +163,19 @@ async fn a_name_taken_by_another_kind_in_authentik() {
     }))
     .await;
     let obj = env
-        .wait_for::<UserLoginStage>("clash", "AlreadyExists", |o| reason(o, "Synced").as_deref() == Some("AlreadyExists"))
+        .wait_for::<UserLoginStage>("clash", "AlreadyExists", |o| {
+            reason(o, "Synced").as_deref() == Some("AlreadyExists")
+        })
         .await;
-    let msg = obj.status.unwrap().condition("Synced").unwrap().message.clone();
-    assert!(msg.contains("Password Stage"), "names the kind holding the name: {msg}");
+    let msg = obj
+        .status
+        .unwrap()
+        .condition("Synced")
+        .unwrap()
+        .message
+        .clone();
+    assert!(
+        msg.contains("Password Stage"),
+        "names the kind holding the name: {msg}"
+    );
 }

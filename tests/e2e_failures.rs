@@ -36,11 +36,18 @@ async fn server_errors_then_recovery() {
             reason(o, "Synced").as_deref() == Some("AuthentikServerError")
         })
         .await;
-    let msg = obj.status.unwrap().condition("Synced").unwrap().message.clone();
+    let msg = obj
+        .status
+        .unwrap()
+        .condition("Synced")
+        .unwrap()
+        .message
+        .clone();
     assert!(msg.contains("503"), "{msg}");
     env.wait_event("flaky", "AuthentikServerError").await;
     env.sim.control().clear_faults();
-    env.wait_for::<UserLoginStage>("flaky", "Ready", is_ready).await;
+    env.wait_for::<UserLoginStage>("flaky", "Ready", is_ready)
+        .await;
     assert_eq!(env.sim_stages_named("user_login", "flaky").len(), 1);
 }
 
@@ -48,7 +55,8 @@ async fn server_errors_then_recovery() {
 async fn authentik_down_for_a_while() {
     let env = Env::started(Profile::V2024_4).await;
     env.create::<UserLoginStage>(login("before")).await;
-    env.wait_for::<UserLoginStage>("before", "Ready", is_ready).await;
+    env.wait_for::<UserLoginStage>("before", "Ready", is_ready)
+        .await;
     env.sim.control().set_down(true);
     env.create::<UserLoginStage>(login("during")).await;
     let obj = env
@@ -60,10 +68,18 @@ async fn authentik_down_for_a_while() {
     // A delete while authentik is down keeps the finalizer until it is back.
     env.delete::<UserLoginStage>("before").await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let held = env.api::<UserLoginStage>().get_opt("before").await.expect("get");
-    assert!(held.is_some(), "the finalizer holds the resource while authentik is down");
+    let held = env
+        .api::<UserLoginStage>()
+        .get_opt("before")
+        .await
+        .expect("get");
+    assert!(
+        held.is_some(),
+        "the finalizer holds the resource while authentik is down"
+    );
     env.sim.control().set_down(false);
-    env.wait_for::<UserLoginStage>("during", "Ready", is_ready).await;
+    env.wait_for::<UserLoginStage>("during", "Ready", is_ready)
+        .await;
     env.wait_gone::<UserLoginStage>("before").await;
     assert_eq!(env.sim_stages_named("user_login", "during").len(), 1);
     assert!(env.sim_stages_named("user_login", "before").is_empty());
@@ -86,7 +102,10 @@ async fn a_rejected_token_says_so_without_showing_it() {
         })
         .await;
     let status = serde_json::to_string(&obj.status).unwrap();
-    assert!(status.contains("Token invalid/expired"), "authentik's own words: {status}");
+    assert!(
+        status.contains("Token invalid/expired"),
+        "authentik's own words: {status}"
+    );
     assert!(!status.contains("not-the-token") && !status.contains(TOKEN));
     let out = env.kubectl(&["describe", "passwordstage", "denied"], None);
     let text = String::from_utf8_lossy(&out.stdout);
@@ -112,7 +131,11 @@ async fn restarts_at_any_moment_create_no_duplicates() {
     env.start_operator().await;
     for n in &names {
         env.wait_for::<UserLoginStage>(n, "Ready", is_ready).await;
-        assert_eq!(env.sim_stages_named("user_login", n).len(), 1, "{n} exists exactly once");
+        assert_eq!(
+            env.sim_stages_named("user_login", n).len(),
+            1,
+            "{n} exists exactly once"
+        );
     }
     env.stop_operator().await;
 }

@@ -68,7 +68,11 @@ async fn lifecycle<K: Stage>(profile: Profile, case: Case) {
     .await;
     let ready = env.wait_for::<K>(&name, "Ready", is_ready).await;
     let pk = ready.status().and_then(|s| s.pk.clone()).expect("pk");
-    let remote = env.sim.control().stage(&pk).expect("the stage exists in authentik under status.pk");
+    let remote = env
+        .sim
+        .control()
+        .stage(&pk)
+        .expect("the stage exists in authentik under status.pk");
     assert_eq!(remote["name"], json!(name));
     assert_eq!(env.sim_stages_named(case.sim_kind, &name).len(), 1);
     env.wait_event(&name, "Created").await;
@@ -113,7 +117,10 @@ async fn lifecycle<K: Stage>(profile: Profile, case: Case) {
     // Deleting the resource deletes the stage.
     env.delete::<K>(&name).await;
     env.wait_gone::<K>(&name).await;
-    assert!(env.sim.control().stage(&pk).is_none(), "the stage is deleted in authentik");
+    assert!(
+        env.sim.control().stage(&pk).is_none(),
+        "the stage is deleted in authentik"
+    );
 }
 
 #[tokio::test]
@@ -155,11 +162,16 @@ async fn orphan_leaves_the_stage() {
         "spec": {"backends": ["authentik.core.auth.InbuiltBackend"], "deletionPolicy": "Orphan"}
     }))
     .await;
-    let obj = env.wait_for::<PasswordStage>("keep-me", "Ready", is_ready).await;
+    let obj = env
+        .wait_for::<PasswordStage>("keep-me", "Ready", is_ready)
+        .await;
     let pk = obj.status.and_then(|s| s.pk).expect("pk");
     env.delete::<PasswordStage>("keep-me").await;
     env.wait_gone::<PasswordStage>("keep-me").await;
-    assert!(env.sim.control().stage(&pk).is_some(), "Orphan leaves the stage in authentik");
+    assert!(
+        env.sim.control().stage(&pk).is_some(),
+        "Orphan leaves the stage in authentik"
+    );
 }
 
 #[tokio::test]
@@ -173,10 +185,16 @@ async fn unsupported_fields_on_older_authentik_are_reported_not_looped() {
     .await;
     let obj = env
         .wait_for::<PasswordStage>("new-field", "Ready with unsupported fields", |o| {
-            is_ready(o) && o.status.as_ref().is_some_and(|s| !s.unsupported_fields.is_empty())
+            is_ready(o)
+                && o.status
+                    .as_ref()
+                    .is_some_and(|s| !s.unsupported_fields.is_empty())
         })
         .await;
-    assert_eq!(obj.status.unwrap().unsupported_fields, vec!["allowShowPassword"]);
+    assert_eq!(
+        obj.status.unwrap().unsupported_fields,
+        vec!["allowShowPassword"]
+    );
     env.wait_event("new-field", "UnsupportedFields").await;
     // Several sweeps later, nothing has tried to write the field again.
     env.sim.control().clear_requests();

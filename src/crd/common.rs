@@ -1,5 +1,6 @@
 //! Spec fields every stage kind has: its authentik name and the three policies.
 
+use super::connection::ConnectionRef;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -53,12 +54,16 @@ pub struct StageCommon {
     /// `Manage` (default) or `Observe`.
     #[serde(default)]
     pub management_policy: ManagementPolicy,
+    /// The authentik this stage lives in; without it, the operator's default (its flags).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_ref: Option<ConnectionRef>,
 }
 
 /// Spec keys that belong to the operator, not to authentik's body.
-pub const COMMON_KEYS: [&str; 4] = [
+pub const COMMON_KEYS: [&str; 5] = [
     "name",
     "deletionPolicy",
     "adoptionPolicy",
     "managementPolicy",
+    "connectionRef",
 ];

@@ -1,6 +1,8 @@
 //! Custom resource types: one file per stage kind, shared parts beside them.
 
 pub mod common;
+#[allow(clippy::duplicated_attributes)]
+pub mod connection;
 pub mod duration;
 // kube-derive takes one `printcolumn(...)` per column; clippy reads the repeated keys as
 // duplicated attributes.
@@ -14,6 +16,9 @@ pub mod status;
 pub mod user_login;
 
 pub use common::{AdoptionPolicy, DeletionPolicy, ManagementPolicy, StageCommon};
+pub use connection::{
+    AuthentikConnection, ClusterAuthentikConnection, ConnectionKind, ConnectionRef,
+};
 pub use identification::{IdentificationStage, IdentificationStageSpec};
 pub use password::{PasswordStage, PasswordStageSpec};
 pub use refs::{FlowRef, SourceRef, StageRef};
@@ -29,5 +34,7 @@ pub fn all() -> Vec<CustomResourceDefinition> {
         PasswordStage::crd(),
         IdentificationStage::crd(),
         UserLoginStage::crd(),
+        AuthentikConnection::crd(),
+        ClusterAuthentikConnection::crd(),
     ]
 }

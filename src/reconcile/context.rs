@@ -1,16 +1,15 @@
 //! What every reconcile shares: clients, caches of both sides, and per-object backoff.
 
 use super::naming::Claim;
-use super::resolve::Resolver;
-use super::snapshot::Snapshot;
-use crate::authentik::AuthentikClient;
+use crate::connections::{ConnKey, Registry};
 use crate::crd::refs::By;
 use crate::crd::{IdentificationStage, ManagementPolicy, PasswordStage, UserLoginStage};
 use crate::metrics::Metrics;
 use crate::stage::Stage;
+use futures::channel::mpsc::UnboundedSender;
 use kube::ResourceExt;
 use kube::runtime::events::Recorder;
-use kube::runtime::reflector::Store;
+use kube::runtime::reflector::{ObjectRef, Store};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,6 +23,10 @@ pub struct Settings {
     pub backoff_base: Duration,
     /// Longest delay between retries of a failing object.
     pub backoff_max: Duration,
+    /// Per-request timeout of authentik clients built for connections.
+    pub authentik_timeout: Duration,
+    /// Retries of idempotent authentik requests.
+    pub authentik_retries: u32,
 }
 
 impl Default for Settings {
@@ -32,6 +35,8 @@ impl Default for Settings {
             resync: Duration::from_secs(60),
             backoff_base: Duration::from_secs(1),
             backoff_max: Duration::from_secs(300),
+            authentik_timeout: Duration::from_secs(10),
+            authentik_retries: 3,
         }
     }
 }
@@ -71,6 +76,7 @@ pub fn claim_of<K: Stage>(obj: &K) -> Claim {
         namespace: obj.namespace().unwrap_or_default(),
         name: obj.name_any(),
         authentik_name: obj.authentik_name(),
+        connection: ConnKey::of_stage(obj),
         created: obj.meta().creation_timestamp.as_ref().map(|t| t.0),
     }
 }
@@ -120,49 +126,73 @@ fn collect_referrers<K: Stage>(
 /// Shared state of all controllers.
 pub struct Context {
     pub kube: kube::Client,
-    pub authentik: AuthentikClient,
+    /// The authentik instances stages live in.
+    pub connections: Arc<Registry>,
     pub recorder: Recorder,
     pub metrics: Arc<Metrics>,
     pub stores: Stores,
-    pub snapshots: HashMap<&'static str, Snapshot>,
-    pub resolver: Resolver,
     pub settings: Settings,
     /// Consecutive failures per object, for exponential backoff.
     pub failures: Mutex<HashMap<String, u32>>,
+    /// Reconciles stages from outside their own watch (drift sweeps, connection changes).
+    pub triggers: Triggers,
+}
+
+/// Senders into each stage controller's queue.
+#[derive(Clone)]
+pub struct Triggers {
+    pub password: UnboundedSender<ObjectRef<PasswordStage>>,
+    pub identification: UnboundedSender<ObjectRef<IdentificationStage>>,
+    pub user_login: UnboundedSender<ObjectRef<UserLoginStage>>,
+}
+
+impl Triggers {
+    /// Queues every stage that uses `connection`.
+    pub fn stages_of(&self, stores: &Stores, connection: &ConnKey) {
+        send_matching(&stores.password, &self.password, |o| {
+            &ConnKey::of_stage(o) == connection
+        });
+        send_matching(&stores.identification, &self.identification, |o| {
+            &ConnKey::of_stage(o) == connection
+        });
+        send_matching(&stores.user_login, &self.user_login, |o| {
+            &ConnKey::of_stage(o) == connection
+        });
+    }
+}
+
+pub fn send_matching<K: Stage>(
+    store: &Store<K>,
+    tx: &UnboundedSender<ObjectRef<K>>,
+    pred: impl Fn(&K) -> bool,
+) {
+    for obj in store.state() {
+        if pred(obj.as_ref()) {
+            // A closed channel means the controller is shutting down; nothing to do.
+            let _ = tx.unbounded_send(ObjectRef::from_obj(obj.as_ref()));
+        }
+    }
 }
 
 impl Context {
-    pub fn snapshot<K: Stage>(&self) -> &Snapshot {
-        // Every kind's snapshot is created at start-up (see `Context::new`).
-        &self.snapshots[K::ENDPOINT]
-    }
-
     pub fn new(
         kube: kube::Client,
-        authentik: AuthentikClient,
+        connections: Arc<Registry>,
         recorder: Recorder,
         metrics: Arc<Metrics>,
         stores: Stores,
         settings: Settings,
+        triggers: Triggers,
     ) -> Self {
-        let snapshots = [
-            PasswordStage::ENDPOINT,
-            IdentificationStage::ENDPOINT,
-            UserLoginStage::ENDPOINT,
-        ]
-        .into_iter()
-        .map(|e| (e, Snapshot::default()))
-        .collect();
         Context {
             kube,
-            authentik,
+            connections,
             recorder,
             metrics,
             stores,
-            snapshots,
-            resolver: Resolver::new(settings.resync),
             settings,
             failures: Mutex::default(),
+            triggers,
         }
     }
 

@@ -1,6 +1,5 @@
 //! The Kubernetes side of a reconcile, in one place: finalizer, status, events.
 
-use crate::crd::StageStatus;
 use crate::error::{Error, Result};
 use crate::stage::Stage;
 use kube::ResourceExt;
@@ -58,7 +57,11 @@ async fn patch_finalizers<K: Stage>(api: &Api<K>, obj: &K, finalizers: Vec<Strin
 }
 
 /// Writes the whole status with server-side apply: fields we no longer set are removed.
-pub async fn apply_status<K: Stage>(api: &Api<K>, obj: &K, status: &StageStatus) -> Result<()> {
+pub async fn apply_status<K, S>(api: &Api<K>, obj: &K, status: &S) -> Result<()>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    S: serde::Serialize,
+{
     let body = json!({
         "apiVersion": K::api_version(&()),
         "kind": K::kind(&()),

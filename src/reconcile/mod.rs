@@ -91,11 +91,17 @@ async fn apply<K: Stage>(obj: &K, ctx: &Context) -> Result<Action> {
     }
     let mut obs = Observation::default();
     let mut fx = Effects::default();
-    let outcome = sync::sync(obj, ctx, &api, &mut obs, &mut fx).await;
-    if matches!(outcome, Err(Error::Rejected(_))) {
-        // A resolved pk may be stale (the object was recreated): resolve afresh next time.
-        ctx.resolver.forget();
-    }
+    let outcome = match ctx.connections.for_stage(obj) {
+        Ok((_, conn)) => {
+            let outcome = sync::sync(obj, ctx, &conn, &api, &mut obs, &mut fx).await;
+            if matches!(outcome, Err(Error::Rejected(_))) {
+                // A resolved pk may be stale (the object was recreated): resolve afresh next time.
+                conn.resolver.forget();
+            }
+            outcome
+        }
+        Err(e) => Err(e),
+    };
     write_status(obj, ctx, &api, &obs, outcome.as_ref().err(), fx).await?;
     outcome.map(|()| Action::await_change())
 }
@@ -181,7 +187,18 @@ async fn cleanup<K: Stage>(obj: &K, ctx: &Context) -> Result<Action> {
                 referrers.join(", ")
             )))
         } else {
-            ctx.authentik.delete(K::ENDPOINT, pk).await.map(|_| ())
+            match ctx.connections.for_stage(obj) {
+                Ok((_, conn)) => {
+                    let deleted = conn.client.delete(K::ENDPOINT, pk).await.map(|_| ());
+                    if deleted.is_ok() {
+                        conn.snapshot::<K>().remove(pk);
+                    }
+                    deleted
+                }
+                Err(e) => Err(Error::ConnectionNotReady(format!(
+                    "cannot delete the stage: {e}. Fix the connection, or set deletionPolicy to Orphan to let go"
+                ))),
+            }
         };
         if let Err(e) = result {
             let obs = Observation {
@@ -191,7 +208,6 @@ async fn cleanup<K: Stage>(obj: &K, ctx: &Context) -> Result<Action> {
             write_status(obj, ctx, &api, &obs, Some(&e), Effects::default()).await?;
             return Err(e);
         }
-        ctx.snapshot::<K>().remove(pk);
         publish(
             &ctx.recorder,
             obj,

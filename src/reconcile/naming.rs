@@ -2,6 +2,7 @@
 //! namespaces) must not manage one name. The earliest-created claim wins; the others get
 //! `NameConflict` and write nothing.
 
+use crate::connections::ConnKey;
 use jiff::Timestamp;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -10,6 +11,8 @@ pub struct Claim {
     pub namespace: String,
     pub name: String,
     pub authentik_name: String,
+    /// Names are unique per authentik instance, not across them.
+    pub connection: ConnKey,
     pub created: Option<Timestamp>,
 }
 
@@ -32,7 +35,7 @@ impl Claim {
 /// The claim that `me` loses to, if any.
 pub fn conflicting<'a>(me: &Claim, all: impl IntoIterator<Item = &'a Claim>) -> Option<&'a Claim> {
     all.into_iter()
-        .filter(|c| c.authentik_name == me.authentik_name)
+        .filter(|c| c.authentik_name == me.authentik_name && c.connection == me.connection)
         .filter(|c| !(c.kind == me.kind && c.namespace == me.namespace && c.name == me.name))
         .filter(|c| c.order_key() < me.order_key())
         .min_by(|a, b| a.order_key().cmp(&b.order_key()))
@@ -48,6 +51,7 @@ mod tests {
             namespace: ns.into(),
             name: name.into(),
             authentik_name: ak.into(),
+            connection: ConnKey::Default,
             created: Some(Timestamp::from_second(at).unwrap()),
         }
     }
@@ -65,6 +69,16 @@ mod tests {
     fn different_names_do_not_conflict() {
         let a = claim("PasswordStage", "a", "x", "one", 10);
         let b = claim("PasswordStage", "a", "y", "two", 20);
+        assert_eq!(conflicting(&b, &[a, b.clone()]), None);
+    }
+
+    #[test]
+    fn one_name_in_two_authentiks_is_no_conflict() {
+        let a = claim("PasswordStage", "a", "x", "n", 10);
+        let mut b = claim("PasswordStage", "a", "y", "n", 20);
+        b.connection = ConnKey::Cluster {
+            name: "staging".into(),
+        };
         assert_eq!(conflicting(&b, &[a, b.clone()]), None);
     }
 

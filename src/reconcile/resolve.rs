@@ -5,6 +5,7 @@
 
 use super::context::{Context, kind_name};
 use crate::authentik::wire::pk_of;
+use crate::connections::{ConnKey, Connection};
 use crate::crd::PasswordStage;
 use crate::crd::refs::{By, Target};
 use crate::error::{Error, Result};
@@ -37,7 +38,13 @@ impl Resolver {
         }
     }
 
-    pub async fn resolve<K: Stage>(&self, obj: &K, ctx: &Context) -> Result<Resolved> {
+    pub async fn resolve<K: Stage>(
+        &self,
+        obj: &K,
+        ctx: &Context,
+        conn: &Connection,
+    ) -> Result<Resolved> {
+        let connection = ConnKey::of_stage(obj);
         let mut out = Resolved::default();
         let namespace = obj.namespace().unwrap_or_default();
         for field in obj.references() {
@@ -57,7 +64,7 @@ impl Resolver {
                     ))
                 })?;
                 let pk = self
-                    .resolve_one(&field, by, &label, &namespace, ctx)
+                    .resolve_one(&field, by, &label, &namespace, &connection, ctx, conn)
                     .await?;
                 out.shown.insert(label, pk.clone());
                 pks.push(Value::String(pk));
@@ -72,23 +79,28 @@ impl Resolver {
         Ok(out)
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn resolve_one(
         &self,
         field: &RefField,
         by: &By,
         label: &str,
         namespace: &str,
+        connection: &ConnKey,
         ctx: &Context,
+        conn: &Connection,
     ) -> Result<String> {
         match by {
             By::Pk(pk) => Ok(pk.clone()),
-            By::Ref(name) => resolve_custom_resource(field.target, name, label, namespace, ctx),
+            By::Ref(name) => {
+                resolve_custom_resource(field.target, name, label, namespace, connection, ctx)
+            }
             By::Name(_) | By::Slug(_) => {
                 let key = (field.target, by.clone());
                 if let Some(pk) = self.cached(&key) {
                     return Ok(pk);
                 }
-                let pk = lookup(field.target, by, label, ctx).await?;
+                let pk = lookup(field.target, by, label, conn).await?;
                 self.cache
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -117,6 +129,7 @@ fn resolve_custom_resource(
     name: &str,
     label: &str,
     namespace: &str,
+    connection: &ConnKey,
     ctx: &Context,
 ) -> Result<String> {
     if target.custom_resource_kind() != Some(kind_name::<PasswordStage>()) {
@@ -130,6 +143,12 @@ fn resolve_custom_resource(
             "spec.{label}: PasswordStage {namespace}/{name} does not exist yet"
         )));
     };
+    let theirs = ConnKey::of_stage(found.as_ref());
+    if &theirs != connection {
+        return Err(Error::InvalidReference(format!(
+            "spec.{label}: PasswordStage {namespace}/{name} lives in {theirs}, this stage in {connection}; references never cross authentik instances"
+        )));
+    }
     found.status().and_then(|s| s.pk.clone()).ok_or_else(|| {
         Error::ReferenceNotReady(format!(
             "spec.{label}: PasswordStage {namespace}/{name} has no authentik pk yet (not Ready)"
@@ -137,8 +156,8 @@ fn resolve_custom_resource(
     })
 }
 
-async fn lookup(target: Target, by: &By, label: &str, ctx: &Context) -> Result<String> {
-    let ak = &ctx.authentik;
+async fn lookup(target: Target, by: &By, label: &str, conn: &Connection) -> Result<String> {
+    let ak = &conn.client;
     let (found, what) = match (target, by) {
         (Target::Flow, By::Slug(slug)) => {
             (ak.find_by_slug("flows/instances/", slug).await?, "flow")

@@ -119,7 +119,7 @@ pub fn next_status(
     }
 }
 
-fn cond(type_: &str, ok: bool, reason: &str, message: &str) -> Condition {
+pub fn cond(type_: &str, ok: bool, reason: &str, message: &str) -> Condition {
     Condition {
         type_: type_.to_string(),
         status: if ok { "True" } else { "False" }.to_string(),
@@ -131,7 +131,7 @@ fn cond(type_: &str, ok: bool, reason: &str, message: &str) -> Condition {
 }
 
 /// Keeps `lastTransitionTime` unless the condition's status flips.
-fn carry_over(
+pub fn carry_over(
     prev: Option<&Condition>,
     mut next: Condition,
     generation: Option<i64>,

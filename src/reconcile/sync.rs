@@ -7,6 +7,7 @@ use super::diff::{Diff, diff};
 use super::naming::conflicting;
 use super::status::Observation;
 use crate::authentik::wire::{name_of, pk_of};
+use crate::connections::Connection;
 use crate::crd::{AdoptionPolicy, ManagementPolicy};
 use crate::error::{Error, Result};
 use crate::metrics::KindLabels;
@@ -33,6 +34,7 @@ impl Effects {
 pub async fn sync<K: Stage>(
     obj: &K,
     ctx: &Context,
+    conn: &Connection,
     api: &Api<K>,
     obs: &mut Observation,
     fx: &mut Effects,
@@ -51,7 +53,7 @@ pub async fn sync<K: Stage>(
             )));
         }
     }
-    let resolved = ctx.resolver.resolve(obj, ctx).await?;
+    let resolved = conn.resolver.resolve(obj, ctx, conn).await?;
     obs.resolved = resolved.shown.clone();
     let desired = desired_body(obj, &resolved.body);
     let status = obj.status();
@@ -60,11 +62,11 @@ pub async fn sync<K: Stage>(
     // 1. The stage we know by pk.
     let mut vanished = false;
     if let Some(pk) = &known_pk {
-        match fetch::<K>(ctx, pk).await? {
+        match fetch::<K>(conn, pk).await? {
             Some(remote) => {
                 obs.pk = Some(pk.clone());
                 obs.name = Some(name.clone());
-                return correct(obj, ctx, &desired, pk, &remote, obs, fx).await;
+                return correct(obj, ctx, conn, &desired, pk, &remote, obs, fx).await;
             }
             None if observe => {
                 return Err(Error::NotFound(format!(
@@ -76,12 +78,12 @@ pub async fn sync<K: Stage>(
     }
 
     // 2. No pk (or the stage vanished): look it up by name before creating anything.
-    let found = ctx.authentik.find_by_name(K::ENDPOINT, &name).await?;
+    let found = conn.client.find_by_name(K::ENDPOINT, &name).await?;
     if let Some(remote) = found.into_iter().next() {
         let pk = pk_of(&remote)
             .ok_or_else(|| Error::Protocol("a stage without pk".into()))?
             .to_string();
-        ctx.snapshot::<K>().upsert(&pk, remote.clone());
+        conn.snapshot::<K>().upsert(&pk, remote.clone());
         // We write status.name right before creating: a stage with that name is our own
         // create whose answer was lost (crash, timeout, an empty 405 after the insert).
         let ours = status.and_then(|s| s.name.as_deref()) == Some(name.as_str());
@@ -111,7 +113,7 @@ pub async fn sync<K: Stage>(
                 format!("adopted the existing authentik stage {name:?} (pk {pk})"),
             );
         }
-        return correct(obj, ctx, &desired, &pk, &remote, obs, fx).await;
+        return correct(obj, ctx, conn, &desired, &pk, &remote, obs, fx).await;
     }
     if observe {
         return Err(Error::NotFound(format!(
@@ -119,16 +121,16 @@ pub async fn sync<K: Stage>(
             K::MODEL.rsplit('.').next().unwrap_or("stage")
         )));
     }
-    create(obj, ctx, api, &desired, &name, vanished, obs, fx).await
+    create(obj, ctx, conn, api, &desired, &name, vanished, obs, fx).await
 }
 
 /// The stage by pk: from the sweep's snapshot when it has it, else one GET.
-async fn fetch<K: Stage>(ctx: &Context, pk: &str) -> Result<Option<Value>> {
-    let snapshot = ctx.snapshot::<K>();
+async fn fetch<K: Stage>(conn: &Connection, pk: &str) -> Result<Option<Value>> {
+    let snapshot = conn.snapshot::<K>();
     if let Some(v) = snapshot.get(pk) {
         return Ok(Some(v));
     }
-    let got = ctx.authentik.get(K::ENDPOINT, pk).await?;
+    let got = conn.client.get(K::ENDPOINT, pk).await?;
     if let Some(v) = &got {
         snapshot.upsert(pk, v.clone());
     }
@@ -139,6 +141,7 @@ async fn fetch<K: Stage>(ctx: &Context, pk: &str) -> Result<Option<Value>> {
 async fn create<K: Stage>(
     obj: &K,
     ctx: &Context,
+    conn: &Connection,
     api: &Api<K>,
     desired: &Map<String, Value>,
     name: &str,
@@ -153,10 +156,10 @@ async fn create<K: Stage>(
         super::kube_ops::apply_status(api, obj, &marked).await?;
     }
     obs.name = Some(name.to_string());
-    let created = match ctx.authentik.create(K::ENDPOINT, desired).await {
+    let created = match conn.client.create(K::ENDPOINT, desired).await {
         Ok(v) => v,
         Err(Error::Rejected(msg)) if msg.contains("already exists") && msg.starts_with("name") => {
-            return Err(name_taken_by_other_kind(ctx, name)
+            return Err(name_taken_by_other_kind(conn, name)
                 .await
                 .unwrap_or(Error::Rejected(msg)));
         }
@@ -165,7 +168,7 @@ async fn create<K: Stage>(
     let pk = pk_of(&created)
         .ok_or_else(|| Error::Protocol("authentik created a stage but returned no pk".into()))?
         .to_string();
-    ctx.snapshot::<K>().upsert(&pk, created.clone());
+    conn.snapshot::<K>().upsert(&pk, created.clone());
     obs.pk = Some(pk.clone());
     obs.wrote = true;
     obs.unsupported = diff(desired, &created, K::SET_FIELDS, &[]).unsupported;
@@ -188,8 +191,8 @@ async fn create<K: Stage>(
 }
 
 /// A clearer message when the name is held by a stage of another kind.
-async fn name_taken_by_other_kind(ctx: &Context, name: &str) -> Option<Error> {
-    let holders = ctx.authentik.find_by_name("stages/all/", name).await.ok()?;
+async fn name_taken_by_other_kind(conn: &Connection, name: &str) -> Option<Error> {
+    let holders = conn.client.find_by_name("stages/all/", name).await.ok()?;
     let other = holders.first()?;
     let kind = other
         .get("verbose_name")
@@ -206,6 +209,7 @@ async fn name_taken_by_other_kind(ctx: &Context, name: &str) -> Option<Error> {
 async fn correct<K: Stage>(
     obj: &K,
     ctx: &Context,
+    conn: &Connection,
     desired: &Map<String, Value>,
     pk: &str,
     remote: &Value,
@@ -222,14 +226,14 @@ async fn correct<K: Stage>(
     if obs.drift.is_empty() || obs.observe {
         return Ok(());
     }
-    let Some(updated) = ctx.authentik.patch(K::ENDPOINT, pk, &patch).await? else {
+    let Some(updated) = conn.client.patch(K::ENDPOINT, pk, &patch).await? else {
         // Deleted between the sweep and now: the next reconcile recreates it.
-        ctx.snapshot::<K>().remove(pk);
+        conn.snapshot::<K>().remove(pk);
         return Err(Error::NotFound(format!(
             "the stage with pk {pk} vanished from authentik while being updated"
         )));
     };
-    ctx.snapshot::<K>().upsert(pk, updated);
+    conn.snapshot::<K>().upsert(pk, updated);
     obs.wrote = true;
     let fields: Vec<&str> = obs.drift.iter().map(|d| d.field.as_str()).collect();
     let spec_changed = obj.meta().generation != obj.status().and_then(|s| s.observed_generation);

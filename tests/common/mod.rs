@@ -38,6 +38,8 @@ fn install_crds() {
             "passwordstages.authentik-operator.io",
             "identificationstages.authentik-operator.io",
             "userloginstages.authentik-operator.io",
+            "authentikconnections.authentik-operator.io",
+            "clusterauthentikconnections.authentik-operator.io",
             "--timeout=60s",
         ])
         .expect("CRDs Established");
@@ -123,6 +125,15 @@ impl Env {
         .iter()
         .map(|s| s.to_string())
         .collect();
+        // A flag in `extra_args` replaces its default above.
+        let mut i = 2;
+        while i + 1 < argv.len() {
+            if self.extra_args.contains(&argv[i]) {
+                argv.drain(i..i + 2);
+            } else {
+                i += 2;
+            }
+        }
         argv.extend(self.extra_args.iter().cloned());
         match Cli::try_parse_from(argv).expect("operator flags").command {
             Command::Run(args) => *args,
@@ -148,7 +159,8 @@ impl Env {
             let res = tokio::time::timeout(Duration::from_secs(20), op.task)
                 .await
                 .expect("operator stops within 20s");
-            res.expect("operator task").expect("operator ran without error");
+            res.expect("operator task")
+                .expect("operator ran without error");
         }
     }
 
@@ -161,7 +173,10 @@ impl Env {
 
     pub fn api<K>(&self) -> Api<K>
     where
-        K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope> + Clone + DeserializeOwned + Debug,
+        K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + Debug,
     {
         Api::namespaced(self.client.clone(), &self.ns)
     }
@@ -176,20 +191,32 @@ impl Env {
             + Debug,
     {
         let obj: K = serde_json::from_value(obj).expect("valid object");
-        self.api::<K>().create(&PostParams::default(), &obj).await.expect("create")
+        self.api::<K>()
+            .create(&PostParams::default(), &obj)
+            .await
+            .expect("create")
     }
 
     pub async fn delete<K>(&self, name: &str)
     where
-        K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope> + Clone + DeserializeOwned + Debug,
+        K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + Debug,
     {
-        self.api::<K>().delete(name, &DeleteParams::default()).await.expect("delete");
+        self.api::<K>()
+            .delete(name, &DeleteParams::default())
+            .await
+            .expect("delete");
     }
 
     /// Polls until `pred` holds for the object, or panics with the last state seen.
     pub async fn wait_for<K>(&self, name: &str, what: &str, pred: impl Fn(&K) -> bool) -> K
     where
-        K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope> + Clone + DeserializeOwned + Debug,
+        K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + Debug,
     {
         let api = self.api::<K>();
         let deadline = Instant::now() + Duration::from_secs(45);
@@ -210,7 +237,10 @@ impl Env {
     /// Polls until the object is gone.
     pub async fn wait_gone<K>(&self, name: &str)
     where
-        K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope> + Clone + DeserializeOwned + Debug,
+        K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + Debug,
     {
         let api = self.api::<K>();
         let deadline = Instant::now() + Duration::from_secs(45);
@@ -242,7 +272,10 @@ impl Env {
             if reasons.iter().any(|r| r == reason) {
                 return;
             }
-            assert!(Instant::now() < deadline, "no {reason} event for {name}; events: {reasons:?}");
+            assert!(
+                Instant::now() < deadline,
+                "no {reason} event for {name}; events: {reasons:?}"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
@@ -257,10 +290,8 @@ impl Env {
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
         let mut child = cmd.spawn().expect("kubectl");
-        if let Some(mut pipe) = child.stdin.take() {
-            if let Some(input) = stdin {
-                pipe.write_all(input.as_bytes()).expect("stdin");
-            }
+        if let (Some(mut pipe), Some(input)) = (child.stdin.take(), stdin) {
+            pipe.write_all(input.as_bytes()).expect("stdin");
         }
         child.wait_with_output().expect("kubectl output")
     }
@@ -297,7 +328,9 @@ where
 
 /// The reason of a condition, if set.
 pub fn reason<K: authentik_operator::stage::Stage>(obj: &K, type_: &str) -> Option<String> {
-    obj.status().and_then(|s| s.condition(type_)).map(|c| c.reason.clone())
+    obj.status()
+        .and_then(|s| s.condition(type_))
+        .map(|c| c.reason.clone())
 }
 
 pub fn profiles() -> [Profile; 3] {
@@ -313,4 +346,33 @@ pub fn authentik(env: &Env) -> authentik_operator::authentik::AuthentikClient {
 /// JSON object helper.
 pub fn body(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
     v.as_object().cloned().expect("an object")
+}
+
+/// Creates or replaces a Secret holding `token` under the key `token`.
+pub async fn put_token_secret(env: &Env, namespace: &str, name: &str, token: &str) {
+    use k8s_openapi::api::core::v1::Secret;
+    use kube::api::{Patch, PatchParams};
+    let api: Api<Secret> = Api::namespaced(env.client.clone(), namespace);
+    let secret = serde_json::json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": name}, "stringData": {"token": token}
+    });
+    api.patch(
+        name,
+        &PatchParams::apply("e2e").force(),
+        &Patch::Apply(&secret),
+    )
+    .await
+    .expect("secret");
+}
+
+/// A second simulator, for tests with more than one authentik.
+pub async fn another_sim(profile: Profile, token: &str) -> Simulator {
+    Simulator::start(SimConfig {
+        token: token.into(),
+        profile,
+        seed: true,
+    })
+    .await
+    .expect("simulator")
 }

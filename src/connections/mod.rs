@@ -1,0 +1,201 @@
+//! Which authentik a stage talks to. The registry holds one live client per connection
+//! (the operator-wide default from the flags, and each AuthentikConnection or
+//! ClusterAuthentikConnection), each with its own drift snapshots and lookup cache, since
+//! pks, names and drift belong to one authentik instance.
+
+pub mod reconcile;
+
+use crate::authentik::AuthentikClient;
+use crate::crd::{ConnectionKind, StageCommon};
+use crate::error::{Error, Result};
+use crate::reconcile::resolve::Resolver;
+use crate::reconcile::snapshot::Snapshot;
+use crate::stage::Stage;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// Identifies a connection.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ConnKey {
+    /// The operator's own flags.
+    Default,
+    Namespaced {
+        namespace: String,
+        name: String,
+    },
+    Cluster {
+        name: String,
+    },
+}
+
+impl fmt::Display for ConnKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConnKey::Default => f.write_str("the operator's default authentik"),
+            ConnKey::Namespaced { namespace, name } => {
+                write!(f, "AuthentikConnection {namespace}/{name}")
+            }
+            ConnKey::Cluster { name } => write!(f, "ClusterAuthentikConnection {name}"),
+        }
+    }
+}
+
+impl ConnKey {
+    /// The connection a stage in `namespace` with these common fields uses.
+    pub fn of(common: &StageCommon, namespace: &str) -> ConnKey {
+        match &common.connection_ref {
+            None => ConnKey::Default,
+            Some(r) if r.kind == ConnectionKind::ClusterAuthentikConnection => ConnKey::Cluster {
+                name: r.name.clone(),
+            },
+            Some(r) => ConnKey::Namespaced {
+                namespace: namespace.to_string(),
+                name: r.name.clone(),
+            },
+        }
+    }
+
+    pub fn of_stage<K: Stage>(obj: &K) -> ConnKey {
+        ConnKey::of(
+            obj.common(),
+            &kube::ResourceExt::namespace(obj).unwrap_or_default(),
+        )
+    }
+}
+
+/// One reachable authentik: its client, and what we know of it.
+pub struct Connection {
+    pub client: AuthentikClient,
+    snapshots: HashMap<&'static str, Snapshot>,
+    pub resolver: Resolver,
+    /// Namespaces allowed to use it (None: all).
+    pub allowed_namespaces: Option<Vec<String>>,
+    /// Identifies the settings the client was built from (URL, token, CA), so an unchanged
+    /// connection keeps its caches.
+    pub fingerprint: u64,
+}
+
+impl Connection {
+    pub fn new(
+        client: AuthentikClient,
+        ttl: Duration,
+        allowed_namespaces: Option<Vec<String>>,
+        fingerprint: u64,
+    ) -> Self {
+        let snapshots = crate::stage::ENDPOINTS
+            .iter()
+            .map(|e| (*e, Snapshot::default()))
+            .collect();
+        Connection {
+            client,
+            snapshots,
+            resolver: Resolver::new(ttl),
+            allowed_namespaces,
+            fingerprint,
+        }
+    }
+
+    pub fn snapshot<K: Stage>(&self) -> &Snapshot {
+        // Created for every endpoint in `new`.
+        &self.snapshots[K::ENDPOINT]
+    }
+
+    pub fn allows(&self, namespace: &str) -> bool {
+        self.allowed_namespaces
+            .as_ref()
+            .is_none_or(|allowed| allowed.is_empty() || allowed.iter().any(|n| n == namespace))
+    }
+}
+
+/// The live connections, and why the missing ones are missing.
+#[derive(Default)]
+pub struct Registry {
+    live: RwLock<HashMap<ConnKey, Arc<Connection>>>,
+    problems: RwLock<HashMap<ConnKey, String>>,
+}
+
+impl Registry {
+    pub fn get(&self, key: &ConnKey) -> Option<Arc<Connection>> {
+        self.live
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .cloned()
+    }
+
+    /// Installs `conn` unless one with the same fingerprint is live; returns whether it changed.
+    pub fn set(&self, key: ConnKey, conn: Connection) -> bool {
+        self.problems
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&key);
+        let mut live = self.live.write().unwrap_or_else(|e| e.into_inner());
+        if live
+            .get(&key)
+            .is_some_and(|c| c.fingerprint == conn.fingerprint)
+        {
+            return false;
+        }
+        live.insert(key, Arc::new(conn));
+        true
+    }
+
+    /// Takes a connection out of use and records why.
+    pub fn fail(&self, key: ConnKey, why: String) {
+        self.live
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&key);
+        self.problems
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, why);
+    }
+
+    pub fn remove(&self, key: &ConnKey) {
+        self.live
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+        self.problems
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
+
+    pub fn all(&self) -> Vec<(ConnKey, Arc<Connection>)> {
+        let live = self.live.read().unwrap_or_else(|e| e.into_inner());
+        let mut all: Vec<_> = live.iter().map(|(k, c)| (k.clone(), c.clone())).collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+
+    /// The connection for a stage, or why it cannot be used.
+    pub fn for_stage<K: Stage>(&self, obj: &K) -> Result<(ConnKey, Arc<Connection>)> {
+        let key = ConnKey::of_stage(obj);
+        let namespace = kube::ResourceExt::namespace(obj).unwrap_or_default();
+        match self.get(&key) {
+            Some(conn) if conn.allows(&namespace) => Ok((key, conn)),
+            Some(_) => Err(Error::InvalidReference(format!(
+                "spec.connectionRef: {key} does not allow namespace {namespace:?}"
+            ))),
+            None => {
+                let why = self
+                    .problems
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(&key)
+                    .cloned()
+                    .unwrap_or_else(|| match key {
+                        ConnKey::Default => "no connectionRef, and the operator has no default authentik (--authentik-url)".into(),
+                        _ => "it does not exist yet".into(),
+                    });
+                Err(Error::ConnectionNotReady(format!(
+                    "{key} is not usable: {why}"
+                )))
+            }
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! Reconciling AuthentikConnection and ClusterAuthentikConnection: read the token (and CA)
+//! from their Secret, build a client, ask authentik for its version, publish the client in
+//! the registry and the outcome in status. Runs again when the Secret changes (token
+//! rotation needs no restart) and every resync interval (reachability).
+
+use super::{ConnKey, Connection};
+use crate::authentik::{AuthentikClient, ClientConfig, RetryPolicy, Token};
+use crate::crd::connection::{ConnectionSettings, ConnectionStatus, KeyRef};
+use crate::crd::{AuthentikConnection, ClusterAuthentikConnection};
+use crate::error::{Error, Result};
+use crate::reconcile::Context;
+use crate::reconcile::kube_ops::apply_status;
+use crate::reconcile::status::{carry_over, cond};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use kube::{Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::hash_map::DefaultHasher;
+use std::fmt::Debug;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+/// What the two connection kinds have in common for reconciling.
+pub trait ConnectionResource:
+    Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned + Send + Sync + 'static
+{
+    fn key(&self) -> ConnKey;
+    fn settings(&self) -> &ConnectionSettings;
+    /// Namespace to read a referenced Secret or ConfigMap from.
+    fn source_namespace(&self, r: &KeyRef) -> Option<String>;
+    fn allowed_namespaces(&self) -> Option<Vec<String>>;
+    fn connection_status(&self) -> Option<&ConnectionStatus>;
+    fn api(client: &kube::Client, obj: &Self) -> Api<Self>;
+}
+
+impl ConnectionResource for AuthentikConnection {
+    fn key(&self) -> ConnKey {
+        ConnKey::Namespaced {
+            namespace: self.namespace().unwrap_or_default(),
+            name: self.name_any(),
+        }
+    }
+    fn settings(&self) -> &ConnectionSettings {
+        &self.spec.settings
+    }
+    fn source_namespace(&self, _: &KeyRef) -> Option<String> {
+        // A namespaced connection reads only from its own namespace.
+        self.namespace()
+    }
+    fn allowed_namespaces(&self) -> Option<Vec<String>> {
+        Some(vec![self.namespace().unwrap_or_default()])
+    }
+    fn connection_status(&self) -> Option<&ConnectionStatus> {
+        self.status.as_ref()
+    }
+    fn api(client: &kube::Client, obj: &Self) -> Api<Self> {
+        Api::namespaced(client.clone(), &obj.namespace().unwrap_or_default())
+    }
+}
+
+impl ConnectionResource for ClusterAuthentikConnection {
+    fn key(&self) -> ConnKey {
+        ConnKey::Cluster {
+            name: self.name_any(),
+        }
+    }
+    fn settings(&self) -> &ConnectionSettings {
+        &self.spec.settings
+    }
+    fn source_namespace(&self, r: &KeyRef) -> Option<String> {
+        r.namespace.clone()
+    }
+    fn allowed_namespaces(&self) -> Option<Vec<String>> {
+        Some(self.spec.allowed_namespaces.clone()).filter(|v| !v.is_empty())
+    }
+    fn connection_status(&self) -> Option<&ConnectionStatus> {
+        self.status.as_ref()
+    }
+    fn api(client: &kube::Client, _: &Self) -> Api<Self> {
+        Api::all(client.clone())
+    }
+}
+
+/// Why a connection is not usable, as a condition reason and message.
+struct Problem(&'static str, String);
+
+pub async fn reconcile<C: ConnectionResource>(obj: Arc<C>, ctx: Arc<Context>) -> Result<Action> {
+    let key = obj.key();
+    if obj.meta().deletion_timestamp.is_some() {
+        ctx.connections.remove(&key);
+        ctx.triggers.stages_of(&ctx.stores, &key);
+        return Ok(Action::await_change());
+    }
+    let (ready, version) = match check(obj.as_ref(), &ctx).await {
+        Ok((conn, version)) => {
+            if ctx.connections.set(key.clone(), conn) {
+                tracing::info!(connection = %key, "connection ready");
+                ctx.triggers.stages_of(&ctx.stores, &key);
+            }
+            (
+                cond(
+                    "Ready",
+                    true,
+                    "Connected",
+                    &format!("authentik {version} answered"),
+                ),
+                Some(version),
+            )
+        }
+        Err((Problem(reason, message), conn)) => {
+            match conn {
+                // Reachable-or-not is the server's business; the client itself is fine, so stages
+                // use it and say what authentik answers.
+                Some(conn) => {
+                    if ctx.connections.set(key.clone(), conn) {
+                        ctx.triggers.stages_of(&ctx.stores, &key);
+                    }
+                }
+                None => {
+                    ctx.connections.fail(key.clone(), message.clone());
+                    ctx.triggers.stages_of(&ctx.stores, &key);
+                }
+            }
+            (cond("Ready", false, reason, &message), None)
+        }
+    };
+    let prev = obj.connection_status();
+    let generation = obj.meta().generation;
+    let now = Time(jiff::Timestamp::now());
+    let next = ConnectionStatus {
+        version: version.or_else(|| prev.and_then(|p| p.version.clone())),
+        observed_generation: generation,
+        conditions: vec![carry_over(
+            prev.and_then(|p| p.conditions.iter().find(|c| c.type_ == "Ready")),
+            ready,
+            generation,
+            &now,
+        )],
+    };
+    if prev != Some(&next) {
+        apply_status(&C::api(&ctx.kube, obj.as_ref()), obj.as_ref(), &next).await?;
+    }
+    Ok(Action::requeue(ctx.settings.resync))
+}
+
+pub fn error_policy<C: ConnectionResource>(_: Arc<C>, _: &Error, ctx: Arc<Context>) -> Action {
+    Action::requeue(
+        ctx.settings
+            .backoff_base
+            .max(std::time::Duration::from_secs(5)),
+    )
+}
+
+/// Builds the client and asks authentik for its version. On failure, the client too if it
+/// could be built (the problem is then authentik's answer, not our settings).
+async fn check<C: ConnectionResource>(
+    obj: &C,
+    ctx: &Context,
+) -> std::result::Result<(Connection, String), (Problem, Option<Connection>)> {
+    let s = obj.settings();
+    let token = read_key::<Secret, C>(obj, &s.token_secret_ref, ctx)
+        .await
+        .map_err(|p| (p, None))?;
+    let ca = match &s.ca_bundle {
+        Some(b) => Some(
+            match (&b.secret_ref, &b.config_map_ref) {
+                (Some(r), _) => read_key::<Secret, C>(obj, r, ctx).await,
+                (None, Some(r)) => read_key::<ConfigMap, C>(obj, r, ctx).await,
+                (None, None) => Err(Problem(
+                    "InvalidCABundle",
+                    "caBundle needs secretRef or configMapRef".into(),
+                )),
+            }
+            .map_err(|p| (p, None))?,
+        ),
+        None => None,
+    };
+    let mut hasher = DefaultHasher::new();
+    (
+        &s.url,
+        &token,
+        &ca,
+        s.insecure_skip_tls_verify,
+        obj.allowed_namespaces(),
+    )
+        .hash(&mut hasher);
+    let fingerprint = hasher.finish();
+    let mut cfg = ClientConfig::new(s.url.clone(), Token::new(token));
+    cfg.timeout = ctx.settings.authentik_timeout;
+    cfg.retry = RetryPolicy {
+        retries: ctx.settings.authentik_retries,
+        ..RetryPolicy::default()
+    };
+    cfg.ca_pem = ca.map(String::into_bytes);
+    cfg.insecure_skip_tls_verify = s.insecure_skip_tls_verify;
+    let client = AuthentikClient::new(cfg, Some(ctx.metrics.clone()))
+        .map_err(|e| (Problem("InvalidCABundle", e.to_string()), None))?;
+    let conn = Connection::new(
+        client.clone(),
+        ctx.settings.resync,
+        obj.allowed_namespaces(),
+        fingerprint,
+    );
+    match client.version().await {
+        Ok(v) => Ok((conn, v)),
+        Err(e) => Err((Problem(e.reason(), e.to_string()), Some(conn))),
+    }
+}
+
+/// Something with string data under keys: Secrets (base64 on the wire) and ConfigMaps.
+trait KeyedData:
+    Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+    + Clone
+    + Debug
+    + DeserializeOwned
+{
+    const WHAT: &'static str;
+    fn value(&self, key: &str) -> Option<String>;
+}
+
+impl KeyedData for Secret {
+    const WHAT: &'static str = "Secret";
+    fn value(&self, key: &str) -> Option<String> {
+        self.data
+            .as_ref()
+            .and_then(|d| d.get(key))
+            .map(|b| String::from_utf8_lossy(&b.0).into_owned())
+            .or_else(|| self.string_data.as_ref().and_then(|d| d.get(key)).cloned())
+    }
+}
+
+impl KeyedData for ConfigMap {
+    const WHAT: &'static str = "ConfigMap";
+    fn value(&self, key: &str) -> Option<String> {
+        self.data.as_ref().and_then(|d| d.get(key)).cloned()
+    }
+}
+
+async fn read_key<D: KeyedData, C: ConnectionResource>(
+    obj: &C,
+    r: &KeyRef,
+    ctx: &Context,
+) -> std::result::Result<String, Problem> {
+    let Some(ns) = obj.source_namespace(r) else {
+        return Err(Problem(
+            "SecretNotFound",
+            format!(
+                "{} {:?} needs a namespace (a cluster-scoped connection has none of its own)",
+                D::WHAT,
+                r.name
+            ),
+        ));
+    };
+    let api: Api<D> = Api::namespaced(ctx.kube.clone(), &ns);
+    let found = api.get_opt(&r.name).await.map_err(|e| {
+        Problem(
+            "SecretNotFound",
+            format!("cannot read {} {ns}/{}: {e}", D::WHAT, r.name),
+        )
+    })?;
+    let Some(found) = found else {
+        return Err(Problem(
+            "SecretNotFound",
+            format!("{} {ns}/{} does not exist", D::WHAT, r.name),
+        ));
+    };
+    found
+        .value(&r.key)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            Problem(
+                "SecretNotFound",
+                format!("{} {ns}/{} has no key {:?}", D::WHAT, r.name, r.key),
+            )
+        })
+}

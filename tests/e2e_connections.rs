@@ -1,0 +1,214 @@
+//! More than one authentik: AuthentikConnection and ClusterAuthentikConnection, their
+//! status, token rotation without a restart, namespaces a cluster connection allows, and
+//! references that would cross instances.
+
+mod common;
+
+use authentik_operator::crd::{
+    AuthentikConnection, ClusterAuthentikConnection, IdentificationStage, PasswordStage,
+};
+use authentik_sim::Profile;
+use common::{Env, another_sim, is_ready, put_token_secret, reason};
+use kube::api::{Api, DeleteParams, PostParams};
+use serde_json::json;
+
+fn conn_ready(c: &AuthentikConnection) -> bool {
+    c.status.as_ref().is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
+    })
+}
+
+fn conn_reason(c: &AuthentikConnection) -> Option<String> {
+    c.status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"))
+        .map(|c| c.reason.clone())
+}
+
+#[tokio::test]
+async fn a_rotated_token_takes_effect_without_a_restart() {
+    let env = Env::started(Profile::Current).await;
+    let other = another_sim(Profile::V2024_4, "the-right-token").await;
+    put_token_secret(&env, &env.ns, "ak-token", "an-old-token").await;
+    env.create::<AuthentikConnection>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "AuthentikConnection",
+        "metadata": {"name": "staging"},
+        "spec": {"url": format!("{}/api/v3", other.url()), "tokenSecretRef": {"name": "ak-token", "key": "token"}}
+    }))
+    .await;
+    let conn = env
+        .wait_for::<AuthentikConnection>("staging", "forbidden", |c| {
+            conn_reason(c).as_deref() == Some("AuthentikForbidden")
+        })
+        .await;
+    let text = serde_json::to_string(&conn.status).unwrap();
+    assert!(
+        !text.contains("an-old-token"),
+        "the token never shows: {text}"
+    );
+    env.create::<PasswordStage>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "PasswordStage",
+        "metadata": {"name": "pw"},
+        "spec": {"backends": ["authentik.core.auth.InbuiltBackend"], "connectionRef": {"name": "staging"}}
+    }))
+    .await;
+    env.wait_for::<PasswordStage>("pw", "forbidden", |o| {
+        reason(o, "Synced").as_deref() == Some("AuthentikForbidden")
+    })
+    .await;
+    put_token_secret(&env, &env.ns, "ak-token", "the-right-token").await;
+    let conn = env
+        .wait_for::<AuthentikConnection>("staging", "Ready", conn_ready)
+        .await;
+    assert_eq!(conn.status.unwrap().version.as_deref(), Some("2024.4.4"));
+    let pw = env.wait_for::<PasswordStage>("pw", "Ready", is_ready).await;
+    let pk = pw.status.unwrap().pk.unwrap();
+    assert!(
+        other.control().stage(&pk).is_some(),
+        "created in the connection's authentik"
+    );
+    assert!(
+        env.sim.control().stage(&pk).is_none(),
+        "not in the default one"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_connection_or_secret_says_so() {
+    let env = Env::started(Profile::Current).await;
+    env.create::<PasswordStage>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "PasswordStage",
+        "metadata": {"name": "orphaned"},
+        "spec": {"backends": ["authentik.core.auth.InbuiltBackend"], "connectionRef": {"name": "nowhere"}}
+    }))
+    .await;
+    let obj = env
+        .wait_for::<PasswordStage>("orphaned", "ConnectionNotReady", |o| {
+            reason(o, "Synced").as_deref() == Some("ConnectionNotReady")
+        })
+        .await;
+    let msg = obj
+        .status
+        .unwrap()
+        .condition("Synced")
+        .unwrap()
+        .message
+        .clone();
+    assert!(
+        msg.contains("AuthentikConnection") && msg.contains("nowhere"),
+        "{msg}"
+    );
+    env.create::<AuthentikConnection>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "AuthentikConnection",
+        "metadata": {"name": "nowhere"},
+        "spec": {"url": "http://127.0.0.1:9", "tokenSecretRef": {"name": "absent", "key": "token"}}
+    }))
+    .await;
+    let conn = env
+        .wait_for::<AuthentikConnection>("nowhere", "SecretNotFound", |c| {
+            conn_reason(c).as_deref() == Some("SecretNotFound")
+        })
+        .await;
+    let msg = conn.status.unwrap().conditions[0].message.clone();
+    assert!(msg.contains("absent"), "{msg}");
+}
+
+#[tokio::test]
+async fn cluster_connections_limit_namespaces_and_references_never_cross_instances() {
+    let env = Env::started(Profile::Current).await;
+    let other = another_sim(Profile::Current, "cluster-token").await;
+    put_token_secret(&env, &env.ns, "cluster-token", "cluster-token").await;
+    let name = format!("{}-shared", env.ns);
+    let api: Api<ClusterAuthentikConnection> = Api::all(env.client.clone());
+    let conn: ClusterAuthentikConnection = serde_json::from_value(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "ClusterAuthentikConnection",
+        "metadata": {"name": name},
+        "spec": {"url": other.url(), "allowedNamespaces": [env.ns.clone()],
+                 "tokenSecretRef": {"name": "cluster-token", "key": "token", "namespace": env.ns.clone()}}
+    }))
+    .unwrap();
+    api.create(&PostParams::default(), &conn)
+        .await
+        .expect("cluster connection");
+    // A stage on the default authentik...
+    env.create::<PasswordStage>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "PasswordStage",
+        "metadata": {"name": "pw-default"},
+        "spec": {"backends": ["authentik.core.auth.InbuiltBackend"]}
+    }))
+    .await;
+    env.wait_for::<PasswordStage>("pw-default", "Ready", is_ready)
+        .await;
+    // ...and one on the cluster connection, which may not point at it.
+    env.create::<IdentificationStage>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "IdentificationStage",
+        "metadata": {"name": "id-other"},
+        "spec": {"userFields": ["email"], "passwordStage": {"ref": "pw-default"},
+                 "connectionRef": {"kind": "ClusterAuthentikConnection", "name": name}}
+    }))
+    .await;
+    let obj = env
+        .wait_for::<IdentificationStage>("id-other", "InvalidReference", |o| {
+            reason(o, "Synced").as_deref() == Some("InvalidReference")
+        })
+        .await;
+    let msg = obj
+        .status
+        .unwrap()
+        .condition("Synced")
+        .unwrap()
+        .message
+        .clone();
+    assert!(msg.contains("never cross"), "{msg}");
+    // Without the cross reference it lands in the other authentik.
+    env.delete::<IdentificationStage>("id-other").await;
+    env.wait_gone::<IdentificationStage>("id-other").await;
+    env.create::<IdentificationStage>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "IdentificationStage",
+        "metadata": {"name": "id-other2"},
+        "spec": {"userFields": ["email"], "connectionRef": {"kind": "ClusterAuthentikConnection", "name": name}}
+    }))
+    .await;
+    let obj = env
+        .wait_for::<IdentificationStage>("id-other2", "Ready", is_ready)
+        .await;
+    assert!(
+        other
+            .control()
+            .stage(obj.status.unwrap().pk.unwrap())
+            .is_some()
+    );
+    // A namespace the connection does not allow.
+    let api_conn: Api<ClusterAuthentikConnection> = Api::all(env.client.clone());
+    let mut patched = api_conn.get(&name).await.unwrap();
+    patched.spec.allowed_namespaces = vec!["somewhere-else".into()];
+    patched.metadata.managed_fields = None;
+    api_conn
+        .replace(&name, &PostParams::default(), &patched)
+        .await
+        .expect("narrow");
+    env.create::<IdentificationStage>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "IdentificationStage",
+        "metadata": {"name": "id-denied"},
+        "spec": {"userFields": ["email"], "connectionRef": {"kind": "ClusterAuthentikConnection", "name": name}}
+    }))
+    .await;
+    let obj = env
+        .wait_for::<IdentificationStage>("id-denied", "not allowed", |o| {
+            reason(o, "Synced").as_deref() == Some("InvalidReference")
+        })
+        .await;
+    let msg = obj
+        .status
+        .unwrap()
+        .condition("Synced")
+        .unwrap()
+        .message
+        .clone();
+    assert!(msg.contains("does not allow namespace"), "{msg}");
+    api.delete(&name, &DeleteParams::default())
+        .await
+        .expect("cleanup");
+}

@@ -1,0 +1,305 @@
+//! References by resource, by authentik name, by slug and by pk; what they resolve to;
+//! deletes that wait for referrers.
+
+mod common;
+
+use authentik_operator::crd::{IdentificationStage, PasswordStage};
+use authentik_sim::Profile;
+use common::{Env, authentik, is_ready, reason};
+use kube::api::{Patch, PatchParams};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+fn password(name: &str) -> serde_json::Value {
+    json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "PasswordStage",
+        "metadata": {"name": name},
+        "spec": {"backends": ["authentik.core.auth.InbuiltBackend"]}
+    })
+}
+
+fn identification(name: &str, spec: serde_json::Value) -> serde_json::Value {
+    json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "IdentificationStage",
+        "metadata": {"name": name}, "spec": spec
+    })
+}
+
+#[tokio::test]
+async fn identification_created_before_its_password_stage_converges() {
+    let mut env = Env::new(Profile::Current).await;
+    // A long backoff: only the watch on PasswordStage can bring the referrer in quickly.
+    env.extra_args = vec!["--backoff-max".into(), "5m".into()];
+    env.start_operator().await;
+    env.create::<IdentificationStage>(identification(
+        "id",
+        json!({"userFields": ["username"], "passwordStage": {"ref": "pw"}}),
+    ))
+    .await;
+    let waiting = env
+        .wait_for::<IdentificationStage>("id", "ReferenceNotReady", |o| {
+            reason(o, "Synced").as_deref() == Some("ReferenceNotReady")
+        })
+        .await;
+    let msg = waiting
+        .status
+        .unwrap()
+        .condition("Synced")
+        .unwrap()
+        .message
+        .clone();
+    assert!(
+        msg.contains("spec.passwordStage") && msg.contains("pw"),
+        "{msg}"
+    );
+    assert!(
+        env.sim_stages_named("identification", "id").is_empty(),
+        "nothing created yet"
+    );
+    tokio::time::sleep(Duration::from_secs(6)).await; // let the backoff grow past the wait below
+    env.create::<PasswordStage>(password("pw")).await;
+    let pw = env.wait_for::<PasswordStage>("pw", "Ready", is_ready).await;
+    let ready_at = Instant::now();
+    let id = env
+        .wait_for::<IdentificationStage>("id", "Ready", is_ready)
+        .await;
+    assert!(
+        ready_at.elapsed() < Duration::from_secs(5),
+        "woken by the watch, not by a timer"
+    );
+    let pw_pk = pw.status.unwrap().pk.unwrap();
+    let status = id.status.unwrap();
+    assert_eq!(
+        status.resolved_references.get("passwordStage"),
+        Some(&pw_pk)
+    );
+    let remote = env.sim.control().stage(status.pk.unwrap()).unwrap();
+    assert_eq!(remote["password_stage"], json!(pw_pk));
+}
+
+#[tokio::test]
+async fn a_recreated_password_stage_propagates_its_new_pk() {
+    let env = Env::started(Profile::Current).await;
+    env.create::<PasswordStage>(password("pw")).await;
+    env.create::<IdentificationStage>(identification(
+        "id",
+        json!({"userFields": ["email"], "passwordStage": {"ref": "pw"}}),
+    ))
+    .await;
+    let pw = env.wait_for::<PasswordStage>("pw", "Ready", is_ready).await;
+    let id = env
+        .wait_for::<IdentificationStage>("id", "Ready", is_ready)
+        .await;
+    let old = pw.status.unwrap().pk.unwrap();
+    let id_pk = id.status.unwrap().pk.unwrap();
+    // authentik clears password_stage on the identification stage when this is deleted.
+    authentik(&env)
+        .delete("stages/password/", &old)
+        .await
+        .expect("delete");
+    let pw = env
+        .wait_for::<PasswordStage>("pw", "recreated", |o| {
+            is_ready(o) && o.status.as_ref().and_then(|s| s.pk.as_deref()) != Some(old.as_str())
+        })
+        .await;
+    let new = pw.status.unwrap().pk.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let remote = env.sim.control().stage(&id_pk).unwrap();
+        if remote["password_stage"] == json!(new) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "identification still points at {}",
+            remote["password_stage"]
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn references_by_name_and_slug() {
+    let env = Env::started(Profile::Current).await;
+    let flow = env
+        .sim
+        .control()
+        .create_flow("Recovery", "recover-me", "recovery");
+    let source = env.sim.control().create_source("GitHub", "github");
+    env.create::<IdentificationStage>(identification(
+        "by-name",
+        json!({"userFields": ["email"],
+               "passwordStage": {"name": "default-authentication-password"},
+               "recoveryFlow": {"slug": "recover-me"},
+               "sources": [{"slug": "github"}]}),
+    ))
+    .await;
+    let obj = env
+        .wait_for::<IdentificationStage>("by-name", "Ready", is_ready)
+        .await;
+    let status = obj.status.unwrap();
+    let seeded = env.sim_stages_named("password", "default-authentication-password");
+    let seeded_pk = seeded[0]["pk"].as_str().unwrap().to_string();
+    assert_eq!(
+        status.resolved_references.get("passwordStage"),
+        Some(&seeded_pk)
+    );
+    assert_eq!(
+        status.resolved_references.get("recoveryFlow"),
+        Some(&flow.to_string())
+    );
+    assert_eq!(
+        status.resolved_references.get("sources[0]"),
+        Some(&source.to_string())
+    );
+    let remote = env.sim.control().stage(status.pk.unwrap()).unwrap();
+    assert_eq!(remote["recovery_flow"], json!(flow.to_string()));
+    assert_eq!(remote["sources"], json!([source.to_string()]));
+}
+
+#[tokio::test]
+async fn wrong_kind_and_missing_references() {
+    let env = Env::started(Profile::Current).await;
+    env.create::<IdentificationStage>(identification(
+        "wrong-kind",
+        json!({"userFields": ["email"], "passwordStage": {"name": "default-authentication-login"}}),
+    ))
+    .await;
+    let obj = env
+        .wait_for::<IdentificationStage>("wrong-kind", "InvalidReference", |o| {
+            reason(o, "Synced").as_deref() == Some("InvalidReference")
+        })
+        .await;
+    let msg = obj
+        .status
+        .unwrap()
+        .condition("Synced")
+        .unwrap()
+        .message
+        .clone();
+    assert!(
+        msg.contains("User Login Stage"),
+        "says what it is instead: {msg}"
+    );
+
+    env.create::<PasswordStage>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "PasswordStage",
+        "metadata": {"name": "later-flow"},
+        "spec": {"backends": ["authentik.core.auth.InbuiltBackend"], "configureFlow": {"slug": "not-yet"}}
+    }))
+    .await;
+    env.wait_for::<PasswordStage>("later-flow", "ReferenceNotFound", |o| {
+        reason(o, "Synced").as_deref() == Some("ReferenceNotFound")
+    })
+    .await;
+    // Retried with backoff: creating the flow later is enough.
+    let flow = env
+        .sim
+        .control()
+        .create_flow("Change password", "not-yet", "stage_configuration");
+    let obj = env
+        .wait_for::<PasswordStage>("later-flow", "Ready", is_ready)
+        .await;
+    let remote = env
+        .sim
+        .control()
+        .stage(obj.status.unwrap().pk.unwrap())
+        .unwrap();
+    assert_eq!(remote["configure_flow"], json!(flow.to_string()));
+}
+
+#[tokio::test]
+async fn deleting_a_referenced_password_stage_waits_for_its_referrers() {
+    let env = Env::started(Profile::Current).await;
+    env.create::<PasswordStage>(password("pw")).await;
+    env.create::<IdentificationStage>(identification(
+        "id",
+        json!({"userFields": ["email"], "passwordStage": {"ref": "pw"}}),
+    ))
+    .await;
+    let pw = env.wait_for::<PasswordStage>("pw", "Ready", is_ready).await;
+    env.wait_for::<IdentificationStage>("id", "Ready", is_ready)
+        .await;
+    let pk = pw.status.unwrap().pk.unwrap();
+    env.delete::<PasswordStage>("pw").await;
+    let blocked = env
+        .wait_for::<PasswordStage>("pw", "DeleteBlocked", |o| {
+            reason(o, "Synced").as_deref() == Some("DeleteBlocked")
+        })
+        .await;
+    let msg = blocked
+        .status
+        .unwrap()
+        .condition("Synced")
+        .unwrap()
+        .message
+        .clone();
+    assert!(
+        msg.contains("IdentificationStage/id"),
+        "names the referrer: {msg}"
+    );
+    env.wait_event("pw", "DeleteBlocked").await;
+    assert!(env.sim.control().stage(&pk).is_some(), "still in authentik");
+    // The referrer lets go: the delete completes without anyone touching the PasswordStage.
+    env.delete::<IdentificationStage>("id").await;
+    env.wait_gone::<PasswordStage>("pw").await;
+    assert!(env.sim.control().stage(&pk).is_none());
+}
+
+#[tokio::test]
+async fn a_blocked_delete_can_be_forced() {
+    let env = Env::started(Profile::Current).await;
+    env.create::<PasswordStage>(password("pw")).await;
+    env.create::<IdentificationStage>(identification(
+        "id",
+        json!({"userFields": ["email"], "passwordStage": {"ref": "pw"}}),
+    ))
+    .await;
+    env.wait_for::<PasswordStage>("pw", "Ready", is_ready).await;
+    env.wait_for::<IdentificationStage>("id", "Ready", is_ready)
+        .await;
+    env.delete::<PasswordStage>("pw").await;
+    env.wait_for::<PasswordStage>("pw", "DeleteBlocked", |o| {
+        reason(o, "Synced").as_deref() == Some("DeleteBlocked")
+    })
+    .await;
+    env.api::<PasswordStage>()
+        .patch(
+            "pw",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {"authentik-operator.io/force-delete": "true"}}})),
+        )
+        .await
+        .expect("annotate");
+    env.wait_gone::<PasswordStage>("pw").await;
+}
+
+#[tokio::test]
+async fn one_flow_slug_for_many_resources_is_looked_up_once() {
+    let env = Env::started(Profile::Current).await;
+    env.sim.control().clear_requests();
+    for i in 0..20 {
+        env.create::<PasswordStage>(json!({
+            "apiVersion": "authentik-operator.io/v1alpha1", "kind": "PasswordStage",
+            "metadata": {"name": format!("many-{i}")},
+            "spec": {"backends": ["authentik.core.auth.InbuiltBackend"], "configureFlow": {"slug": "default-password-change"}}
+        }))
+        .await;
+    }
+    for i in 0..20 {
+        env.wait_for::<PasswordStage>(&format!("many-{i}"), "Ready", is_ready)
+            .await;
+    }
+    let flow_lookups = env
+        .sim
+        .control()
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.contains("/flows/instances/"))
+        .count();
+    // Concurrent first reconciles may race to the lookup; the cache then serves the rest.
+    assert!(
+        flow_lookups <= 4,
+        "{flow_lookups} flow lookups for 20 resources"
+    );
+}
