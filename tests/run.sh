@@ -16,8 +16,9 @@ fi
 # Go fetches the toolchain go.mod asks for when the installed one is older.
 export GOTOOLCHAIN=${GOTOOLCHAIN:-auto}
 
-# Build (or reuse) the control plane first, so its cost shows up on its own line.
+# Build (or reuse) the control plane and helm first, so their cost shows on its own line.
 tests/controlplane/build.sh >/dev/null
+tests/helm/build.sh >/dev/null
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
