@@ -212,3 +212,82 @@ async fn cluster_connections_limit_namespaces_and_references_never_cross_instanc
         .await
         .expect("cleanup");
 }
+
+#[tokio::test]
+async fn tls_verified_by_default_custom_ca_works_and_a_bad_certificate_says_so() {
+    use authentik_sim::{SimConfig, Simulator};
+    let env = Env::started(Profile::Current).await;
+    let pki = testenv::LoopbackTls::generate("authentik test CA").expect("certificates");
+    let tls_sim = Simulator::start_tls(
+        SimConfig {
+            token: "tls-token".into(),
+            profile: Profile::Current,
+            seed: true,
+        },
+        &pki.cert_pem,
+        &pki.key_pem,
+    )
+    .await
+    .expect("TLS simulator");
+    assert!(tls_sim.url().starts_with("https://"));
+    put_token_secret(&env, &env.ns, "tls-token", "tls-token").await;
+    let ca = serde_json::json!({
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "authentik-ca"},
+        "data": {"ca.crt": pki.ca_pem}
+    });
+    let cms: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(env.client.clone(), &env.ns);
+    cms.create(&PostParams::default(), &serde_json::from_value(ca).unwrap())
+        .await
+        .expect("CA ConfigMap");
+    let conn = |name: &str, extra: serde_json::Value| {
+        let mut spec =
+            json!({"url": tls_sim.url(), "tokenSecretRef": {"name": "tls-token", "key": "token"}});
+        for (k, v) in extra.as_object().unwrap() {
+            spec[k] = v.clone();
+        }
+        json!({"apiVersion": "authentik-operator.io/v1alpha1", "kind": "AuthentikConnection",
+               "metadata": {"name": name}, "spec": spec})
+    };
+    // Verified by default: an unknown CA is refused, and the condition says why.
+    env.create::<AuthentikConnection>(conn("untrusted", json!({})))
+        .await;
+    let bad = env
+        .wait_for::<AuthentikConnection>("untrusted", "unreachable", |c| {
+            conn_reason(c).as_deref() == Some("AuthentikUnreachable")
+        })
+        .await;
+    let msg = bad.status.unwrap().conditions[0].message.to_lowercase();
+    assert!(
+        msg.contains("certificate"),
+        "names the certificate problem: {msg}"
+    );
+    // The CA bundle makes it trusted.
+    env.create::<AuthentikConnection>(conn(
+        "trusted",
+        json!({"caBundle": {"configMapRef": {"name": "authentik-ca", "key": "ca.crt"}}}),
+    ))
+    .await;
+    env.wait_for::<AuthentikConnection>("trusted", "Ready", conn_ready)
+        .await;
+    env.create::<PasswordStage>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "PasswordStage",
+        "metadata": {"name": "over-tls"},
+        "spec": {"backends": ["authentik.core.auth.InbuiltBackend"], "connectionRef": {"name": "trusted"}}
+    }))
+    .await;
+    let obj = env
+        .wait_for::<PasswordStage>("over-tls", "Ready", is_ready)
+        .await;
+    assert!(
+        tls_sim
+            .control()
+            .stage(obj.status.unwrap().pk.unwrap())
+            .is_some()
+    );
+    // Skipping verification is possible, and explicit.
+    env.create::<AuthentikConnection>(conn("insecure", json!({"insecureSkipTLSVerify": true})))
+        .await;
+    env.wait_for::<AuthentikConnection>("insecure", "Ready", conn_ready)
+        .await;
+}

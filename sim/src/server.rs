@@ -17,6 +17,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use crate::control::{Control, RecordedRequest};
@@ -52,6 +53,7 @@ impl Default for SimConfig {
 #[derive(Debug)]
 pub struct Simulator {
     addr: SocketAddr,
+    https: bool,
     control: Control,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
@@ -66,22 +68,44 @@ impl Simulator {
 
     /// Bind `addr` and serve in a background tokio task.
     pub async fn start_on(addr: SocketAddr, cfg: SimConfig) -> std::io::Result<Simulator> {
+        Simulator::serve_on(addr, cfg, None).await
+    }
+
+    /// Like [`Simulator::start`], but serving HTTPS with the given certificate chain and
+    /// private key (PEM), as authentik behind TLS does.
+    pub async fn start_tls(
+        cfg: SimConfig,
+        cert_chain_pem: &str,
+        key_pem: &str,
+    ) -> std::io::Result<Simulator> {
+        let acceptor = tls_acceptor(cert_chain_pem, key_pem)?;
+        Simulator::serve_on(SocketAddr::from(([127, 0, 0, 1], 0)), cfg, Some(acceptor)).await
+    }
+
+    async fn serve_on(
+        addr: SocketAddr,
+        cfg: SimConfig,
+        tls: Option<TlsAcceptor>,
+    ) -> std::io::Result<Simulator> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let control = Control::new(cfg.token, cfg.profile, cfg.seed);
         let (stop, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(serve(listener, control.clone(), stop_rx));
+        let https = tls.is_some();
+        let task = tokio::spawn(serve(listener, control.clone(), stop_rx, tls));
         Ok(Simulator {
             addr,
+            https,
             control,
             stop,
             task,
         })
     }
 
-    /// `http://127.0.0.1:PORT` (no trailing slash, no `/api/v3`).
+    /// `http://127.0.0.1:PORT` (`https://` when serving TLS; no trailing slash, no `/api/v3`).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -112,7 +136,32 @@ impl std::fmt::Display for DropConnection {
 
 impl std::error::Error for DropConnection {}
 
-async fn serve(listener: TcpListener, control: Control, mut stop: watch::Receiver<bool>) {
+fn tls_acceptor(cert_chain_pem: &str, key_pem: &str) -> std::io::Result<TlsAcceptor> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let invalid = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
+    let certs = CertificateDer::pem_slice_iter(cert_chain_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid(format!("certificate PEM: {e}")))?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
+        .map_err(|e| invalid(format!("key PEM: {e}")))?;
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| invalid(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| invalid(e.to_string()))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(std::sync::Arc::new(config)))
+}
+
+async fn serve(
+    listener: TcpListener,
+    control: Control,
+    mut stop: watch::Receiver<bool>,
+    tls: Option<TlsAcceptor>,
+) {
     let router = control_http::router(control.clone());
     let graceful = GracefulShutdown::new();
     let builder = auto::Builder::new(TokioExecutor::new());
@@ -123,11 +172,24 @@ async fn serve(listener: TcpListener, control: Control, mut stop: watch::Receive
                     let _ = stream.set_nodelay(true);
                     let (control, router) = (control.clone(), router.clone());
                     let svc = service_fn(move |req| pipeline(control.clone(), router.clone(), req));
-                    let conn = builder.serve_connection(TokioIo::new(stream), svc).into_owned();
-                    let conn = graceful.watch(conn);
-                    tokio::spawn(async move {
-                        let _ = conn.await;
-                    });
+                    match &tls {
+                        None => {
+                            let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), svc).into_owned());
+                            tokio::spawn(async move {
+                                let _ = conn.await;
+                            });
+                        }
+                        Some(acceptor) => {
+                            let (acceptor, builder) = (acceptor.clone(), builder.clone());
+                            // The handshake runs in the connection's task, so a slow or failing
+                            // client never holds up the accept loop.
+                            tokio::spawn(async move {
+                                if let Ok(stream) = acceptor.accept(stream).await {
+                                    let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+                                }
+                            });
+                        }
+                    }
                 }
                 Err(e) => {
                     // E.g. out of file descriptors: back off instead of spinning.

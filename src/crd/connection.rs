@@ -47,7 +47,7 @@ pub struct ConnectionSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_bundle: Option<CaBundle>,
     /// Skip verification of authentik's certificate. Never in production.
-    #[serde(default)]
+    #[serde(default, rename = "insecureSkipTLSVerify")]
     pub insecure_skip_tls_verify: bool,
 }
 

@@ -60,6 +60,9 @@
 //! * the [`shared`] control plane, which lives in a `static` and is never dropped, is stopped
 //!   by an `atexit` handler when the test binary exits normally (all tests passed or not).
 
+pub mod tls;
+pub use tls::LoopbackTls;
+
 use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io::{self, Read as _, Write as _};
