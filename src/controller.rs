@@ -252,12 +252,10 @@ pub async fn run_controllers(
     let readiness = tokio::spawn({
         let stores = stores.clone();
         async move {
-            let synced = stores.password.wait_until_ready().await.is_ok()
-                && stores.identification.wait_until_ready().await.is_ok()
-                && stores.user_login.wait_until_ready().await.is_ok();
-            if synced {
-                http::mark_ready(&ready);
-            }
+            synced(&stores.password).await;
+            synced(&stores.identification).await;
+            synced(&stores.user_login).await;
+            http::mark_ready(&ready);
         }
     });
 
@@ -303,6 +301,22 @@ pub async fn run_controllers(
     readiness.abort();
     tracing::info!("controllers stopped");
     Ok(())
+}
+
+/// Waits until a store has its initial list. A fresh wait each time round: a
+/// `wait_until_ready` future polled before the first list was seen not to wake up.
+async fn synced<K: kube::Resource + Clone>(store: &Store<K>)
+where
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    // Ok(Err(_)): the writer is gone (shutting down); nothing left to wait for.
+    while tokio::time::timeout(
+        std::time::Duration::from_millis(250),
+        store.wait_until_ready(),
+    )
+    .await
+    .is_err()
+    {}
 }
 
 /// Connections whose token or CA lives in `secret`.

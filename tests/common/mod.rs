@@ -142,11 +142,17 @@ impl Env {
     }
 
     pub async fn start_operator(&mut self) {
+        let client = self.client.clone();
+        self.start_operator_as(client).await;
+    }
+
+    /// Starts the operator with the given identity (e.g. a ServiceAccount's token).
+    pub async fn start_operator_as(&mut self, client: Client) {
         assert!(self.operator.is_none(), "operator already running");
         let stop = CancellationToken::new();
         let task = tokio::spawn(controller::run_with_client(
             self.run_args(),
-            self.client.clone(),
+            client,
             stop.clone(),
         ));
         self.operator = Some(Operator { stop, task });

@@ -1,0 +1,242 @@
+//! High availability with the real binary: two operator processes with leader election on a
+//! Lease of the real apiserver. Only the leader talks to authentik; when it is killed the
+//! other takes over within the lease duration and nothing is duplicated. Also covers what
+//! only the binary shows: the token from a file, /metrics, /readyz, and a clean SIGTERM.
+
+mod common;
+
+use authentik_operator::crd::{PasswordStage, UserLoginStage};
+use authentik_sim::Profile;
+use common::{Env, TOKEN, is_ready};
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::api::Api;
+use serde_json::json;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Replica {
+    identity: String,
+    metrics: u16,
+    child: Child,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn start_replica(
+    env: &Env,
+    identity: &str,
+    token_file: &std::path::Path,
+    log: &std::path::Path,
+) -> Replica {
+    let metrics = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_authentik-operator"))
+        .env_clear()
+        .env("KUBECONFIG", testenv::shared().kubeconfig())
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .args(["run", "--authentik-url", &env.sim.url()])
+        .args(["--authentik-token-file", &token_file.display().to_string()])
+        .args([
+            "--namespace",
+            &env.ns,
+            "--resync-interval",
+            "2s",
+            "--backoff-max",
+            "2s",
+        ])
+        .args([
+            "--leader-election",
+            "--lease-name",
+            "ha-test",
+            "--lease-namespace",
+            &env.ns,
+        ])
+        .args([
+            "--lease-duration",
+            "4s",
+            "--identity",
+            identity,
+            "--log-format",
+            "json",
+        ])
+        .args(["--metrics-addr", &format!("127.0.0.1:{metrics}")])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).expect("log file"))
+        .spawn()
+        .expect("operator binary");
+    Replica {
+        identity: identity.to_string(),
+        metrics,
+        child,
+    }
+}
+
+async fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    let resp = reqwest::get(format!("http://127.0.0.1:{port}{path}"))
+        .await
+        .ok()?;
+    let status = resp.status().as_u16();
+    Some((status, resp.text().await.unwrap_or_default()))
+}
+
+async fn holder(env: &Env) -> Option<String> {
+    let leases: Api<Lease> = Api::namespaced(env.client.clone(), &env.ns);
+    leases
+        .get_opt("ha-test")
+        .await
+        .ok()
+        .flatten()
+        .and_then(|l| l.spec)
+        .and_then(|s| s.holder_identity)
+        .filter(|h| !h.is_empty())
+}
+
+async fn wait_holder(env: &Env, not: Option<&str>, within: Duration) -> String {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(h) = holder(env).await
+            && Some(h.as_str()) != not
+        {
+            return h;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no new lease holder within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn login(name: &str) -> serde_json::Value {
+    json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "UserLoginStage",
+        "metadata": {"name": name}, "spec": {"sessionDuration": "hours=2"}
+    })
+}
+
+#[tokio::test]
+async fn the_standby_takes_over_when_the_leader_dies() {
+    let env = Env::new(Profile::Current).await;
+    let dir = std::env::temp_dir().join(format!("ha-{}", env.ns));
+    std::fs::create_dir_all(&dir).unwrap();
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+    let mut replicas = vec![
+        start_replica(&env, "replica-a", &token_file, &dir.join("a.log")),
+        start_replica(&env, "replica-b", &token_file, &dir.join("b.log")),
+    ];
+    let leader = wait_holder(&env, None, Duration::from_secs(30)).await;
+    // Both are ready: the standby is healthy while it waits.
+    for r in &replicas {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while get(r.metrics, "/readyz").await.map(|(s, _)| s) != Some(200) {
+            assert!(Instant::now() < deadline, "{} never ready", r.identity);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert_eq!(get(r.metrics, "/livez").await.map(|(s, _)| s), Some(200));
+    }
+    for name in ["ha-1", "ha-2", "ha-3"] {
+        env.create::<UserLoginStage>(login(name)).await;
+    }
+    for name in ["ha-1", "ha-2", "ha-3"] {
+        env.wait_for::<UserLoginStage>(name, "Ready", is_ready)
+            .await;
+    }
+    let (leader_idx, standby_idx) = if replicas[0].identity == leader {
+        (0, 1)
+    } else {
+        (1, 0)
+    };
+    let metrics = get(replicas[leader_idx].metrics, "/metrics")
+        .await
+        .expect("metrics")
+        .1;
+    assert!(metrics.contains("authentik_operator_leader 1"), "{metrics}");
+    assert!(
+        metrics.contains("authentik_operator_reconciliations_total{kind=\"UserLoginStage\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("authentik_operator_authentik_requests_total{"),
+        "{metrics}"
+    );
+    let standby_metrics = get(replicas[standby_idx].metrics, "/metrics")
+        .await
+        .expect("metrics")
+        .1;
+    assert!(
+        standby_metrics.contains("authentik_operator_leader 0"),
+        "{standby_metrics}"
+    );
+    assert!(
+        !standby_metrics.contains("authentik_operator_authentik_requests_total{"),
+        "the standby never talks to authentik"
+    );
+
+    // Kill the leader without warning.
+    let killed_at = Instant::now();
+    replicas[leader_idx].child.kill().expect("kill");
+    let _ = replicas[leader_idx].child.wait();
+    let new_leader = wait_holder(&env, Some(&leader), Duration::from_secs(20)).await;
+    assert_eq!(new_leader, replicas[standby_idx].identity);
+    println!(
+        "handover took {:?} (lease duration 4s)",
+        killed_at.elapsed()
+    );
+    // The new leader reconciles: a new resource and a spec change both land, once.
+    env.create::<UserLoginStage>(login("ha-4")).await;
+    env.create::<PasswordStage>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "PasswordStage",
+        "metadata": {"name": "ha-pw"}, "spec": {"backends": ["authentik.core.auth.InbuiltBackend"]}
+    }))
+    .await;
+    env.wait_for::<UserLoginStage>("ha-4", "Ready", is_ready)
+        .await;
+    env.wait_for::<PasswordStage>("ha-pw", "Ready", is_ready)
+        .await;
+    for name in ["ha-1", "ha-2", "ha-3", "ha-4"] {
+        assert_eq!(
+            env.sim_stages_named("user_login", name).len(),
+            1,
+            "{name} exists once"
+        );
+    }
+    let new_metrics = get(replicas[standby_idx].metrics, "/metrics")
+        .await
+        .expect("metrics")
+        .1;
+    assert!(
+        new_metrics.contains("authentik_operator_leader 1"),
+        "{new_metrics}"
+    );
+
+    // SIGTERM: a clean exit that hands the lease back at once.
+    let survivor = &mut replicas[standby_idx].child;
+    let pid = survivor.id().to_string();
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill -TERM");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = survivor.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "no exit within 15s of SIGTERM");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "exit status {status:?}");
+    let logs = std::fs::read_to_string(dir.join("a.log")).unwrap_or_default()
+        + &std::fs::read_to_string(dir.join("b.log")).unwrap_or_default();
+    assert!(!logs.contains(TOKEN), "the token never reaches the logs");
+    assert!(
+        logs.lines()
+            .all(|l| l.trim().is_empty() || l.starts_with('{')),
+        "JSON logs: {logs}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
