@@ -1,18 +1,17 @@
 //! Wiring: one Controller per kind over the generic reconciler, the reference watches, the
 //! per-kind drift sweeps, the HTTP endpoints, and a clean shutdown on SIGTERM.
 
-use crate::authentik::wire::pk_of;
 use crate::authentik::{AuthentikClient, ClientConfig, RetryPolicy, Token};
 use crate::config::RunArgs;
 use crate::connections::reconcile::{self as conn_reconcile, ConnectionResource};
 use crate::connections::{ConnKey, Connection, Registry};
 use crate::crd::refs::By;
 use crate::crd::{AuthentikConnection, ClusterAuthentikConnection};
-use crate::crd::{IdentificationStage, PasswordStage, StageStatus, UserLoginStage};
+use crate::crd::{IdentificationStage, PasswordStage, UserLoginStage};
 use crate::error::{Error, Result};
 use crate::http::{self, Health};
-use crate::metrics::{ConditionLabels, Metrics};
-use crate::reconcile::context::{Triggers, kind_name, send_matching};
+use crate::metrics::Metrics;
+use crate::reconcile::context::Triggers;
 use crate::reconcile::{self, Context, Settings, Stores};
 use crate::stage::Stage;
 use futures::channel::mpsc;
@@ -25,7 +24,6 @@ use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use tokio_util::sync::CancellationToken;
@@ -246,9 +244,9 @@ pub async fn run_controllers(
 
     // A first sweep before the controllers start, so their initial reconciles read the
     // snapshot instead of sending one GET per resource.
-    sweep_all(&ctx).await;
+    crate::sweep::sweep_all(&ctx).await;
 
-    let sweeps = tokio::spawn(sweep_loop(ctx.clone(), stop.clone()));
+    let sweeps = tokio::spawn(crate::sweep::sweep_loop(ctx.clone(), stop.clone()));
     let readiness = tokio::spawn({
         let stores = stores.clone();
         async move {
@@ -384,108 +382,4 @@ fn referenced_password_stages(id: &IdentificationStage) -> Vec<ObjectRef<Passwor
             _ => None,
         })
         .collect()
-}
-
-async fn sweep_loop(ctx: Arc<Context>, stop: CancellationToken) {
-    let mut tick = tokio::time::interval(ctx.settings.resync);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.tick().await; // the first tick is immediate; the first sweep already ran
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        sweep_all(&ctx).await;
-    }
-}
-
-/// One sweep of every kind on every connection.
-async fn sweep_all(ctx: &Context) {
-    let mut counts: HashMap<(&'static str, &'static str), i64> = HashMap::new();
-    for (key, conn) in ctx.connections.all() {
-        sweep_once::<PasswordStage>(
-            ctx,
-            &key,
-            &conn,
-            &ctx.stores.password,
-            &ctx.triggers.password,
-        )
-        .await;
-        sweep_once::<IdentificationStage>(
-            ctx,
-            &key,
-            &conn,
-            &ctx.stores.identification,
-            &ctx.triggers.identification,
-        )
-        .await;
-        sweep_once::<UserLoginStage>(
-            ctx,
-            &key,
-            &conn,
-            &ctx.stores.user_login,
-            &ctx.triggers.user_login,
-        )
-        .await;
-    }
-    count_conditions(&ctx.stores.password, &mut counts);
-    count_conditions(&ctx.stores.identification, &mut counts);
-    count_conditions(&ctx.stores.user_login, &mut counts);
-    for ((kind, condition), n) in counts {
-        ctx.metrics
-            .resources
-            .get_or_create(&ConditionLabels {
-                kind: kind.to_string(),
-                condition: condition.to_string(),
-            })
-            .set(n);
-    }
-}
-
-fn count_conditions<K: Stage>(
-    store: &Store<K>,
-    counts: &mut HashMap<(&'static str, &'static str), i64>,
-) {
-    let kind = kind_name::<K>();
-    counts.entry((kind, "ready")).or_default();
-    counts.entry((kind, "not_ready")).or_default();
-    for obj in store.state() {
-        let condition = if obj.status().is_some_and(StageStatus::is_ready) {
-            "ready"
-        } else {
-            "not_ready"
-        };
-        *counts.entry((kind, condition)).or_default() += 1;
-    }
-}
-
-/// One paginated list of a kind in one authentik; every resource of that connection whose
-/// stage changed or vanished since the last list is reconciled at once. Resources in sync
-/// cost nothing more.
-async fn sweep_once<K: Stage>(
-    ctx: &Context,
-    key: &ConnKey,
-    conn: &Connection,
-    store: &Store<K>,
-    trigger: &mpsc::UnboundedSender<ObjectRef<K>>,
-) {
-    let kind = kind_name::<K>();
-    let listed = match conn.client.list_all(K::ENDPOINT, &[]).await {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::warn!(kind, connection = %key, error = %e, "drift sweep failed; next attempt at the next interval");
-            return;
-        }
-    };
-    let objects: HashMap<String, serde_json::Value> = listed
-        .into_iter()
-        .filter_map(|o| pk_of(&o).map(str::to_string).map(|pk| (pk, o)))
-        .collect();
-    let changed = conn.snapshot::<K>().replace(objects);
-    send_matching(store, trigger, |obj| {
-        let pk = obj.status().and_then(|s| s.pk.as_deref());
-        let gone = pk.is_some_and(|pk| conn.snapshot::<K>().get(pk).is_none());
-        &ConnKey::of_stage(obj) == key && (gone || pk.is_some_and(|pk| changed.contains(pk)))
-    });
-    let _ = ctx;
 }

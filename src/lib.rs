@@ -11,6 +11,7 @@ pub mod leader;
 pub mod metrics;
 pub mod reconcile;
 pub mod stage;
+pub mod sweep;
 pub mod telemetry;
 
 pub use error::{Error, Result};

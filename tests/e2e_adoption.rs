@@ -132,24 +132,21 @@ async fn two_resources_claiming_one_name() {
         "spec": {"name": "shared-name", "adoptionPolicy": "Always"}
     }))
     .await;
-    let obj = env
-        .wait_for::<UserLoginStage>("second", "NameConflict", |o| {
-            reason(o, "Synced").as_deref() == Some("NameConflict")
-        })
+    let msg = env
+        .wait_synced::<UserLoginStage>("second", "NameConflict")
         .await;
-    let msg = obj
-        .status
-        .unwrap()
-        .condition("Synced")
-        .unwrap()
-        .message
-        .clone();
     assert!(
         msg.contains("PasswordStage") && msg.contains("first"),
         "{msg}"
     );
     assert!(env.sim_stages_named("user_login", "shared-name").is_empty());
     assert_eq!(env.sim_stages_named("password", "shared-name").len(), 1);
+    // The first claim goes (its stage deleted with it): the second takes the name.
+    env.delete::<PasswordStage>("first").await;
+    env.wait_for::<UserLoginStage>("second", "Ready", is_ready)
+        .await;
+    assert_eq!(env.sim_stages_named("user_login", "shared-name").len(), 1);
+    assert!(env.sim_stages_named("password", "shared-name").is_empty());
 }
 
 #[tokio::test]
@@ -162,18 +159,9 @@ async fn a_name_taken_by_another_kind_in_authentik() {
         "spec": {"name": "default-authentication-password"}
     }))
     .await;
-    let obj = env
-        .wait_for::<UserLoginStage>("clash", "AlreadyExists", |o| {
-            reason(o, "Synced").as_deref() == Some("AlreadyExists")
-        })
+    let msg = env
+        .wait_synced::<UserLoginStage>("clash", "AlreadyExists")
         .await;
-    let msg = obj
-        .status
-        .unwrap()
-        .condition("Synced")
-        .unwrap()
-        .message
-        .clone();
     assert!(
         msg.contains("Password Stage"),
         "names the kind holding the name: {msg}"

@@ -8,7 +8,7 @@ use authentik_operator::crd::{
     AuthentikConnection, ClusterAuthentikConnection, IdentificationStage, PasswordStage,
 };
 use authentik_sim::Profile;
-use common::{Env, another_sim, is_ready, put_token_secret, reason};
+use common::{Env, another_sim, is_ready, put_token_secret};
 use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::json;
 
@@ -54,10 +54,8 @@ async fn a_rotated_token_takes_effect_without_a_restart() {
         "spec": {"backends": ["authentik.core.auth.InbuiltBackend"], "connectionRef": {"name": "staging"}}
     }))
     .await;
-    env.wait_for::<PasswordStage>("pw", "forbidden", |o| {
-        reason(o, "Synced").as_deref() == Some("AuthentikForbidden")
-    })
-    .await;
+    env.wait_synced::<PasswordStage>("pw", "AuthentikForbidden")
+        .await;
     put_token_secret(&env, &env.ns, "ak-token", "the-right-token").await;
     let conn = env
         .wait_for::<AuthentikConnection>("staging", "Ready", conn_ready)
@@ -84,18 +82,9 @@ async fn a_missing_connection_or_secret_says_so() {
         "spec": {"backends": ["authentik.core.auth.InbuiltBackend"], "connectionRef": {"name": "nowhere"}}
     }))
     .await;
-    let obj = env
-        .wait_for::<PasswordStage>("orphaned", "ConnectionNotReady", |o| {
-            reason(o, "Synced").as_deref() == Some("ConnectionNotReady")
-        })
+    let msg = env
+        .wait_synced::<PasswordStage>("orphaned", "ConnectionNotReady")
         .await;
-    let msg = obj
-        .status
-        .unwrap()
-        .condition("Synced")
-        .unwrap()
-        .message
-        .clone();
     assert!(
         msg.contains("AuthentikConnection") && msg.contains("nowhere"),
         "{msg}"
@@ -149,18 +138,9 @@ async fn cluster_connections_limit_namespaces_and_references_never_cross_instanc
                  "connectionRef": {"kind": "ClusterAuthentikConnection", "name": name}}
     }))
     .await;
-    let obj = env
-        .wait_for::<IdentificationStage>("id-other", "InvalidReference", |o| {
-            reason(o, "Synced").as_deref() == Some("InvalidReference")
-        })
+    let msg = env
+        .wait_synced::<IdentificationStage>("id-other", "InvalidReference")
         .await;
-    let msg = obj
-        .status
-        .unwrap()
-        .condition("Synced")
-        .unwrap()
-        .message
-        .clone();
     assert!(msg.contains("never cross"), "{msg}");
     // Without the cross reference it lands in the other authentik.
     env.delete::<IdentificationStage>("id-other").await;
@@ -195,18 +175,9 @@ async fn cluster_connections_limit_namespaces_and_references_never_cross_instanc
         "spec": {"userFields": ["email"], "connectionRef": {"kind": "ClusterAuthentikConnection", "name": name}}
     }))
     .await;
-    let obj = env
-        .wait_for::<IdentificationStage>("id-denied", "not allowed", |o| {
-            reason(o, "Synced").as_deref() == Some("InvalidReference")
-        })
+    let msg = env
+        .wait_synced::<IdentificationStage>("id-denied", "InvalidReference")
         .await;
-    let msg = obj
-        .status
-        .unwrap()
-        .condition("Synced")
-        .unwrap()
-        .message
-        .clone();
     assert!(msg.contains("does not allow namespace"), "{msg}");
     api.delete(&name, &DeleteParams::default())
         .await

@@ -31,18 +31,9 @@ async fn server_errors_then_recovery() {
     let mut env = env;
     env.start_operator().await;
     env.create::<UserLoginStage>(login("flaky")).await;
-    let obj = env
-        .wait_for::<UserLoginStage>("flaky", "failing with a server error", |o| {
-            reason(o, "Synced").as_deref() == Some("AuthentikServerError")
-        })
+    let msg = env
+        .wait_synced::<UserLoginStage>("flaky", "AuthentikServerError")
         .await;
-    let msg = obj
-        .status
-        .unwrap()
-        .condition("Synced")
-        .unwrap()
-        .message
-        .clone();
     assert!(msg.contains("503"), "{msg}");
     env.wait_event("flaky", "AuthentikServerError").await;
     env.sim.control().clear_faults();

@@ -1,5 +1,5 @@
 //! Least privilege, proven: the operator runs with nothing but the RBAC the project ships
-//! (deploy/base/rbac.yaml, which tests/packaging.rs holds equal to the Helm chart's), as a
+//! (deploy/base/rbac.yaml, which tests/packaging/ holds equal to the Helm chart's), as a
 //! ServiceAccount with a token from the TokenRequest API, and the whole happy path passes:
 //! create, reference, update, drift, connections, leader election, events, delete. Calls
 //! outside those rules are refused.

@@ -5,7 +5,7 @@ mod common;
 
 use authentik_operator::crd::{IdentificationStage, PasswordStage};
 use authentik_sim::Profile;
-use common::{Env, authentik, is_ready, reason};
+use common::{Env, authentik, is_ready};
 use kube::api::{Patch, PatchParams};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -36,18 +36,9 @@ async fn identification_created_before_its_password_stage_converges() {
         json!({"userFields": ["username"], "passwordStage": {"ref": "pw"}}),
     ))
     .await;
-    let waiting = env
-        .wait_for::<IdentificationStage>("id", "ReferenceNotReady", |o| {
-            reason(o, "Synced").as_deref() == Some("ReferenceNotReady")
-        })
+    let msg = env
+        .wait_synced::<IdentificationStage>("id", "ReferenceNotReady")
         .await;
-    let msg = waiting
-        .status
-        .unwrap()
-        .condition("Synced")
-        .unwrap()
-        .message
-        .clone();
     assert!(
         msg.contains("spec.passwordStage") && msg.contains("pw"),
         "{msg}"
@@ -165,18 +156,9 @@ async fn wrong_kind_and_missing_references() {
         json!({"userFields": ["email"], "passwordStage": {"name": "default-authentication-login"}}),
     ))
     .await;
-    let obj = env
-        .wait_for::<IdentificationStage>("wrong-kind", "InvalidReference", |o| {
-            reason(o, "Synced").as_deref() == Some("InvalidReference")
-        })
+    let msg = env
+        .wait_synced::<IdentificationStage>("wrong-kind", "InvalidReference")
         .await;
-    let msg = obj
-        .status
-        .unwrap()
-        .condition("Synced")
-        .unwrap()
-        .message
-        .clone();
     assert!(
         msg.contains("User Login Stage"),
         "says what it is instead: {msg}"
@@ -188,10 +170,8 @@ async fn wrong_kind_and_missing_references() {
         "spec": {"backends": ["authentik.core.auth.InbuiltBackend"], "configureFlow": {"slug": "not-yet"}}
     }))
     .await;
-    env.wait_for::<PasswordStage>("later-flow", "ReferenceNotFound", |o| {
-        reason(o, "Synced").as_deref() == Some("ReferenceNotFound")
-    })
-    .await;
+    env.wait_synced::<PasswordStage>("later-flow", "ReferenceNotFound")
+        .await;
     // Retried with backoff: creating the flow later is enough.
     let flow = env
         .sim
@@ -222,18 +202,9 @@ async fn deleting_a_referenced_password_stage_waits_for_its_referrers() {
         .await;
     let pk = pw.status.unwrap().pk.unwrap();
     env.delete::<PasswordStage>("pw").await;
-    let blocked = env
-        .wait_for::<PasswordStage>("pw", "DeleteBlocked", |o| {
-            reason(o, "Synced").as_deref() == Some("DeleteBlocked")
-        })
+    let msg = env
+        .wait_synced::<PasswordStage>("pw", "DeleteBlocked")
         .await;
-    let msg = blocked
-        .status
-        .unwrap()
-        .condition("Synced")
-        .unwrap()
-        .message
-        .clone();
     assert!(
         msg.contains("IdentificationStage/id"),
         "names the referrer: {msg}"
@@ -259,10 +230,8 @@ async fn a_blocked_delete_can_be_forced() {
     env.wait_for::<IdentificationStage>("id", "Ready", is_ready)
         .await;
     env.delete::<PasswordStage>("pw").await;
-    env.wait_for::<PasswordStage>("pw", "DeleteBlocked", |o| {
-        reason(o, "Synced").as_deref() == Some("DeleteBlocked")
-    })
-    .await;
+    env.wait_synced::<PasswordStage>("pw", "DeleteBlocked")
+        .await;
     env.api::<PasswordStage>()
         .patch(
             "pw",

@@ -3,7 +3,6 @@
 use super::{FlowRef, SourceRef, StageCommon, StageRef, StageStatus};
 use crate::crd::refs::Target;
 use crate::stage::{RefField, Stage};
-use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -16,83 +15,57 @@ pub enum UserField {
     Upn,
 }
 
-#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[kube(
-    group = "authentik-operator.io",
-    version = "v1alpha1",
-    kind = "IdentificationStage",
+stage_spec! {
+    kind = "IdentificationStage", shortname = "idstage",
     doc = "An identification stage in authentik: asks who the user is (by username, email or UPN, or through a source).",
-    namespaced,
-    status = "StageStatus",
-    shortname = "idstage",
-    category = "authentik",
-    derive = "PartialEq",
-    printcolumn(
-        name = "Ready",
-        type_ = "string",
-        json_path = r#".status.conditions[?(@.type=="Ready")].status"#
-    ),
-    printcolumn(
-        name = "Synced",
-        type_ = "string",
-        json_path = r#".status.conditions[?(@.type=="Synced")].status"#
-    ),
-    printcolumn(name = "Authentik Name", type_ = "string", json_path = ".status.name"),
-    printcolumn(name = "PK", type_ = "string", json_path = ".status.pk"),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    )
-)]
-#[x_kube(validation = Rule::new("(has(self.userFields) && size(self.userFields) > 0) || (has(self.sources) && size(self.sources) > 0)").message("set userFields or sources (at least one of them non-empty): authentik refuses a stage with neither"))]
-/// The desired state of the stage. Fields left out are not managed: the operator neither
-/// sends them nor reports them as drift.
-#[serde(rename_all = "camelCase")]
-pub struct IdentificationStageSpec {
-    #[serde(flatten)]
-    pub common: StageCommon,
-    /// Fields a user can identify with. Order carries no meaning.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 3))]
-    pub user_fields: Option<Vec<UserField>>,
-    /// Password stage shown on the same page (a PasswordStage).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub password_stage: Option<StageRef>,
-    /// Captcha stage run with this one (authentik 2024.10 and later).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub captcha_stage: Option<StageRef>,
-    /// WebAuthn (authenticator validation) stage for passkeys (authentik 2025.12 and later).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub webauthn_stage: Option<StageRef>,
-    /// Match the identifier case-insensitively (authentik's default: true).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub case_insensitive_matching: Option<bool>,
-    /// Show the matched user's name and avatar (authentik's default: true).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub show_matched_user: Option<bool>,
-    /// Enrollment flow linked from this stage.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enrollment_flow: Option<FlowRef>,
-    /// Recovery flow linked from this stage.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recovery_flow: Option<FlowRef>,
-    /// Passwordless flow linked from this stage.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub passwordless_flow: Option<FlowRef>,
-    /// Sources offered on this stage. Order carries no meaning.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 64))]
-    pub sources: Option<Vec<SourceRef>>,
-    /// Show source labels next to their icons.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub show_source_labels: Option<bool>,
-    /// Pretend a user exists when it does not (authentik 2024.2 and later; default true).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pretend_user_exists: Option<bool>,
-    /// Offer "remember me" (authentik 2025.4 and later).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enable_remember_me: Option<bool>,
+    /// The desired state of the stage. Fields left out are not managed: the operator neither
+    /// sends them nor reports them as drift.
+    #[x_kube(validation = Rule::new("(has(self.userFields) && size(self.userFields) > 0) || (has(self.sources) && size(self.sources) > 0)").message("set userFields or sources (at least one of them non-empty): authentik refuses a stage with neither"))]
+    pub struct IdentificationStageSpec {
+        #[serde(flatten)]
+        pub common: StageCommon,
+        /// Fields a user can identify with. Order carries no meaning.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(length(max = 3))]
+        pub user_fields: Option<Vec<UserField>>,
+        /// Password stage shown on the same page (a PasswordStage).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub password_stage: Option<StageRef>,
+        /// Captcha stage run with this one (authentik 2024.10 and later).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub captcha_stage: Option<StageRef>,
+        /// WebAuthn (authenticator validation) stage for passkeys (authentik 2025.12 and later).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub webauthn_stage: Option<StageRef>,
+        /// Match the identifier case-insensitively (authentik's default: true).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub case_insensitive_matching: Option<bool>,
+        /// Show the matched user's name and avatar (authentik's default: true).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub show_matched_user: Option<bool>,
+        /// Enrollment flow linked from this stage.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub enrollment_flow: Option<FlowRef>,
+        /// Recovery flow linked from this stage.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub recovery_flow: Option<FlowRef>,
+        /// Passwordless flow linked from this stage.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub passwordless_flow: Option<FlowRef>,
+        /// Sources offered on this stage. Order carries no meaning.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(length(max = 64))]
+        pub sources: Option<Vec<SourceRef>>,
+        /// Show source labels next to their icons.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub show_source_labels: Option<bool>,
+        /// Pretend a user exists when it does not (authentik 2024.2 and later; default true).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub pretend_user_exists: Option<bool>,
+        /// Offer "remember me" (authentik 2025.4 and later).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub enable_remember_me: Option<bool>,
+    }
 }
 
 impl Stage for IdentificationStage {

@@ -3,7 +3,6 @@
 use super::{FlowRef, StageCommon, StageStatus};
 use crate::crd::refs::Target;
 use crate::stage::{RefField, Stage};
-use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -24,54 +23,28 @@ pub enum Backend {
     Kerberos,
 }
 
-#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[kube(
-    group = "authentik-operator.io",
-    version = "v1alpha1",
-    kind = "PasswordStage",
+stage_spec! {
+    kind = "PasswordStage", shortname = "pwstage",
     doc = "A password stage in authentik: checks the password of the user identified earlier in the flow.",
-    namespaced,
-    status = "StageStatus",
-    shortname = "pwstage",
-    category = "authentik",
-    derive = "PartialEq",
-    printcolumn(
-        name = "Ready",
-        type_ = "string",
-        json_path = r#".status.conditions[?(@.type=="Ready")].status"#
-    ),
-    printcolumn(
-        name = "Synced",
-        type_ = "string",
-        json_path = r#".status.conditions[?(@.type=="Synced")].status"#
-    ),
-    printcolumn(name = "Authentik Name", type_ = "string", json_path = ".status.name"),
-    printcolumn(name = "PK", type_ = "string", json_path = ".status.pk"),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    )
-)]
-/// The desired state of the stage. Fields left out are not managed: the operator neither
-/// sends them nor reports them as drift.
-#[serde(rename_all = "camelCase")]
-pub struct PasswordStageSpec {
-    #[serde(flatten)]
-    pub common: StageCommon,
-    /// Backends to check the password against. Order carries no meaning.
-    #[schemars(length(min = 1, max = 8))]
-    pub backends: Vec<Backend>,
-    /// Flow a user is sent to to change their password.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub configure_flow: Option<FlowRef>,
-    /// Failed attempts before the flow is cancelled (authentik's default: 5).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = -2147483648, max = 2147483647))]
-    pub failed_attempts_before_cancel: Option<i32>,
-    /// Show a toggle to reveal the password (authentik 2024.8 and later).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_show_password: Option<bool>,
+    /// The desired state of the stage. Fields left out are not managed: the operator neither
+    /// sends them nor reports them as drift.
+    pub struct PasswordStageSpec {
+        #[serde(flatten)]
+        pub common: StageCommon,
+        /// Backends to check the password against. Order carries no meaning.
+        #[schemars(length(min = 1, max = 8))]
+        pub backends: Vec<Backend>,
+        /// Flow a user is sent to to change their password.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub configure_flow: Option<FlowRef>,
+        /// Failed attempts before the flow is cancelled (authentik's default: 5).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(range(min = -2147483648, max = 2147483647))]
+        pub failed_attempts_before_cancel: Option<i32>,
+        /// Show a toggle to reveal the password (authentik 2024.8 and later).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub allow_show_password: Option<bool>,
+    }
 }
 
 impl Stage for PasswordStage {

@@ -2,7 +2,6 @@
 
 use super::{StageCommon, StageStatus, duration};
 use crate::stage::{RefField, Stage};
-use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -26,65 +25,39 @@ pub enum GeoipBinding {
     BindContinentCountryCity,
 }
 
-#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[kube(
-    group = "authentik-operator.io",
-    version = "v1alpha1",
-    kind = "UserLoginStage",
+stage_spec! {
+    kind = "UserLoginStage", shortname = "loginstage",
     doc = "A user login stage in authentik: logs the pending user in and sets the session duration.",
-    namespaced,
-    status = "StageStatus",
-    shortname = "loginstage",
-    category = "authentik",
-    derive = "PartialEq",
-    printcolumn(
-        name = "Ready",
-        type_ = "string",
-        json_path = r#".status.conditions[?(@.type=="Ready")].status"#
-    ),
-    printcolumn(
-        name = "Synced",
-        type_ = "string",
-        json_path = r#".status.conditions[?(@.type=="Synced")].status"#
-    ),
-    printcolumn(name = "Authentik Name", type_ = "string", json_path = ".status.name"),
-    printcolumn(name = "PK", type_ = "string", json_path = ".status.pk"),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    )
-)]
-/// The desired state of the stage. Fields left out are not managed: the operator neither
-/// sends them nor reports them as drift.
-#[serde(rename_all = "camelCase")]
-pub struct UserLoginStageSpec {
-    #[serde(flatten)]
-    pub common: StageCommon,
-    /// How long a session lasts, e.g. `hours=8`; `seconds=0` ends it with the browser.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = duration::MAX_LEN))]
-    #[x_kube(validation = Rule::new(duration::cel_rule()).message(duration::CEL_MESSAGE))]
-    pub session_duration: Option<String>,
-    /// End the user's other sessions on login.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub terminate_other_sessions: Option<bool>,
-    /// Offset added to the session when "remember me" is ticked; `seconds=0` hides it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = duration::MAX_LEN))]
-    #[x_kube(validation = Rule::new(duration::cel_rule()).message(duration::CEL_MESSAGE))]
-    pub remember_me_offset: Option<String>,
-    /// Bind the session to the network (authentik 2024.2 and later).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub network_binding: Option<NetworkBinding>,
-    /// Bind the session to the GeoIP location (authentik 2024.2 and later).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub geoip_binding: Option<GeoipBinding>,
-    /// Lifetime of the device cookie (authentik 2025.8 and later).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = duration::MAX_LEN))]
-    #[x_kube(validation = Rule::new(duration::cel_rule()).message(duration::CEL_MESSAGE))]
-    pub remember_device: Option<String>,
+    /// The desired state of the stage. Fields left out are not managed: the operator neither
+    /// sends them nor reports them as drift.
+    pub struct UserLoginStageSpec {
+        #[serde(flatten)]
+        pub common: StageCommon,
+        /// How long a session lasts, e.g. `hours=8`; `seconds=0` ends it with the browser.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(length(max = duration::MAX_LEN))]
+        #[x_kube(validation = Rule::new(duration::cel_rule()).message(duration::CEL_MESSAGE))]
+        pub session_duration: Option<String>,
+        /// End the user's other sessions on login.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub terminate_other_sessions: Option<bool>,
+        /// Offset added to the session when "remember me" is ticked; `seconds=0` hides it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(length(max = duration::MAX_LEN))]
+        #[x_kube(validation = Rule::new(duration::cel_rule()).message(duration::CEL_MESSAGE))]
+        pub remember_me_offset: Option<String>,
+        /// Bind the session to the network (authentik 2024.2 and later).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub network_binding: Option<NetworkBinding>,
+        /// Bind the session to the GeoIP location (authentik 2024.2 and later).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub geoip_binding: Option<GeoipBinding>,
+        /// Lifetime of the device cookie (authentik 2025.8 and later).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(length(max = duration::MAX_LEN))]
+        #[x_kube(validation = Rule::new(duration::cel_rule()).message(duration::CEL_MESSAGE))]
+        pub remember_device: Option<String>,
+    }
 }
 
 impl Stage for UserLoginStage {

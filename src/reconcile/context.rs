@@ -161,6 +161,29 @@ impl Triggers {
     }
 }
 
+impl Triggers {
+    /// Queues the other resources that claim `authentik_name` in `connection`: when a claim
+    /// goes away, the next one in line may take the name now rather than at its next retry.
+    pub fn claimants_of(&self, stores: &Stores, connection: &ConnKey, authentik_name: &str) {
+        let claims =
+            |o: &dyn ClaimOf| o.claim_key() == (connection.clone(), authentik_name.to_string());
+        send_matching(&stores.password, &self.password, |o| claims(o));
+        send_matching(&stores.identification, &self.identification, |o| claims(o));
+        send_matching(&stores.user_login, &self.user_login, |o| claims(o));
+    }
+}
+
+/// The (connection, authentik name) a stage claims.
+trait ClaimOf {
+    fn claim_key(&self) -> (ConnKey, String);
+}
+
+impl<K: Stage> ClaimOf for K {
+    fn claim_key(&self) -> (ConnKey, String) {
+        (ConnKey::of_stage(self), self.authentik_name())
+    }
+}
+
 pub fn send_matching<K: Stage>(
     store: &Store<K>,
     tx: &UnboundedSender<ObjectRef<K>>,

@@ -13,6 +13,7 @@ pub mod sync;
 
 pub use context::{Context, Settings, Stores};
 
+use crate::connections::ConnKey;
 use crate::crd::{DeletionPolicy, ManagementPolicy};
 use crate::error::{Error, Result};
 use crate::metrics::{ErrorLabels, KindLabels};
@@ -231,5 +232,13 @@ async fn cleanup<K: Stage>(obj: &K, ctx: &Context) -> Result<Action> {
         .await;
     }
     kube_ops::remove_finalizer(&api, obj).await?;
+    // Once the watch has removed this resource from the cache (a moment), the next claimant of
+    // its name may take it.
+    let (triggers, stores) = (ctx.triggers.clone(), ctx.stores.clone());
+    let (key, name) = (ConnKey::of_stage(obj), obj.authentik_name());
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        triggers.claimants_of(&stores, &key, &name);
+    });
     Ok(Action::await_change())
 }

@@ -162,9 +162,9 @@ impl Env {
     pub async fn stop_operator(&mut self) {
         if let Some(op) = self.operator.take() {
             op.stop.cancel();
-            let res = tokio::time::timeout(Duration::from_secs(20), op.task)
+            let res = tokio::time::timeout(Duration::from_secs(60), op.task)
                 .await
-                .expect("operator stops within 20s");
+                .expect("operator stops within 60s");
             res.expect("operator task")
                 .expect("operator ran without error");
         }
@@ -238,6 +238,20 @@ impl Env {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    /// Polls until the `Synced` condition has `reason`; returns its message.
+    pub async fn wait_synced<K>(&self, name: &str, want: &str) -> String
+    where
+        K: authentik_operator::stage::Stage,
+    {
+        let obj = self
+            .wait_for::<K>(name, want, |o| reason(o, "Synced").as_deref() == Some(want))
+            .await;
+        obj.status()
+            .and_then(|s| s.condition("Synced"))
+            .map(|c| c.message.clone())
+            .unwrap_or_default()
     }
 
     /// Polls until the object is gone.

@@ -1,4 +1,4 @@
-// Builds the helm command line for the packaging tests (tests/packaging.rs).
+// Builds the helm command line for the packaging tests (tests/packaging/).
 module authentik-operator/tests/helm
 
 go 1.26.0
