@@ -18,6 +18,9 @@ pub struct Observation {
     pub wrote: bool,
     /// Observe mode: drift is reported, never corrected.
     pub observe: bool,
+    /// The stage known by the previous pk is gone and a create was attempted: the old pk
+    /// must not come back into status (see the create marker in `sync`).
+    pub pk_cleared: bool,
 }
 
 pub const READY: &str = "Ready";
@@ -104,7 +107,11 @@ pub fn next_status(
         Vec::new()
     };
     StageStatus {
-        pk: obs.pk.clone().or_else(|| prev.pk.clone()),
+        pk: if obs.pk_cleared {
+            obs.pk.clone()
+        } else {
+            obs.pk.clone().or_else(|| prev.pk.clone())
+        },
         name: obs.name.clone().or_else(|| prev.name.clone()),
         observed_generation: generation,
         conditions,
@@ -231,6 +238,35 @@ mod tests {
         assert_eq!(s.condition(READY).unwrap().reason, "Drifted");
         assert_eq!(s.condition(SYNCED).unwrap().status, "True");
         assert_eq!(s.drift.len(), 1);
+    }
+
+    #[test]
+    fn a_cleared_pk_does_not_come_back_on_failure() {
+        let first = next_status(None, Some(1), &ok_obs(), None, &t(1));
+        let obs = Observation {
+            pk: None,
+            pk_cleared: true,
+            ..ok_obs()
+        };
+        let err = Error::Server {
+            status: 405,
+            message: "x".into(),
+            retry_after: None,
+        };
+        let s = next_status(Some(&first), Some(1), &obs, Some(&err), &t(2));
+        assert_eq!(s.pk, None);
+        assert_eq!(s.name.as_deref(), Some("n"));
+        let kept = next_status(
+            Some(&first),
+            Some(1),
+            &Observation {
+                pk: None,
+                ..ok_obs()
+            },
+            Some(&err),
+            &t(2),
+        );
+        assert_eq!(kept.pk.as_deref(), Some("pk1"));
     }
 
     #[test]

@@ -84,9 +84,12 @@ pub async fn sync<K: Stage>(
             .ok_or_else(|| Error::Protocol("a stage without pk".into()))?
             .to_string();
         conn.snapshot::<K>().upsert(&pk, remote.clone());
-        // We write status.name right before creating: a stage with that name is our own
-        // create whose answer was lost (crash, timeout, an empty 405 after the insert).
-        let ours = status.and_then(|s| s.name.as_deref()) == Some(name.as_str());
+        // Right before creating we write status.name and clear status.pk: in that state a
+        // stage with the name is our own create whose answer was lost (crash, timeout, an
+        // empty 405 after the insert). A stage that merely shares the name of one we lost
+        // (pk still set) goes through the adoption policy like any other.
+        let ours =
+            status.is_some_and(|s| s.pk.is_none() && s.name.as_deref() == Some(name.as_str()));
         let policy = obj.common().adoption_policy;
         let d = diff(&desired, &remote, K::SET_FIELDS, K::ALWAYS_SEND);
         if !(observe
@@ -150,12 +153,15 @@ async fn create<K: Stage>(
     fx: &mut Effects,
 ) -> Result<()> {
     // Mark the name as ours before the create; see the lookup above.
-    if obj.status().and_then(|s| s.name.as_deref()) != Some(name) {
-        let mut marked = obj.status().cloned().unwrap_or_default();
+    let status = obj.status();
+    if status.is_none_or(|s| s.pk.is_some() || s.name.as_deref() != Some(name)) {
+        let mut marked = status.cloned().unwrap_or_default();
         marked.name = Some(name.to_string());
+        marked.pk = None;
         super::kube_ops::apply_status(api, obj, &marked).await?;
     }
     obs.name = Some(name.to_string());
+    obs.pk_cleared = true;
     let created = match conn.client.create(K::ENDPOINT, desired).await {
         Ok(v) => v,
         Err(Error::Rejected(msg)) if msg.contains("already exists") && msg.starts_with("name") => {
