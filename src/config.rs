@@ -65,9 +65,14 @@ pub struct RunArgs {
     /// Retries of a failed idempotent request to authentik within one reconcile.
     #[arg(long, env = "AUTHENTIK_RETRIES", default_value_t = 3)]
     pub authentik_retries: u32,
-    /// Namespace to watch; empty for all namespaces.
-    #[arg(long, env = "WATCH_NAMESPACE", default_value = "")]
-    pub namespace: String,
+    /// Namespaces to watch, comma-separated (or the flag repeated); empty for all.
+    #[arg(
+        long = "namespace",
+        env = "WATCH_NAMESPACE",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub namespaces: Vec<String>,
     /// How often each kind's stages are listed to detect drift (e.g. 60s, 5m).
     #[arg(long, env = "RESYNC_INTERVAL", default_value = "60s", value_parser = parse_duration)]
     pub resync_interval: Duration,
@@ -109,6 +114,25 @@ pub struct RunArgs {
     pub identity: Option<String>,
 }
 
+impl RunArgs {
+    /// What the controllers watch: `[None]` for all namespaces, else one scope per namespace.
+    pub fn scopes(&self) -> Vec<Option<String>> {
+        let mut listed: Vec<String> = self
+            .namespaces
+            .iter()
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty())
+            .collect();
+        listed.sort();
+        listed.dedup();
+        if listed.is_empty() {
+            vec![None]
+        } else {
+            listed.into_iter().map(Some).collect()
+        }
+    }
+}
+
 /// `500ms`, `10s`, `5m`, `1h`, or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -144,6 +168,33 @@ mod tests {
         assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
         assert!(parse_duration("5 fortnights").is_err());
         assert!(parse_duration("").is_err());
+    }
+
+    fn run(args: &[&str]) -> RunArgs {
+        let mut argv = vec!["authentik-operator", "run"];
+        argv.extend(args);
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Run(a) => *a,
+            Command::Crdgen(_) => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn namespaces_all_one_or_a_list() {
+        assert_eq!(run(&[]).scopes(), vec![None]);
+        assert_eq!(run(&["--namespace", ""]).scopes(), vec![None]);
+        assert_eq!(
+            run(&["--namespace", "a"]).scopes(),
+            vec![Some("a".to_string())]
+        );
+        assert_eq!(
+            run(&["--namespace", "b, a,b"]).scopes(),
+            vec![Some("a".to_string()), Some("b".to_string())]
+        );
+        assert_eq!(
+            run(&["--namespace", "a", "--namespace", "c"]).scopes(),
+            vec![Some("a".to_string()), Some("c".to_string())]
+        );
     }
 
     #[test]

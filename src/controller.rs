@@ -2,6 +2,7 @@
 //! per-kind drift sweeps, the HTTP endpoints, and a clean shutdown on SIGTERM.
 
 use crate::authentik::{AuthentikClient, ClientConfig, RetryPolicy, Token};
+use crate::caches::{Caches, Queues};
 use crate::config::RunArgs;
 use crate::connections::reconcile::{self as conn_reconcile, ConnectionResource};
 use crate::connections::{ConnKey, Connection, Registry};
@@ -14,7 +15,7 @@ use crate::metrics::Metrics;
 use crate::reconcile::context::Triggers;
 use crate::reconcile::{self, Context, Settings, Stores};
 use crate::stage::Stage;
-use futures::channel::mpsc;
+use futures::channel::mpsc::{self, UnboundedReceiver};
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
@@ -70,14 +71,13 @@ pub fn authentik_client(
     AuthentikClient::new(cfg, Some(metrics))
 }
 
-fn api<K>(client: &Client, namespace: &str) -> Api<K>
+fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
     K: kube::Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>,
 {
-    if namespace.is_empty() {
-        Api::all(client.clone())
-    } else {
-        Api::namespaced(client.clone(), namespace)
+    match namespace {
+        None => Api::all(client.clone()),
+        Some(ns) => Api::namespaced(client.clone(), ns),
     }
 }
 
@@ -144,6 +144,51 @@ pub async fn run_with_client(args: RunArgs, client: Client, stop: CancellationTo
     Ok(())
 }
 
+/// One controller per watched scope (all namespaces, or each listed one) and its queue.
+type Scoped<K> = Vec<(Controller<K>, UnboundedReceiver<ObjectRef<K>>)>;
+
+/// Controllers of one stage kind for every scope, their caches and their queues.
+fn stage_controllers<K: Stage>(
+    client: &Client,
+    scopes: &[Option<String>],
+    cfg: &controller::Config,
+) -> (Scoped<K>, Caches<K>, Queues<K>) {
+    let mut controllers = Vec::new();
+    let mut queues = Queues::default();
+    for scope in scopes {
+        let (tx, rx) = mpsc::unbounded();
+        let c = Controller::new(
+            api::<K>(client, scope.as_deref()),
+            watcher::Config::default(),
+        )
+        .with_config(cfg.clone());
+        queues.add(scope.as_deref(), tx);
+        controllers.push((c, rx));
+    }
+    let caches = Caches::new(controllers.iter().map(|(c, _)| c.store()).collect());
+    (controllers, caches, queues)
+}
+
+/// Runs the controllers of one stage kind until `stop`.
+async fn run_stage_controllers<K: Stage>(
+    scoped: Scoped<K>,
+    ctx: Arc<Context>,
+    stop: CancellationToken,
+) {
+    let runs = scoped.into_iter().map(|(c, rx)| {
+        drive(
+            c.reconcile_on(rx)
+                .graceful_shutdown_on(stop.clone().cancelled_owned())
+                .run(
+                    reconcile::reconcile::<K>,
+                    reconcile::error_policy::<K>,
+                    ctx.clone(),
+                ),
+        )
+    });
+    futures::future::join_all(runs).await;
+}
+
 /// The stage and connection controllers, their watches and the drift sweeps, until `stop`.
 pub async fn run_controllers(
     args: RunArgs,
@@ -153,65 +198,77 @@ pub async fn run_controllers(
     ready: Arc<AtomicBool>,
     stop: CancellationToken,
 ) -> Result<()> {
-    let ns = args.namespace.as_str();
+    let scopes = args.scopes();
     let wc = watcher::Config::default();
     let cfg = controller::Config::default().concurrency(args.concurrency);
-
-    let (pw_tx, pw_rx) = mpsc::unbounded::<ObjectRef<PasswordStage>>();
-    let (id_tx, id_rx) = mpsc::unbounded::<ObjectRef<IdentificationStage>>();
-    let (ul_tx, ul_rx) = mpsc::unbounded::<ObjectRef<UserLoginStage>>();
-
-    let pw =
-        Controller::new(api::<PasswordStage>(&client, ns), wc.clone()).with_config(cfg.clone());
-    let id = Controller::new(api::<IdentificationStage>(&client, ns), wc.clone())
-        .with_config(cfg.clone());
-    let ul =
-        Controller::new(api::<UserLoginStage>(&client, ns), wc.clone()).with_config(cfg.clone());
+    let (pw, pw_caches, pw_queues) = stage_controllers::<PasswordStage>(&client, &scopes, &cfg);
+    let (id, id_caches, id_queues) =
+        stage_controllers::<IdentificationStage>(&client, &scopes, &cfg);
+    let (ul, ul_caches, ul_queues) = stage_controllers::<UserLoginStage>(&client, &scopes, &cfg);
     let stores = Stores {
-        password: pw.store(),
-        identification: id.store(),
-        user_login: ul.store(),
+        password: pw_caches,
+        identification: id_caches,
+        user_login: ul_caches,
     };
 
     // A PasswordStage getting (or changing) its pk re-triggers the stages that `ref` it; a
     // referrer going away re-triggers a PasswordStage whose delete waits for it.
-    let id_store = stores.identification.clone();
-    let id = id.watches(
-        api::<PasswordStage>(&client, ns),
-        wc.clone(),
-        move |pw: PasswordStage| referrers_of(&id_store, &pw),
-    );
-    let pw = pw.watches(
-        api::<IdentificationStage>(&client, ns),
-        wc.clone(),
-        |id: IdentificationStage| referenced_password_stages(&id),
-    );
+    let id: Scoped<IdentificationStage> = id
+        .into_iter()
+        .zip(&scopes)
+        .map(|((c, rx), scope)| {
+            let referrers = stores.identification.clone();
+            let c = c.watches(
+                api::<PasswordStage>(&client, scope.as_deref()),
+                wc.clone(),
+                move |pw| referrers_of(&referrers, &pw),
+            );
+            (c, rx)
+        })
+        .collect();
+    let pw: Scoped<PasswordStage> = pw
+        .into_iter()
+        .zip(&scopes)
+        .map(|((c, rx), scope)| {
+            let c = c.watches(
+                api::<IdentificationStage>(&client, scope.as_deref()),
+                wc.clone(),
+                |id: IdentificationStage| referenced_password_stages(&id),
+            );
+            (c, rx)
+        })
+        .collect();
 
-    // Connections re-read their Secret when it changes. The watch is metadata-only: the
-    // operator never caches Secret data it does not use.
-    let conn = Controller::new(api::<AuthentikConnection>(&client, ns), wc.clone())
-        .with_config(cfg.clone());
-    let conn_store = conn.store();
-    let cluster_conn = Controller::new(
+    // Connections re-read their Secret when it changes. The watch is metadata-only
+    // (Api<PartialObjectMeta<_>>): the operator never caches Secret data it does not use.
+    let secrets =
+        |scope: &Option<String>| api::<PartialObjectMeta<Secret>>(&client, scope.as_deref());
+    let conn: Vec<Controller<AuthentikConnection>> = scopes
+        .iter()
+        .map(|scope| {
+            let c = Controller::new(
+                api::<AuthentikConnection>(&client, scope.as_deref()),
+                wc.clone(),
+            )
+            .with_config(cfg.clone());
+            let store = c.store();
+            c.watches(secrets(scope), wc.clone(), move |s| {
+                connections_using(&store, &s)
+            })
+        })
+        .collect();
+    let mut cluster_conn = Controller::new(
         Api::<ClusterAuthentikConnection>::all(client.clone()),
         wc.clone(),
     )
     .with_config(cfg);
     let cluster_store = cluster_conn.store();
-    let (conn, cluster_conn) = if args.enable_connections {
-        // Api<PartialObjectMeta<_>> makes kube request metadata only.
-        let secrets = || api::<PartialObjectMeta<Secret>>(&client, ns);
-        (
-            conn.watches(secrets(), wc.clone(), move |s| {
-                connections_using(&conn_store, &s)
-            }),
-            cluster_conn.watches(secrets(), wc.clone(), move |s| {
-                connections_using(&cluster_store, &s)
-            }),
-        )
-    } else {
-        (conn, cluster_conn)
-    };
+    for scope in &scopes {
+        let store = cluster_store.clone();
+        cluster_conn = cluster_conn.watches(secrets(scope), wc.clone(), move |s| {
+            connections_using(&store, &s)
+        });
+    }
 
     let recorder = Recorder::new(
         client.clone(),
@@ -228,9 +285,9 @@ pub async fn run_controllers(
         ..Settings::default()
     };
     let triggers = Triggers {
-        password: pw_tx,
-        identification: id_tx,
-        user_login: ul_tx,
+        password: pw_queues,
+        identification: id_queues,
+        user_login: ul_queues,
     };
     let ctx = Arc::new(Context::new(
         client,
@@ -250,71 +307,47 @@ pub async fn run_controllers(
     let readiness = tokio::spawn({
         let stores = stores.clone();
         async move {
-            synced(&stores.password).await;
-            synced(&stores.identification).await;
-            synced(&stores.user_login).await;
+            stores.password.synced().await;
+            stores.identification.synced().await;
+            stores.user_login.synced().await;
             http::mark_ready(&ready);
         }
     });
 
-    let shutdown = || stop.clone().cancelled_owned();
-    let pw_run = drive(pw.reconcile_on(pw_rx).graceful_shutdown_on(shutdown()).run(
-        reconcile::reconcile::<PasswordStage>,
-        reconcile::error_policy::<PasswordStage>,
-        ctx.clone(),
-    ));
-    let id_run = drive(id.reconcile_on(id_rx).graceful_shutdown_on(shutdown()).run(
-        reconcile::reconcile::<IdentificationStage>,
-        reconcile::error_policy::<IdentificationStage>,
-        ctx.clone(),
-    ));
-    let ul_run = drive(ul.reconcile_on(ul_rx).graceful_shutdown_on(shutdown()).run(
-        reconcile::reconcile::<UserLoginStage>,
-        reconcile::error_policy::<UserLoginStage>,
-        ctx.clone(),
-    ));
     let connections_run = {
-        let ctx = ctx.clone();
+        let (ctx, stop) = (ctx.clone(), stop.clone());
         let enabled = args.enable_connections;
         async move {
             if !enabled {
                 return;
             }
-            let conn_run = drive(conn.graceful_shutdown_on(shutdown()).run(
-                conn_reconcile::reconcile::<AuthentikConnection>,
-                conn_reconcile::error_policy::<AuthentikConnection>,
-                ctx.clone(),
-            ));
-            let cluster_run = drive(cluster_conn.graceful_shutdown_on(shutdown()).run(
+            let shutdown = || stop.clone().cancelled_owned();
+            let namespaced = futures::future::join_all(conn.into_iter().map(|c| {
+                drive(c.graceful_shutdown_on(shutdown()).run(
+                    conn_reconcile::reconcile::<AuthentikConnection>,
+                    conn_reconcile::error_policy::<AuthentikConnection>,
+                    ctx.clone(),
+                ))
+            }));
+            let cluster = drive(cluster_conn.graceful_shutdown_on(shutdown()).run(
                 conn_reconcile::reconcile::<ClusterAuthentikConnection>,
                 conn_reconcile::error_policy::<ClusterAuthentikConnection>,
-                ctx,
+                ctx.clone(),
             ));
-            futures::join!(conn_run, cluster_run);
+            futures::join!(namespaced, cluster);
         }
     };
-    tracing::info!("controllers started");
-    futures::join!(pw_run, id_run, ul_run, connections_run);
+    tracing::info!(namespaces = ?args.namespaces, "controllers started");
+    futures::join!(
+        run_stage_controllers(pw, ctx.clone(), stop.clone()),
+        run_stage_controllers(id, ctx.clone(), stop.clone()),
+        run_stage_controllers(ul, ctx.clone(), stop.clone()),
+        connections_run
+    );
     sweeps.abort();
     readiness.abort();
     tracing::info!("controllers stopped");
     Ok(())
-}
-
-/// Waits until a store has its initial list. A fresh wait each time round: a
-/// `wait_until_ready` future polled before the first list was seen not to wake up.
-async fn synced<K: kube::Resource + Clone>(store: &Store<K>)
-where
-    K::DynamicType: Eq + std::hash::Hash + Clone,
-{
-    // Ok(Err(_)): the writer is gone (shutting down); nothing left to wait for.
-    while tokio::time::timeout(
-        std::time::Duration::from_millis(250),
-        store.wait_until_ready(),
-    )
-    .await
-    .is_err()
-    {}
 }
 
 /// Connections whose token or CA lives in `secret`.
@@ -353,7 +386,7 @@ where
 }
 
 fn referrers_of(
-    store: &Store<IdentificationStage>,
+    store: &Caches<IdentificationStage>,
     pw: &PasswordStage,
 ) -> Vec<ObjectRef<IdentificationStage>> {
     let ns = pw.namespace();

@@ -1,6 +1,7 @@
 //! authentik-operator: authentik flow stages as Kubernetes custom resources.
 
 pub mod authentik;
+pub mod caches;
 pub mod config;
 pub mod connections;
 pub mod controller;

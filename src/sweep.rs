@@ -3,14 +3,13 @@
 //! resources in sync cost nothing more. Also refreshes the resources-by-condition gauge.
 
 use crate::authentik::wire::pk_of;
+use crate::caches::{Caches, Queues};
 use crate::connections::{ConnKey, Connection};
 use crate::crd::{IdentificationStage, PasswordStage, StageStatus, UserLoginStage};
 use crate::metrics::ConditionLabels;
 use crate::reconcile::Context;
 use crate::reconcile::context::{kind_name, send_matching};
 use crate::stage::Stage;
-use futures::channel::mpsc;
-use kube::runtime::reflector::{ObjectRef, Store};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -64,7 +63,7 @@ pub async fn sweep_all(ctx: &Context) {
 }
 
 fn count_conditions<K: Stage>(
-    store: &Store<K>,
+    store: &Caches<K>,
     counts: &mut HashMap<(&'static str, &'static str), i64>,
 ) {
     let kind = kind_name::<K>();
@@ -86,8 +85,8 @@ fn count_conditions<K: Stage>(
 async fn sweep_once<K: Stage>(
     key: &ConnKey,
     conn: &Connection,
-    store: &Store<K>,
-    trigger: &mpsc::UnboundedSender<ObjectRef<K>>,
+    store: &Caches<K>,
+    trigger: &Queues<K>,
 ) {
     let kind = kind_name::<K>();
     let listed = match conn.client.list_all(K::ENDPOINT, &[]).await {

@@ -215,3 +215,65 @@ async fn unsupported_fields_on_older_authentik_are_reported_not_looped() {
         .count();
     assert_eq!(warnings, 1, "one warning event, not one per sweep");
 }
+
+#[tokio::test]
+async fn a_list_of_namespaces_is_watched_and_nothing_else() {
+    let mut env = Env::new(Profile::Current).await;
+    let cp = testenv::shared();
+    let second = cp.create_namespace("e2e-second").expect("namespace");
+    let outside = cp.create_namespace("e2e-outside").expect("namespace");
+    env.extra_args = vec!["--namespace".into(), format!("{},{second}", env.ns)];
+    env.start_operator().await;
+    let stage = |name: &str, ak: &str| {
+        json!({
+            "apiVersion": "authentik-operator.io/v1alpha1", "kind": "UserLoginStage",
+            "metadata": {"name": name}, "spec": {"name": ak}
+        })
+    };
+    let in_ns = |ns: &str| kube::Api::<UserLoginStage>::namespaced(env.client.clone(), ns);
+    let create = |ns: String, obj: Value| {
+        let api = in_ns(&ns);
+        async move {
+            let obj: UserLoginStage = serde_json::from_value(obj).unwrap();
+            api.create(&Default::default(), &obj).await.expect("create");
+        }
+    };
+    env.create::<UserLoginStage>(stage("first", "listed-first"))
+        .await;
+    create(second.clone(), stage("second", "listed-second")).await;
+    create(outside.clone(), stage("ignored", "not-watched")).await;
+    env.wait_for::<UserLoginStage>("first", "Ready", is_ready)
+        .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(45);
+    loop {
+        let obj = in_ns(&second).get("second").await.unwrap();
+        if is_ready(&obj) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "second namespace never Ready"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // One authentik name claimed from both watched namespaces: the later claim loses.
+    create(second.clone(), stage("clash", "listed-first")).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(45);
+    loop {
+        let obj = in_ns(&second).get("clash").await.unwrap();
+        if common::reason(&obj, "Synced").as_deref() == Some("NameConflict") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no NameConflict across namespaces"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let ignored = in_ns(&outside).get("ignored").await.unwrap();
+    assert!(
+        ignored.status.is_none(),
+        "a namespace outside the list is left alone"
+    );
+    assert!(env.sim_stages_named("user_login", "not-watched").is_empty());
+}

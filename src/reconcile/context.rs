@@ -1,15 +1,15 @@
 //! What every reconcile shares: clients, caches of both sides, and per-object backoff.
 
 use super::naming::Claim;
+use crate::caches::{Caches, Queues};
 use crate::connections::{ConnKey, Registry};
 use crate::crd::refs::By;
 use crate::crd::{IdentificationStage, ManagementPolicy, PasswordStage, UserLoginStage};
 use crate::metrics::Metrics;
 use crate::stage::Stage;
-use futures::channel::mpsc::UnboundedSender;
 use kube::ResourceExt;
 use kube::runtime::events::Recorder;
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::ObjectRef;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -44,9 +44,9 @@ impl Default for Settings {
 /// Read access to the informer caches of all three kinds (for name claims and references).
 #[derive(Clone)]
 pub struct Stores {
-    pub password: Store<PasswordStage>,
-    pub identification: Store<IdentificationStage>,
-    pub user_login: Store<UserLoginStage>,
+    pub password: Caches<PasswordStage>,
+    pub identification: Caches<IdentificationStage>,
+    pub user_login: Caches<UserLoginStage>,
 }
 
 impl Stores {
@@ -90,7 +90,7 @@ pub fn kind_name<K: Stage>() -> &'static str {
     }
 }
 
-fn collect_claims<K: Stage>(store: &Store<K>, out: &mut Vec<Claim>) {
+fn collect_claims<K: Stage>(store: &Caches<K>, out: &mut Vec<Claim>) {
     for obj in store.state() {
         if obj.common().management_policy == ManagementPolicy::Manage {
             out.push(claim_of(obj.as_ref()));
@@ -99,7 +99,7 @@ fn collect_claims<K: Stage>(store: &Store<K>, out: &mut Vec<Claim>) {
 }
 
 fn collect_referrers<K: Stage>(
-    store: &Store<K>,
+    store: &Caches<K>,
     kind: &str,
     namespace: &str,
     name: &str,
@@ -141,9 +141,9 @@ pub struct Context {
 /// Senders into each stage controller's queue.
 #[derive(Clone)]
 pub struct Triggers {
-    pub password: UnboundedSender<ObjectRef<PasswordStage>>,
-    pub identification: UnboundedSender<ObjectRef<IdentificationStage>>,
-    pub user_login: UnboundedSender<ObjectRef<UserLoginStage>>,
+    pub password: Queues<PasswordStage>,
+    pub identification: Queues<IdentificationStage>,
+    pub user_login: Queues<UserLoginStage>,
 }
 
 impl Triggers {
@@ -184,15 +184,10 @@ impl<K: Stage> ClaimOf for K {
     }
 }
 
-pub fn send_matching<K: Stage>(
-    store: &Store<K>,
-    tx: &UnboundedSender<ObjectRef<K>>,
-    pred: impl Fn(&K) -> bool,
-) {
+pub fn send_matching<K: Stage>(store: &Caches<K>, tx: &Queues<K>, pred: impl Fn(&K) -> bool) {
     for obj in store.state() {
         if pred(obj.as_ref()) {
-            // A closed channel means the controller is shutting down; nothing to do.
-            let _ = tx.unbounded_send(ObjectRef::from_obj(obj.as_ref()));
+            tx.send(ObjectRef::from_obj(obj.as_ref()));
         }
     }
 }
