@@ -2,8 +2,8 @@
 
 use crate::helpers::{
     CHART, all_rules, assert_hardened, assert_same_crds, checked_in_crds, cluster_rules, container,
-    env_value, helm, helm_ok, kind_names, lease_rules, namespaced_rules, of_kind, one, path,
-    render, template_args,
+    env_value, helm, helm_ok, kind_names, lease_rules, namespaced_rules, namespaces_of, of_kind,
+    one, one_in, path, render, template_args,
 };
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -57,8 +57,18 @@ fn helm_refuses_missing_or_misspelt_values() {
     );
     let ci = format!("{CHART}/ci/default-values.yaml");
     // values.schema.json: unknown keys and bad values are refused.
-    fails(&[&ci], &["watchNamespaces=team-a"], "watchNamespaces");
-    fails(&[&ci], &["watchNamespace=Team_A"], "watchNamespace");
+    fails(&[&ci], &["watchNamespace=team-a"], "watchNamespace"); // the old, single-string key
+    fails(&[&ci], &["watchNamespaces=team-a"], "watchNamespaces"); // a list, not a string
+    fails(
+        &[&ci],
+        &["watchNamespaces={team-a,Team_A}"],
+        "watchNamespaces",
+    );
+    fails(
+        &[&ci],
+        &["watchNamespaces={team-a,team-a}"],
+        "watchNamespaces",
+    );
     fails(&[&ci], &["logFormat=xml"], "logFormat");
     fails(&[&ci], &["authentik.url=authentik.example.com"], "url");
     fails(&[&ci], &["resyncInterval=soon"], "resyncInterval");
@@ -160,7 +170,7 @@ fn default_values_render_one_hardened_replica_watching_all_namespaces() {
 }
 
 #[test]
-fn replicas_force_leader_election_and_watch_namespace_makes_rbac_namespaced() {
+fn replicas_force_leader_election_and_watch_namespaces_make_rbac_namespaced() {
     let docs = render(
         "ao",
         "operators",
@@ -171,13 +181,27 @@ fn replicas_force_leader_election_and_watch_namespace_makes_rbac_namespaced() {
     let cluster_role = one(&docs, "ClusterRole", "ao-authentik-operator");
     assert_eq!(cluster_role["rules"], Value::Array(cluster_rules()));
     one(&docs, "ClusterRoleBinding", "ao-authentik-operator");
-    let role = one(&docs, "Role", "ao-authentik-operator");
-    assert_eq!(role["metadata"]["namespace"], "team-a");
-    assert_eq!(role["rules"], Value::Array(namespaced_rules()));
-    let binding = one(&docs, "RoleBinding", "ao-authentik-operator");
-    assert_eq!(binding["metadata"]["namespace"], "team-a");
-    assert_eq!(binding["roleRef"]["kind"], "Role");
-    assert_eq!(binding["subjects"][0]["namespace"], "operators");
+    // A Role and a RoleBinding in each watched namespace, and in no other.
+    let watched = ["team-a", "team-b"];
+    for kind in ["Role", "RoleBinding"] {
+        assert_eq!(
+            namespaces_of(&docs, kind, "ao-authentik-operator"),
+            watched,
+            "{kind}s"
+        );
+    }
+    for ns in watched {
+        let role = one_in(&docs, "Role", "ao-authentik-operator", ns);
+        assert_eq!(role["rules"], Value::Array(namespaced_rules()), "{ns}");
+        let binding = one_in(&docs, "RoleBinding", "ao-authentik-operator", ns);
+        assert_eq!(binding["roleRef"]["kind"], "Role", "{ns}");
+        assert_eq!(binding["roleRef"]["name"], "ao-authentik-operator", "{ns}");
+        assert_eq!(
+            binding["subjects"],
+            json!([{"kind": "ServiceAccount", "name": "ao-authentik-operator", "namespace": "operators"}]),
+            "{ns}"
+        );
+    }
 
     let lease_role = one(&docs, "Role", "ao-authentik-operator-leader-election");
     assert_eq!(lease_role["metadata"]["namespace"], "operators");
@@ -208,7 +232,7 @@ fn replicas_force_leader_election_and_watch_namespace_makes_rbac_namespaced() {
     );
     assert_eq!(
         env_value(deploy, "WATCH_NAMESPACE").as_deref(),
-        Some("team-a")
+        Some("team-a,team-b")
     );
     assert_eq!(env_value(deploy, "LOG_FORMAT").as_deref(), Some("json"));
     assert_eq!(env_value(deploy, "RESYNC_INTERVAL").as_deref(), Some("5m"));
@@ -240,6 +264,23 @@ fn replicas_force_leader_election_and_watch_namespace_makes_rbac_namespaced() {
         one(&docs, "Role", "ao-authentik-operator-leader-election");
         one(&docs, "ClusterRole", "ao-authentik-operator");
     }
+
+    // One namespace is a list of one; the empty list (the default) is every namespace.
+    let docs = render("ao", "operators", &[&ci], &["watchNamespaces={team-a}"]);
+    let deploy = one(&docs, "Deployment", "ao-authentik-operator");
+    assert_eq!(
+        env_value(deploy, "WATCH_NAMESPACE").as_deref(),
+        Some("team-a")
+    );
+    assert_eq!(
+        namespaces_of(&docs, "Role", "ao-authentik-operator"),
+        ["team-a"]
+    );
+    let cluster_role = one(&docs, "ClusterRole", "ao-authentik-operator");
+    assert_eq!(cluster_role["rules"], Value::Array(cluster_rules()));
+    let docs = render("ao", "operators", &[&ci], &[]);
+    assert!(of_kind(&docs, "Role").is_empty());
+    assert!(of_kind(&docs, "RoleBinding").is_empty());
 }
 
 #[test]
@@ -283,7 +324,10 @@ fn service_monitor_only_when_asked_for_and_no_default_authentik() {
 fn without_connections_the_operator_gets_no_access_to_secrets() {
     for sets in [
         vec!["connections.enabled=false"],
-        vec!["connections.enabled=false", "watchNamespace=team-a"],
+        vec![
+            "connections.enabled=false",
+            "watchNamespaces={team-a,team-b}",
+        ],
     ] {
         let docs = render(
             "noconn",
@@ -296,6 +340,15 @@ fn without_connections_the_operator_gets_no_access_to_secrets() {
             .chain(of_kind(&docs, "Role"))
             .collect();
         assert!(!roles.is_empty(), "{sets:?}: some RBAC is rendered");
+        if sets.len() > 1 {
+            // Namespaced and without connections: nothing cluster-wide at all.
+            assert!(of_kind(&docs, "ClusterRole").is_empty(), "{sets:?}");
+            assert!(of_kind(&docs, "ClusterRoleBinding").is_empty(), "{sets:?}");
+            assert_eq!(
+                namespaces_of(&docs, "Role", "noconn-authentik-operator"),
+                ["team-a", "team-b"]
+            );
+        }
         for role in roles {
             let text = role["rules"].to_string();
             for forbidden in ["secrets", "configmaps", "authentikconnections"] {

@@ -5,7 +5,7 @@ use crate::helpers::{
     installed_release, kubectl_ok, one, q, render, run, service_monitor_crd, without_kind,
     write_list,
 };
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[test]
 fn chart_rbac_cluster_wide_grants_what_the_operator_needs_and_nothing_more() {
@@ -150,17 +150,20 @@ fn chart_rbac_cluster_wide_grants_what_the_operator_needs_and_nothing_more() {
 }
 
 #[test]
-fn chart_rbac_for_one_namespace_stays_in_it_and_leases_stay_in_the_release_namespace() {
+fn chart_rbac_for_listed_namespaces_stays_in_them_and_leases_stay_in_the_release_namespace() {
     let cp = testenv::shared();
     installed_release(); // the CRDs
     let ns = cp.create_namespace("ao-ha").expect("namespace");
-    let watched = cp.create_namespace("ao-watched").expect("namespace");
+    let watched = [
+        cp.create_namespace("ao-watched-a").expect("namespace"),
+        cp.create_namespace("ao-watched-b").expect("namespace"),
+    ];
     let other = cp.create_namespace("ao-other").expect("namespace");
     let docs = render(
         &ns,
         &ns,
         &[&format!("{CHART}/ci/ha-namespaced-values.yaml")],
-        &[&format!("watchNamespace={watched}")],
+        &[&format!("watchNamespaces={{{}}}", watched.join(","))],
     );
     let rest = without_kind(&docs, "CustomResourceDefinition");
     apply("chart-ha", &rest, false);
@@ -171,15 +174,29 @@ fn chart_rbac_for_one_namespace_stays_in_it_and_leases_stay_in_the_release_names
     let mut cases = Vec::new();
     for s in STAGES {
         let r = format!("{s}.authentik-operator.io");
-        cases.push((true, format!("watch {r} -n {watched}")));
-        cases.push((true, format!("patch {r} --subresource=status -n {watched}")));
+        for w in &watched {
+            cases.push((true, format!("watch {r} -n {w}")));
+            cases.push((true, format!("patch {r} --subresource=status -n {w}")));
+        }
         cases.push((false, format!("list {r} -n {other}")));
+        cases.push((false, format!("patch {r} --subresource=status -n {other}")));
         cases.push((false, format!("list {r} -n {ns}")));
         cases.push((false, format!("list {r} --all-namespaces")));
     }
     let lease = "leases.coordination.k8s.io";
+    for w in &watched {
+        cases.extend([
+            (true, format!("create events.events.k8s.io -n {w}")),
+            (false, format!("create {lease} -n {w}")),
+            (true, format!("watch secrets -n {w}")),
+            (true, format!("get configmaps -n {w}")),
+            (
+                true,
+                format!("list authentikconnections.authentik-operator.io -n {w}"),
+            ),
+        ]);
+    }
     cases.extend([
-        (true, format!("create events.events.k8s.io -n {watched}")),
         (false, format!("create events.events.k8s.io -n {other}")),
         (true, format!("create {lease} -n {ns}")),
         (true, format!("get {lease}/{name} -n {ns}")),
@@ -189,21 +206,14 @@ fn chart_rbac_for_one_namespace_stays_in_it_and_leases_stay_in_the_release_names
         (false, format!("get {lease}/someone-else -n {ns}")),
         (false, format!("patch {lease}/someone-else -n {ns}")),
         (false, format!("list {lease} -n {ns}")),
-        (false, format!("create {lease} -n {watched}")),
-        (true, format!("watch secrets -n {watched}")),
         (false, format!("get secrets -n {other}")),
         (false, q("list secrets --all-namespaces")),
-        (true, format!("get configmaps -n {watched}")),
         (false, format!("get configmaps -n {other}")),
-        (
-            true,
-            format!("list authentikconnections.authentik-operator.io -n {watched}"),
-        ),
         (
             false,
             format!("list authentikconnections.authentik-operator.io -n {other}"),
         ),
-        // Cluster-scoped: watched whatever the namespace.
+        // Cluster-scoped: watched whatever the namespaces.
         (
             true,
             q("watch clusterauthentikconnections.authentik-operator.io"),
@@ -211,7 +221,8 @@ fn chart_rbac_for_one_namespace_stays_in_it_and_leases_stay_in_the_release_names
     ]);
     assert_can_i(&who, &cases);
 
-    // Real calls: the Lease life cycle of leader election, and a list outside the namespace.
+    // Real calls: the Lease life cycle of leader election, and stages inside and outside the
+    // watched namespaces.
     let token = cp.service_account_token(&ns, &name).expect("token");
     let as_sa = |args: &[&str]| {
         let mut cmd = cp.kubectl_with_token(&token);
@@ -252,17 +263,42 @@ fn chart_rbac_for_one_namespace_stays_in_it_and_leases_stay_in_the_release_names
         out.stdout,
         out.stderr
     );
-    let out = as_sa(&[
-        "get",
-        "passwordstages.authentik-operator.io",
-        "-n",
-        &watched,
-    ]);
-    assert!(
-        out.ok,
-        "listing stages in the watched namespace: {}",
-        out.stderr
-    );
+    // A stage in each watched namespace and in the other one (created as admin); the
+    // operator's status write is a server-side apply of the status subresource.
+    let stages: Vec<_> = watched
+        .iter()
+        .chain([&other])
+        .map(|n| password_stage(n))
+        .collect();
+    apply("stages", &stages.iter().collect::<Vec<_>>(), false);
+    let apply_status = |namespace: &str| {
+        let mut stage = password_stage(namespace);
+        stage["status"] = json!({"observedGeneration": 1});
+        let file = write_list("stage-status", &[&stage]);
+        as_sa(&[
+            "apply",
+            "--server-side",
+            "--field-manager=authentik-operator",
+            "--subresource=status",
+            "-f",
+            &file.display().to_string(),
+        ])
+    };
+    for w in &watched {
+        let out = as_sa(&["get", "passwordstages.authentik-operator.io", "-n", w]);
+        assert!(
+            out.ok && out.stdout.contains("login-password"),
+            "listing stages in watched namespace {w}: {} {}",
+            out.stdout,
+            out.stderr
+        );
+        let out = apply_status(w);
+        assert!(
+            out.ok,
+            "patching a stage's status in watched namespace {w}: {}",
+            out.stderr
+        );
+    }
     let out = as_sa(&["get", "passwordstages.authentik-operator.io", "-n", &other]);
     assert!(
         forbidden(&out),
@@ -270,6 +306,23 @@ fn chart_rbac_for_one_namespace_stays_in_it_and_leases_stay_in_the_release_names
         out.stdout,
         out.stderr
     );
+    let out = apply_status(&other);
+    assert!(
+        forbidden(&out),
+        "patching a stage's status elsewhere: {} {}",
+        out.stdout,
+        out.stderr
+    );
+}
+
+/// A valid PasswordStage `login-password` in `namespace`.
+fn password_stage(namespace: &str) -> Value {
+    json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "PasswordStage",
+        "metadata": {"name": "login-password", "namespace": namespace},
+        "spec": {"name": format!("login-password-{namespace}"),
+                 "backends": ["authentik.core.auth.InbuiltBackend"]},
+    })
 }
 
 #[test]

@@ -28,6 +28,35 @@ pub fn one<'a>(docs: &'a [Value], kind: &str, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {kind}/{name} among {:?}", kind_names(docs)))
 }
 
+/// The `kind`/`name` in `namespace` (namespaced objects share a name across namespaces).
+pub fn one_in<'a>(docs: &'a [Value], kind: &str, name: &str, namespace: &str) -> &'a Value {
+    docs.iter()
+        .find(|d| {
+            d["kind"] == kind
+                && d["metadata"]["name"] == name
+                && d["metadata"]["namespace"] == namespace
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no {kind}/{name} in {namespace} among {:?}",
+                kind_names(docs)
+            )
+        })
+}
+
+/// The namespaces of every `kind`/`name`, in rendering order.
+pub fn namespaces_of(docs: &[Value], kind: &str, name: &str) -> Vec<String> {
+    docs.iter()
+        .filter(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+        .map(|d| {
+            d["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or("?")
+                .to_string()
+        })
+        .collect()
+}
+
 pub fn without_kind<'a>(docs: &'a [Value], kind: &str) -> Vec<&'a Value> {
     docs.iter().filter(|d| d["kind"] != kind).collect()
 }
