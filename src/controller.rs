@@ -205,11 +205,6 @@ pub async fn run_controllers(
     let (id, id_caches, id_queues) =
         stage_controllers::<IdentificationStage>(&client, &scopes, &cfg);
     let (ul, ul_caches, ul_queues) = stage_controllers::<UserLoginStage>(&client, &scopes, &cfg);
-    let stores = Stores {
-        password: pw_caches,
-        identification: id_caches,
-        user_login: ul_caches,
-    };
 
     // A PasswordStage getting (or changing) its pk re-triggers the stages that `ref` it; a
     // referrer going away re-triggers a PasswordStage whose delete waits for it.
@@ -217,7 +212,7 @@ pub async fn run_controllers(
         .into_iter()
         .zip(&scopes)
         .map(|((c, rx), scope)| {
-            let referrers = stores.identification.clone();
+            let referrers = id_caches.clone();
             let c = c.watches(
                 api::<PasswordStage>(&client, scope.as_deref()),
                 wc.clone(),
@@ -269,6 +264,13 @@ pub async fn run_controllers(
             connections_using(&store, &s)
         });
     }
+    let stores = Stores {
+        password: pw_caches,
+        identification: id_caches,
+        user_login: ul_caches,
+        connections: Caches::new(conn.iter().map(Controller::store).collect()),
+        cluster_connections: Caches::new(vec![cluster_store]),
+    };
 
     let recorder = Recorder::new(
         client.clone(),
@@ -300,8 +302,13 @@ pub async fn run_controllers(
     ));
 
     // A first sweep before the controllers start, so their initial reconciles read the
-    // snapshot instead of sending one GET per resource.
-    crate::sweep::sweep_all(&ctx).await;
+    // snapshot instead of sending one GET per resource; bounded, so an authentik that does
+    // not answer cannot hold up the controllers (deletes included) for long.
+    let _ = tokio::time::timeout(
+        ctx.settings.authentik_timeout,
+        crate::sweep::sweep_all(&ctx),
+    )
+    .await;
 
     let sweeps = tokio::spawn(crate::sweep::sweep_loop(ctx.clone(), stop.clone()));
     let readiness = tokio::spawn({

@@ -30,24 +30,35 @@ pub async fn sweep_loop(ctx: Arc<Context>, stop: CancellationToken) {
 /// One sweep of every kind on every connection.
 pub async fn sweep_all(ctx: &Context) {
     let mut counts: HashMap<(&'static str, &'static str), i64> = HashMap::new();
-    for (key, conn) in ctx.connections.all() {
-        sweep_once::<PasswordStage>(&key, &conn, &ctx.stores.password, &ctx.triggers.password)
-            .await;
-        sweep_once::<IdentificationStage>(
-            &key,
-            &conn,
-            &ctx.stores.identification,
-            &ctx.triggers.identification,
-        )
-        .await;
-        sweep_once::<UserLoginStage>(
-            &key,
-            &conn,
-            &ctx.stores.user_login,
-            &ctx.triggers.user_login,
-        )
-        .await;
+    for gone in ctx.connections.prune(|k| ctx.stores.connection_exists(k)) {
+        tracing::info!(connection = %gone, "connection deleted");
+        ctx.triggers.stages_of(&ctx.stores, &gone);
     }
+    // Connections are swept side by side: one authentik that does not answer must not delay
+    // drift detection in the others.
+    let sweeps = ctx
+        .connections
+        .all()
+        .into_iter()
+        .map(|(key, conn)| async move {
+            sweep_once::<PasswordStage>(&key, &conn, &ctx.stores.password, &ctx.triggers.password)
+                .await;
+            sweep_once::<IdentificationStage>(
+                &key,
+                &conn,
+                &ctx.stores.identification,
+                &ctx.triggers.identification,
+            )
+            .await;
+            sweep_once::<UserLoginStage>(
+                &key,
+                &conn,
+                &ctx.stores.user_login,
+                &ctx.triggers.user_login,
+            )
+            .await;
+        });
+    futures::future::join_all(sweeps).await;
     count_conditions(&ctx.stores.password, &mut counts);
     count_conditions(&ctx.stores.identification, &mut counts);
     count_conditions(&ctx.stores.user_login, &mut counts);
@@ -89,6 +100,7 @@ async fn sweep_once<K: Stage>(
     trigger: &Queues<K>,
 ) {
     let kind = kind_name::<K>();
+    let listed_from = std::time::Instant::now();
     let listed = match conn.client.list_all(K::ENDPOINT, &[]).await {
         Ok(l) => l,
         Err(e) => {
@@ -100,7 +112,7 @@ async fn sweep_once<K: Stage>(
         .into_iter()
         .filter_map(|o| pk_of(&o).map(str::to_string).map(|pk| (pk, o)))
         .collect();
-    let changed = conn.snapshot::<K>().replace(objects);
+    let changed = conn.snapshot::<K>().replace(objects, listed_from);
     send_matching(store, trigger, |obj| {
         let pk = obj.status().and_then(|s| s.pk.as_deref());
         let gone = pk.is_some_and(|pk| conn.snapshot::<K>().get(pk).is_none());

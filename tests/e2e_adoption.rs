@@ -167,3 +167,45 @@ async fn a_name_taken_by_another_kind_in_authentik() {
         "names the kind holding the name: {msg}"
     );
 }
+
+#[tokio::test]
+async fn observed_then_managed_goes_through_adoption_and_never_deletes_what_it_observed() {
+    let env = Env::started(Profile::Current).await;
+    let pk = existing(&env, "watched", 5).await;
+    env.create::<PasswordStage>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "PasswordStage",
+        "metadata": {"name": "watched"},
+        "spec": {"backends": ["authentik.core.auth.InbuiltBackend"], "managementPolicy": "Observe",
+                 "failedAttemptsBeforeCancel": 5}
+    }))
+    .await;
+    let obj = env
+        .wait_for::<PasswordStage>("watched", "Ready", is_ready)
+        .await;
+    assert_eq!(
+        obj.status.as_ref().unwrap().pk.as_deref(),
+        Some(pk.as_str())
+    );
+    assert!(obj.status.unwrap().observed_only);
+    // Switched to Manage with the default adoption policy: refused, nothing written.
+    env.api::<PasswordStage>()
+        .patch(
+            "watched",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(
+                json!({"spec": {"managementPolicy": "Manage", "failedAttemptsBeforeCancel": 9}}),
+            ),
+        )
+        .await
+        .unwrap();
+    env.wait_synced::<PasswordStage>("watched", "AlreadyExists")
+        .await;
+    assert_eq!(
+        env.sim.control().stage(&pk).unwrap()["failed_attempts_before_cancel"],
+        5
+    );
+    // Deleting it leaves the stage it only ever observed.
+    env.delete::<PasswordStage>("watched").await;
+    env.wait_gone::<PasswordStage>("watched").await;
+    assert!(env.sim.control().stage(&pk).is_some());
+}

@@ -262,3 +262,30 @@ async fn tls_verified_by_default_custom_ca_works_and_a_bad_certificate_says_so()
     env.wait_for::<AuthentikConnection>("insecure", "Ready", conn_ready)
         .await;
 }
+
+#[tokio::test]
+async fn deleting_a_connection_takes_it_out_of_use() {
+    let env = Env::started(Profile::Current).await;
+    let other = another_sim(Profile::Current, "gone-token").await;
+    put_token_secret(&env, &env.ns, "gone-token", "gone-token").await;
+    env.create::<AuthentikConnection>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "AuthentikConnection",
+        "metadata": {"name": "soon-gone"},
+        "spec": {"url": other.url(), "tokenSecretRef": {"name": "gone-token", "key": "token"}}
+    }))
+    .await;
+    env.wait_for::<AuthentikConnection>("soon-gone", "Ready", conn_ready)
+        .await;
+    env.create::<PasswordStage>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "PasswordStage",
+        "metadata": {"name": "pw"},
+        "spec": {"backends": ["authentik.core.auth.InbuiltBackend"], "connectionRef": {"name": "soon-gone"}}
+    }))
+    .await;
+    env.wait_for::<PasswordStage>("pw", "Ready", is_ready).await;
+    env.delete::<AuthentikConnection>("soon-gone").await;
+    let msg = env
+        .wait_synced::<PasswordStage>("pw", "ConnectionNotReady")
+        .await;
+    assert!(msg.contains("soon-gone"), "{msg}");
+}

@@ -272,3 +272,52 @@ async fn one_flow_slug_for_many_resources_is_looked_up_once() {
         "{flow_lookups} flow lookups for 20 resources"
     );
 }
+
+#[tokio::test]
+async fn an_identification_stage_with_sources_only() {
+    let env = Env::started(Profile::Current).await;
+    let source = env.sim.control().create_source("GitHub", "github");
+    env.create::<IdentificationStage>(identification(
+        "sources-only",
+        json!({"sources": [{"slug": "github"}]}),
+    ))
+    .await;
+    let obj = env
+        .wait_for::<IdentificationStage>("sources-only", "Ready", is_ready)
+        .await;
+    let remote = env
+        .sim
+        .control()
+        .stage(obj.status.unwrap().pk.unwrap())
+        .unwrap();
+    assert_eq!(remote["sources"], json!([source.to_string()]));
+    assert_eq!(remote["user_fields"], json!([]));
+}
+
+#[tokio::test]
+async fn an_upper_case_pk_converges_without_writing_again_and_again() {
+    let env = Env::started(Profile::Current).await;
+    let flow = env
+        .sim
+        .control()
+        .create_flow("Change", "change-it", "stage_configuration");
+    env.create::<PasswordStage>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "PasswordStage",
+        "metadata": {"name": "upper"},
+        "spec": {"backends": ["authentik.core.auth.InbuiltBackend"],
+                 "configureFlow": {"pk": flow.to_string().to_uppercase()}}
+    }))
+    .await;
+    env.wait_for::<PasswordStage>("upper", "Ready", is_ready)
+        .await;
+    env.sim.control().clear_requests();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let writes: Vec<_> = env
+        .sim
+        .control()
+        .requests()
+        .into_iter()
+        .filter(|r| r.method != "GET")
+        .collect();
+    assert!(writes.is_empty(), "no write loop: {writes:?}");
+}

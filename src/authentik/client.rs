@@ -347,7 +347,14 @@ fn classify(
                     .into(),
             retry_after,
         },
-        429 | 500..=599 => Error::Server {
+        // The 429 text counts seconds down; a message that changes on every attempt would
+        // rewrite the status each time and defeat the backoff.
+        429 => Error::Server {
+            status: 429,
+            message: "authentik is throttling requests".into(),
+            retry_after,
+        },
+        500..=599 => Error::Server {
             status: status.as_u16(),
             message,
             retry_after,

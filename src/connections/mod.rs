@@ -43,6 +43,18 @@ impl fmt::Display for ConnKey {
 }
 
 impl ConnKey {
+    /// A stable identifier for status (`default`, `AuthentikConnection/<ns>/<name>`,
+    /// `ClusterAuthentikConnection/<name>`).
+    pub fn id(&self) -> String {
+        match self {
+            ConnKey::Default => "default".into(),
+            ConnKey::Namespaced { namespace, name } => {
+                format!("AuthentikConnection/{namespace}/{name}")
+            }
+            ConnKey::Cluster { name } => format!("ClusterAuthentikConnection/{name}"),
+        }
+    }
+
     /// The connection a stage in `namespace` with these common fields uses.
     pub fn of(common: &StageCommon, namespace: &str) -> ConnKey {
         match &common.connection_ref {
@@ -165,6 +177,31 @@ impl Registry {
             .remove(key);
     }
 
+    /// Drops the connections (and recorded problems) whose resource is gone; returns them.
+    /// The default connection is never dropped. Deleted connections are noticed here, not by
+    /// their reconciler: they carry no finalizer, so their deletion is never reconciled.
+    pub fn prune(&self, exists: impl Fn(&ConnKey) -> bool) -> Vec<ConnKey> {
+        let keep = |k: &ConnKey| *k == ConnKey::Default || exists(k);
+        let mut gone = Vec::new();
+        let mut live = self.live.write().unwrap_or_else(|e| e.into_inner());
+        live.retain(|k, _| {
+            keep(k) || {
+                gone.push(k.clone());
+                false
+            }
+        });
+        let mut problems = self.problems.write().unwrap_or_else(|e| e.into_inner());
+        problems.retain(|k, _| {
+            keep(k) || {
+                gone.push(k.clone());
+                false
+            }
+        });
+        gone.sort();
+        gone.dedup();
+        gone
+    }
+
     pub fn all(&self) -> Vec<(ConnKey, Arc<Connection>)> {
         let live = self.live.read().unwrap_or_else(|e| e.into_inner());
         let mut all: Vec<_> = live.iter().map(|(k, c)| (k.clone(), c.clone())).collect();
@@ -197,5 +234,38 @@ impl Registry {
                 )))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::authentik::{ClientConfig, Token};
+
+    fn conn() -> Connection {
+        let client = AuthentikClient::new(
+            ClientConfig::new("http://127.0.0.1:9", Token::new("t")),
+            None,
+        )
+        .unwrap();
+        Connection::new(client, Duration::from_secs(60), None, 1)
+    }
+
+    #[test]
+    fn prune_drops_what_is_gone_and_keeps_the_default() {
+        let r = Registry::default();
+        let a = ConnKey::Namespaced {
+            namespace: "ns".into(),
+            name: "a".into(),
+        };
+        let b = ConnKey::Cluster { name: "b".into() };
+        r.set(ConnKey::Default, conn());
+        r.set(a.clone(), conn());
+        r.fail(b.clone(), "no secret".into());
+        let gone = r.prune(|k| *k != a && *k != b);
+        assert_eq!(gone, vec![a.clone(), b.clone()]);
+        assert!(r.get(&ConnKey::Default).is_some());
+        assert!(r.get(&a).is_none());
+        assert!(r.prune(|_| false).is_empty(), "the default stays");
     }
 }

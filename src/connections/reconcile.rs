@@ -87,6 +87,10 @@ impl ConnectionResource for ClusterAuthentikConnection {
 /// Why a connection is not usable, as a condition reason and message.
 struct Problem(&'static str, String);
 
+/// The reason of a problem that may pass by itself (the API server failed to answer): the
+/// live connection stays in use and the check is retried soon.
+const TRANSIENT: &str = "KubernetesError";
+
 pub async fn reconcile<C: ConnectionResource>(obj: Arc<C>, ctx: Arc<Context>) -> Result<Action> {
     let key = obj.key();
     if obj.meta().deletion_timestamp.is_some() {
@@ -109,6 +113,9 @@ pub async fn reconcile<C: ConnectionResource>(obj: Arc<C>, ctx: Arc<Context>) ->
                 ),
                 Some(version),
             )
+        }
+        Err((Problem(TRANSIENT, message), None)) => {
+            return Err(Error::ConnectionNotReady(message));
         }
         Err((Problem(reason, message), conn)) => {
             match conn {
@@ -256,8 +263,13 @@ async fn read_key<D: KeyedData, C: ConnectionResource>(
     };
     let api: Api<D> = Api::namespaced(ctx.kube.clone(), &ns);
     let found = api.get_opt(&r.name).await.map_err(|e| {
+        // Forbidden is a standing problem; anything else from the API server may pass.
+        let reason = match &e {
+            kube::Error::Api(s) if s.code == 403 => "SecretNotFound",
+            _ => TRANSIENT,
+        };
         Problem(
-            "SecretNotFound",
+            reason,
             format!("cannot read {} {ns}/{}: {e}", D::WHAT, r.name),
         )
     })?;

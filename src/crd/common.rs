@@ -1,6 +1,7 @@
 //! Spec fields every stage kind has: its authentik name and the three policies.
 
 use super::connection::ConnectionRef;
+use kube::KubeSchema;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -37,13 +38,14 @@ pub enum ManagementPolicy {
 }
 
 // Fields common to all stage kinds, flattened into each spec.
-#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, KubeSchema, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct StageCommon {
     /// The stage's name in authentik (unique across all stage kinds there). Defaults to
     /// `metadata.name`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1))]
+    #[x_kube(validation = Rule::new("self == self.trim()").message("must not start or end with whitespace: authentik trims names, so the spec could never match"))]
     pub name: Option<String>,
     /// `Delete` (default) or `Orphan`.
     #[serde(default)]

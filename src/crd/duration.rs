@@ -25,14 +25,14 @@ const FLOAT_RE: &str = r"^[+-]?(([0-9](_?[0-9])*)([.]([0-9](_?[0-9])*)?)?|[.][0-
 pub fn cel_rule() -> String {
     let keys = KEYS.map(|k| format!("'{k}'")).join(", ");
     format!(
-        "self.split(';').all(p, p.split('=').size() == 2 && \
+        "self == self.trim() && self.split(';').all(p, p.split('=').size() == 2 && \
          (!(p.split('=')[0].lowerAscii() in [{keys}]) || p.split('=')[1].trim().matches('{FLOAT_RE}'))) && \
          self.split(';').exists(p, p.split('=').size() == 2 && p.split('=')[0].lowerAscii() in [{keys}])"
     )
 }
 
 /// The message the API server shows with the field path in front of it.
-pub const CEL_MESSAGE: &str = "must be an authentik duration such as 'hours=3;minutes=1': ';'-separated key=value pairs with at least one key among weeks, days, hours, minutes, seconds, milliseconds, microseconds and a finite number as its value";
+pub const CEL_MESSAGE: &str = "must be an authentik duration such as 'hours=3;minutes=1': ';'-separated key=value pairs with at least one key among weeks, days, hours, minutes, seconds, milliseconds, microseconds and a finite number as its value, with no surrounding whitespace (authentik would trim it and never match the spec)";
 
 /// Longest duration string accepted; bounds the cost of the CEL rule.
 pub const MAX_LEN: usize = 256;
@@ -41,6 +41,10 @@ pub const MAX_LEN: usize = 256;
 pub fn validate(value: &str) -> Result<(), String> {
     if value.trim().is_empty() {
         return Err("must not be blank".into());
+    }
+    if value.trim() != value {
+        // authentik stores it trimmed: the spec could never match.
+        return Err(format!("{value:?}: surrounding whitespace"));
     }
     let mut known = 0;
     for piece in value.split(';') {
@@ -109,7 +113,7 @@ mod tests {
             "days=30",
             "HOURS=1",
             "hours=-1;minutes=2.5",
-            "hours= 1 ",
+            "hours= 1",
             "hours=1;fortnights=x",
             "hours=1; minutes=2", // " minutes" is an unknown key: skipped, as authentik does
             "weeks=1e2",
@@ -134,6 +138,8 @@ mod tests {
             "fortnights=2",
             "hours=x",
             "hours=1;",
+            "hours=1 ",
+            "\nhours=1",
             "hours==1",
             "hours=1=2",
             "hours=nan",

@@ -27,6 +27,14 @@ pub struct StageStatus {
     /// after a crash recognises the stage it created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The authentik the pk belongs to (`default`, `AuthentikConnection/<ns>/<name>` or
+    /// `ClusterAuthentikConnection/<name>`). A pk from another connection is not trusted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
+    /// The pk was found in Observe mode and never taken over: switching to Manage goes
+    /// through the adoption policy, and deleting the resource never deletes the stage.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub observed_only: bool,
     /// The generation of the spec this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
@@ -54,6 +62,15 @@ pub struct StageStatus {
 impl StageStatus {
     pub fn condition(&self, type_: &str) -> Option<&Condition> {
         self.conditions.iter().find(|c| c.type_ == type_)
+    }
+
+    /// The pk, if it can be trusted for `connection` and, unless `observing`, was not merely
+    /// observed.
+    pub fn trusted_pk(&self, connection: &str, observing: bool) -> Option<&str> {
+        let same_authentik = self.connection.as_deref().is_none_or(|c| c == connection);
+        (same_authentik && (observing || !self.observed_only))
+            .then_some(self.pk.as_deref())
+            .flatten()
     }
 
     pub fn is_ready(&self) -> bool {

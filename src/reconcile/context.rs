@@ -4,7 +4,10 @@ use super::naming::Claim;
 use crate::caches::{Caches, Queues};
 use crate::connections::{ConnKey, Registry};
 use crate::crd::refs::By;
-use crate::crd::{IdentificationStage, ManagementPolicy, PasswordStage, UserLoginStage};
+use crate::crd::{
+    AuthentikConnection, ClusterAuthentikConnection, IdentificationStage, ManagementPolicy,
+    PasswordStage, UserLoginStage,
+};
 use crate::metrics::Metrics;
 use crate::stage::Stage;
 use kube::ResourceExt;
@@ -47,9 +50,27 @@ pub struct Stores {
     pub password: Caches<PasswordStage>,
     pub identification: Caches<IdentificationStage>,
     pub user_login: Caches<UserLoginStage>,
+    /// Connection resources, to notice deleted ones (see `Registry::prune`).
+    pub connections: Caches<AuthentikConnection>,
+    pub cluster_connections: Caches<ClusterAuthentikConnection>,
 }
 
 impl Stores {
+    /// Whether the resource behind a connection key still exists.
+    pub fn connection_exists(&self, key: &ConnKey) -> bool {
+        match key {
+            ConnKey::Default => true,
+            ConnKey::Namespaced { namespace, name } => self
+                .connections
+                .get(&ObjectRef::new(name).within(namespace))
+                .is_some(),
+            ConnKey::Cluster { name } => self
+                .cluster_connections
+                .get(&ObjectRef::new(name))
+                .is_some(),
+        }
+    }
+
     /// Names claimed by resources that manage (not merely observe) a stage.
     pub fn claims(&self) -> Vec<Claim> {
         let mut out = Vec::new();
@@ -78,6 +99,9 @@ pub fn claim_of<K: Stage>(obj: &K) -> Claim {
         authentik_name: obj.authentik_name(),
         connection: ConnKey::of_stage(obj),
         created: obj.meta().creation_timestamp.as_ref().map(|t| t.0),
+        holds: obj.status().is_some_and(|s| {
+            s.pk.is_some() && s.name.as_deref() == Some(obj.authentik_name().as_str())
+        }),
     }
 }
 

@@ -27,6 +27,54 @@ use std::sync::Arc;
 use std::time::Instant;
 use sync::Effects;
 
+/// Deletes the resource's stage in authentik; returns the pk deleted, if any. The stage is
+/// the one in status, or, in the create-marker state (name written, no pk), the one a create
+/// whose answer was lost may have made.
+async fn delete_stage<K: Stage>(obj: &K, ctx: &Context, name: &str) -> Result<Option<String>> {
+    let status = obj.status();
+    let marker = status.is_some_and(|s| s.pk.is_none() && s.name.as_deref() == Some(name));
+    // Never delete a stage that was only observed, or one in another authentik than the one
+    // this resource now points at.
+    let known = status
+        .and_then(|s| s.trusted_pk(&ConnKey::of_stage(obj).id(), false))
+        .map(str::to_string);
+    if known.is_none() && !marker {
+        return Ok(None);
+    }
+    let forced = obj
+        .annotations()
+        .get(FORCE_DELETE_ANNOTATION)
+        .is_some_and(|v| v == "true");
+    let referrers = ctx.stores.referrers(
+        context::kind_name::<K>(),
+        &obj.namespace().unwrap_or_default(),
+        &obj.name_any(),
+    );
+    if !referrers.is_empty() && !forced {
+        return Err(Error::DeleteBlocked(format!(
+            "still referenced by {}; authentik would silently clear those references. Delete or change them first, or annotate this resource with {FORCE_DELETE_ANNOTATION}=true",
+            referrers.join(", ")
+        )));
+    }
+    let (_, conn) = ctx.connections.for_stage(obj).map_err(|e| {
+        Error::ConnectionNotReady(format!(
+            "cannot delete the stage: {e}. Fix the connection, or set deletionPolicy to Orphan to let go"
+        ))
+    })?;
+    let pk = match known {
+        Some(pk) => pk,
+        None => match conn.client.find_by_name(K::ENDPOINT, name).await?.first() {
+            Some(found) => crate::authentik::wire::pk_of(found)
+                .unwrap_or_default()
+                .to_string(),
+            None => return Ok(None),
+        },
+    };
+    conn.client.delete(K::ENDPOINT, &pk).await?;
+    conn.snapshot::<K>().remove(&pk);
+    Ok(Some(pk))
+}
+
 /// Entry point the controllers call.
 pub async fn reconcile<K: Stage>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action> {
     let kind = context::kind_name::<K>();
@@ -168,68 +216,32 @@ async fn cleanup<K: Stage>(obj: &K, ctx: &Context) -> Result<Action> {
         return Ok(Action::await_change());
     }
     let api = api_for(&ctx.kube, obj);
-    let pk = obj.status().and_then(|s| s.pk.clone());
+    let known = obj.status().and_then(|s| s.pk.clone());
     let manage = obj.common().management_policy == ManagementPolicy::Manage;
     let delete = manage && obj.common().deletion_policy == DeletionPolicy::Delete;
     let name = obj.authentik_name();
-    if let (true, Some(pk)) = (delete, &pk) {
-        let forced = obj
-            .annotations()
-            .get(FORCE_DELETE_ANNOTATION)
-            .is_some_and(|v| v == "true");
-        let referrers = ctx.stores.referrers(
-            context::kind_name::<K>(),
-            &obj.namespace().unwrap_or_default(),
-            &obj.name_any(),
-        );
-        let result = if !referrers.is_empty() && !forced {
-            Err(Error::DeleteBlocked(format!(
-                "still referenced by {}; authentik would silently clear those references. Delete or change them first, or annotate this resource with {FORCE_DELETE_ANNOTATION}=true",
-                referrers.join(", ")
-            )))
-        } else {
-            match ctx.connections.for_stage(obj) {
-                Ok((_, conn)) => {
-                    let deleted = conn.client.delete(K::ENDPOINT, pk).await.map(|_| ());
-                    if deleted.is_ok() {
-                        conn.snapshot::<K>().remove(pk);
-                    }
-                    deleted
-                }
-                Err(e) => Err(Error::ConnectionNotReady(format!(
-                    "cannot delete the stage: {e}. Fix the connection, or set deletionPolicy to Orphan to let go"
-                ))),
+    if delete {
+        let outcome = delete_stage(obj, ctx, &name).await;
+        match outcome {
+            Ok(Some(pk)) => {
+                let note = format!("deleted the authentik stage {name:?} (pk {pk})");
+                publish(&ctx.recorder, obj, false, "Deleted", "Delete", note).await;
             }
-        };
-        if let Err(e) = result {
-            let obs = Observation {
-                pk: Some(pk.clone()),
-                ..Default::default()
-            };
-            write_status(obj, ctx, &api, &obs, Some(&e), Effects::default()).await?;
-            return Err(e);
+            Ok(None) => {}
+            Err(e) => {
+                let obs = Observation {
+                    pk: known,
+                    ..Default::default()
+                };
+                write_status(obj, ctx, &api, &obs, Some(&e), Effects::default()).await?;
+                return Err(e);
+            }
         }
-        publish(
-            &ctx.recorder,
-            obj,
-            false,
-            "Deleted",
-            "Delete",
-            format!("deleted the authentik stage {name:?} (pk {pk})"),
-        )
-        .await;
-    } else if pk.is_some() {
-        publish(
-            &ctx.recorder,
-            obj,
-            false,
-            "Orphaned",
-            "Delete",
-            format!(
-                "left the authentik stage {name:?} in place (deletionPolicy Orphan or Observe mode)"
-            ),
-        )
-        .await;
+    } else if known.is_some() {
+        let note = format!(
+            "left the authentik stage {name:?} in place (deletionPolicy Orphan or Observe mode)"
+        );
+        publish(&ctx.recorder, obj, false, "Orphaned", "Delete", note).await;
     }
     kube_ops::remove_finalizer(&api, obj).await?;
     // Once the watch has removed this resource from the cache (a moment), the next claimant of

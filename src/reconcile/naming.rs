@@ -1,5 +1,6 @@
 //! authentik stage names are unique across all stage kinds, so two resources (any kinds, any
-//! namespaces) must not manage one name. The earliest-created claim wins; the others get
+//! namespaces) must not manage one name. A claim that already holds the stage (its status
+//! has the pk for that name) wins; otherwise the earliest-created one. The others get
 //! `NameConflict` and write nothing.
 
 use crate::connections::ConnKey;
@@ -14,12 +15,15 @@ pub struct Claim {
     /// Names are unique per authentik instance, not across them.
     pub connection: ConnKey,
     pub created: Option<Timestamp>,
+    /// Its status already holds the stage of this name (pk known).
+    pub holds: bool,
 }
 
 impl Claim {
-    fn order_key(&self) -> (Option<Timestamp>, &str, &str, &str) {
-        // A claim without a creation time (not yet persisted) sorts last.
+    fn order_key(&self) -> (bool, Option<Timestamp>, &str, &str, &str) {
+        // The holder first; a claim without a creation time (not yet persisted) sorts last.
         (
+            !self.holds,
             self.created.or(Some(Timestamp::MAX)),
             self.kind,
             self.namespace.as_str(),
@@ -53,6 +57,7 @@ mod tests {
             authentik_name: ak.into(),
             connection: ConnKey::Default,
             created: Some(Timestamp::from_second(at).unwrap()),
+            holds: false,
         }
     }
 
@@ -70,6 +75,16 @@ mod tests {
         let a = claim("PasswordStage", "a", "x", "one", 10);
         let b = claim("PasswordStage", "a", "y", "two", 20);
         assert_eq!(conflicting(&b, &[a, b.clone()]), None);
+    }
+
+    #[test]
+    fn the_holder_of_the_stage_wins_over_an_older_newcomer() {
+        let older = claim("PasswordStage", "a", "renamed", "login", 10);
+        let mut holder = claim("PasswordStage", "a", "owner", "login", 20);
+        holder.holds = true;
+        let all = vec![older.clone(), holder.clone()];
+        assert_eq!(conflicting(&older, &all), Some(&holder));
+        assert_eq!(conflicting(&holder, &all), None);
     }
 
     #[test]

@@ -91,7 +91,8 @@ impl Resolver {
         conn: &Connection,
     ) -> Result<String> {
         match by {
-            By::Pk(pk) => Ok(pk.clone()),
+            // authentik prints UUIDs in lower case; the CRD also allows upper case.
+            By::Pk(pk) => Ok(pk.to_ascii_lowercase()),
             By::Ref(name) => {
                 resolve_custom_resource(field.target, name, label, namespace, connection, ctx)
             }

@@ -14,7 +14,8 @@ pub struct Snapshot {
 
 #[derive(Default)]
 struct Inner {
-    by_pk: HashMap<String, Value>,
+    /// Each object with when it was learnt (the start of the list, or our own write).
+    by_pk: HashMap<String, (Value, Instant)>,
     taken: Option<Instant>,
 }
 
@@ -25,12 +26,12 @@ impl Snapshot {
     }
 
     pub fn get(&self, pk: &str) -> Option<Value> {
-        self.read(|i| i.by_pk.get(pk).cloned())
+        self.read(|i| i.by_pk.get(pk).map(|(v, _)| v.clone()))
     }
 
     pub fn upsert(&self, pk: &str, obj: Value) {
         self.write(|i| {
-            i.by_pk.insert(pk.to_string(), obj);
+            i.by_pk.insert(pk.to_string(), (obj, Instant::now()));
         });
     }
 
@@ -40,21 +41,36 @@ impl Snapshot {
         });
     }
 
-    /// Replaces the picture with a fresh list and returns the pks whose object changed or
-    /// vanished since the previous one (new pks are not reported: nothing refers to them yet
-    /// unless our own write put them there already).
-    pub fn replace(&self, objects: HashMap<String, Value>) -> HashSet<String> {
+    /// Replaces the picture with a list whose reading started at `listed_from`, and returns
+    /// the pks whose object changed or vanished since the previous picture (new pks are not
+    /// reported: nothing refers to them yet unless our own write put them there already).
+    /// Our own writes that landed while the list was being read are newer than the list:
+    /// they are kept, and not reported as changes.
+    pub fn replace(
+        &self,
+        objects: HashMap<String, Value>,
+        listed_from: Instant,
+    ) -> HashSet<String> {
         self.write(|i| {
-            let mut changed: HashSet<String> = i
-                .by_pk
-                .iter()
-                .filter(|(pk, old)| objects.get(*pk) != Some(*old))
-                .map(|(pk, _)| pk.clone())
+            let mut next: HashMap<String, (Value, Instant)> = objects
+                .into_iter()
+                .map(|(pk, v)| (pk, (v, listed_from)))
                 .collect();
-            if i.taken.is_none() {
-                changed.clear();
+            for (pk, (v, at)) in &i.by_pk {
+                if *at > listed_from {
+                    next.insert(pk.clone(), (v.clone(), *at));
+                }
             }
-            i.by_pk = objects;
+            let changed = if i.taken.is_none() {
+                HashSet::new()
+            } else {
+                i.by_pk
+                    .iter()
+                    .filter(|(pk, (old, _))| next.get(*pk).map(|(v, _)| v) != Some(old))
+                    .map(|(pk, _)| pk.clone())
+                    .collect()
+            };
+            i.by_pk = next;
             i.taken = Some(Instant::now());
             changed
         })
@@ -92,13 +108,13 @@ mod tests {
             ("b".to_string(), json!({"x": 1})),
         ]
         .into();
-        assert!(s.replace(first).is_empty());
+        assert!(s.replace(first, Instant::now()).is_empty());
         let second: HashMap<_, _> = [
             ("a".to_string(), json!({"x": 2})),
             ("c".to_string(), json!({})),
         ]
         .into();
-        let changed = s.replace(second);
+        let changed = s.replace(second, Instant::now());
         assert_eq!(changed, HashSet::from(["a".to_string(), "b".to_string()]));
         assert_eq!(s.get("c"), Some(json!({})));
     }
@@ -106,11 +122,24 @@ mod tests {
     #[test]
     fn own_writes_are_not_reported_as_changes() {
         let s = Snapshot::default();
-        s.replace([("a".to_string(), json!({"x": 1}))].into());
+        s.replace([("a".to_string(), json!({"x": 1}))].into(), Instant::now());
         s.upsert("a", json!({"x": 2}));
+        let later = Instant::now();
+        let same = [("a".to_string(), json!({"x": 2}))].into();
+        assert!(s.replace(same, later).is_empty());
+    }
+
+    #[test]
+    fn a_write_during_the_list_beats_the_list() {
+        let s = Snapshot::default();
+        s.replace([("a".to_string(), json!({"x": 1}))].into(), Instant::now());
+        let listing_started = Instant::now();
+        s.upsert("a", json!({"x": 2})); // our PATCH lands while the pages are read
+        let stale_page = [("a".to_string(), json!({"x": 1}))].into();
         assert!(
-            s.replace([("a".to_string(), json!({"x": 2}))].into())
-                .is_empty()
+            s.replace(stale_page, listing_started).is_empty(),
+            "no false drift"
         );
+        assert_eq!(s.get("a"), Some(json!({"x": 2})));
     }
 }

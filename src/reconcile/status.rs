@@ -21,6 +21,11 @@ pub struct Observation {
     /// The stage known by the previous pk is gone and a create was attempted: the old pk
     /// must not come back into status (see the create marker in `sync`).
     pub pk_cleared: bool,
+    /// The create was refused because another stage holds the name: the create marker must
+    /// go, so that deleting this resource never deletes that stage.
+    pub name_cleared: bool,
+    /// The connection id the stage lives in (see `StageStatus::connection`).
+    pub connection: Option<String>,
 }
 
 pub const READY: &str = "Ready";
@@ -106,18 +111,35 @@ pub fn next_status(
     } else {
         Vec::new()
     };
+    let observed_only = if obs.pk.is_some() {
+        obs.observe
+    } else {
+        prev.observed_only
+    };
     StageStatus {
+        connection: obs.connection.clone().or_else(|| prev.connection.clone()),
+        observed_only,
         pk: if obs.pk_cleared {
             obs.pk.clone()
         } else {
             obs.pk.clone().or_else(|| prev.pk.clone())
         },
-        name: obs.name.clone().or_else(|| prev.name.clone()),
+        name: if obs.name_cleared {
+            None
+        } else {
+            obs.name.clone().or_else(|| prev.name.clone())
+        },
         observed_generation: generation,
         conditions,
         last_sync_time,
         drift,
-        unsupported_fields: obs.unsupported.clone(),
+        // A failure before the comparison learnt nothing new about them: keep what we knew, so
+        // the warning about them is not published again on recovery.
+        unsupported_fields: if outcome.is_some() && obs.unsupported.is_empty() {
+            prev.unsupported_fields.clone()
+        } else {
+            obs.unsupported.clone()
+        },
         resolved_references: if obs.resolved.is_empty() && outcome.is_some() {
             prev.resolved_references.clone()
         } else {

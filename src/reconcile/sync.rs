@@ -7,7 +7,7 @@ use super::diff::{Diff, diff};
 use super::naming::conflicting;
 use super::status::Observation;
 use crate::authentik::wire::{name_of, pk_of};
-use crate::connections::Connection;
+use crate::connections::{ConnKey, Connection};
 use crate::crd::{AdoptionPolicy, ManagementPolicy};
 use crate::error::{Error, Result};
 use crate::metrics::KindLabels;
@@ -57,7 +57,12 @@ pub async fn sync<K: Stage>(
     obs.resolved = resolved.shown.clone();
     let desired = desired_body(obj, &resolved.body);
     let status = obj.status();
-    let known_pk = status.and_then(|s| s.pk.clone());
+    let connection = ConnKey::of_stage(obj).id();
+    obs.connection = Some(connection.clone());
+    // A pk from another authentik, or one only observed, is no authority for this write.
+    let known_pk = status
+        .and_then(|s| s.trusted_pk(&connection, observe))
+        .map(str::to_string);
 
     // 1. The stage we know by pk.
     let mut vanished = false;
@@ -162,9 +167,17 @@ async fn create<K: Stage>(
     }
     obs.name = Some(name.to_string());
     obs.pk_cleared = true;
-    let created = match conn.client.create(K::ENDPOINT, desired).await {
+    // authentik's create needs the body-validated lists even when the spec leaves one out
+    // (an identification stage without `user_fields` fails in the database): send them empty.
+    let mut body = desired.clone();
+    for key in K::ALWAYS_SEND {
+        body.entry(key.to_string())
+            .or_insert(Value::Array(Vec::new()));
+    }
+    let created = match conn.client.create(K::ENDPOINT, &body).await {
         Ok(v) => v,
         Err(Error::Rejected(msg)) if msg.contains("already exists") && msg.starts_with("name") => {
+            obs.name_cleared = true;
             return Err(name_taken_by_other_kind(conn, name)
                 .await
                 .unwrap_or(Error::Rejected(msg)));
@@ -177,7 +190,8 @@ async fn create<K: Stage>(
     conn.snapshot::<K>().upsert(&pk, created.clone());
     obs.pk = Some(pk.clone());
     obs.wrote = true;
-    obs.unsupported = diff(desired, &created, K::SET_FIELDS, &[]).unsupported;
+    let kept = diff(desired, &created, K::SET_FIELDS, &[]);
+    obs.unsupported = kept.unsupported.clone();
     let kind = KindLabels {
         kind: super::context::kind_name::<K>().to_string(),
     };
@@ -193,7 +207,32 @@ async fn create<K: Stage>(
             format!("created the authentik stage {name:?} (pk {pk})"),
         );
     }
-    Ok(())
+    not_kept(kept, obs)
+}
+
+/// After a write: fields authentik stored differently from what we sent (it trims strings,
+/// lower-cases UUIDs, ...). Writing them again could never converge, so this is an error
+/// that waits for a spec change, not a reason to write again.
+fn not_kept(after: Diff, obs: &mut Observation) -> Result<()> {
+    if after.in_sync() {
+        return Ok(());
+    }
+    let fields: Vec<String> = after
+        .drift
+        .iter()
+        .map(|d| format!("{} (sent {}, stored {})", d.field, d.desired, d.actual))
+        .collect();
+    obs.drift = after.drift;
+    Err(Error::Rejected(format!(
+        "authentik stores these fields differently from the spec, so the spec can never match: {}; write them as authentik stores them",
+        fields.join("; ")
+    )))
+}
+
+fn vanished(pk: &str) -> Error {
+    Error::NotFound(format!(
+        "the stage with pk {pk} vanished from authentik while being updated"
+    ))
 }
 
 /// A clearer message when the name is held by a stage of another kind.
@@ -222,25 +261,35 @@ async fn correct<K: Stage>(
     obs: &mut Observation,
     fx: &mut Effects,
 ) -> Result<()> {
-    let Diff {
-        drift,
-        patch,
-        unsupported,
-    } = diff(desired, remote, K::SET_FIELDS, K::ALWAYS_SEND);
-    obs.unsupported = unsupported;
-    obs.drift = drift;
-    if obs.drift.is_empty() || obs.observe {
+    let mut d = diff(desired, remote, K::SET_FIELDS, K::ALWAYS_SEND);
+    obs.unsupported = d.unsupported.clone();
+    obs.drift = d.drift.clone();
+    if d.in_sync() || obs.observe {
         return Ok(());
     }
-    let Some(updated) = conn.client.patch(K::ENDPOINT, pk, &patch).await? else {
+    // The PATCH fills required lists the spec leaves out with authentik's current value; the
+    // snapshot may be a resync interval old, so read them fresh rather than undo a change
+    // made in authentik's UI meanwhile.
+    if K::ALWAYS_SEND.iter().any(|k| !desired.contains_key(*k)) {
+        let Some(fresh) = conn.client.get(K::ENDPOINT, pk).await? else {
+            conn.snapshot::<K>().remove(pk);
+            return Err(vanished(pk));
+        };
+        conn.snapshot::<K>().upsert(pk, fresh.clone());
+        d = diff(desired, &fresh, K::SET_FIELDS, K::ALWAYS_SEND);
+        obs.drift = d.drift.clone();
+        if d.in_sync() {
+            return Ok(());
+        }
+    }
+    let Some(updated) = conn.client.patch(K::ENDPOINT, pk, &d.patch).await? else {
         // Deleted between the sweep and now: the next reconcile recreates it.
         conn.snapshot::<K>().remove(pk);
-        return Err(Error::NotFound(format!(
-            "the stage with pk {pk} vanished from authentik while being updated"
-        )));
+        return Err(vanished(pk));
     };
-    conn.snapshot::<K>().upsert(pk, updated);
+    conn.snapshot::<K>().upsert(pk, updated.clone());
     obs.wrote = true;
+    not_kept(diff(desired, &updated, K::SET_FIELDS, &[]), obs)?;
     let fields: Vec<&str> = obs.drift.iter().map(|d| d.field.as_str()).collect();
     let spec_changed = obj.meta().generation != obj.status().and_then(|s| s.observed_generation);
     let name = name_of(remote).unwrap_or_default();
