@@ -1,5 +1,6 @@
 //! Command line: every setting is a flag with an environment variable.
 
+use crate::authentik::Token;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -44,8 +45,8 @@ pub struct RunArgs {
     #[arg(long, env = "AUTHENTIK_URL")]
     pub authentik_url: Option<String>,
     /// API token. Prefer --authentik-token-file (a mounted Secret).
-    #[arg(long, env = "AUTHENTIK_TOKEN", hide_env_values = true)]
-    pub authentik_token: Option<String>,
+    #[arg(long, env = "AUTHENTIK_TOKEN", hide_env_values = true, value_parser = parse_token)]
+    pub authentik_token: Option<Token>,
     /// File holding the API token (e.g. a mounted Secret key); read at start.
     #[arg(long, env = "AUTHENTIK_TOKEN_FILE", conflicts_with = "authentik_token")]
     pub authentik_token_file: Option<PathBuf>,
@@ -133,6 +134,12 @@ impl RunArgs {
     }
 }
 
+/// The token goes straight into the redacting wrapper, so printing the arguments (they
+/// derive Debug) cannot show it.
+fn parse_token(s: &str) -> Result<Token, String> {
+    Ok(Token::new(s))
+}
+
 /// `500ms`, `10s`, `5m`, `1h`, or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -195,6 +202,13 @@ mod tests {
             run(&["--namespace", "a", "--namespace", "c"]).scopes(),
             vec![Some("a".to_string()), Some("c".to_string())]
         );
+    }
+
+    #[test]
+    fn the_token_never_shows_in_debug_output() {
+        let args = run(&["--authentik-token", "s3cr3t-token-value"]);
+        assert!(args.authentik_token.is_some());
+        assert!(!format!("{args:?}").contains("s3cr3t"));
     }
 
     #[test]

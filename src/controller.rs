@@ -32,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 /// Reads the token from the flag or the file; never logs it.
 fn load_token(args: &RunArgs) -> Result<Token> {
     let token = match (&args.authentik_token, &args.authentik_token_file) {
-        (Some(t), _) => Token::new(t.clone()),
+        (Some(t), _) => t.clone(),
         (None, Some(path)) => Token::new(std::fs::read_to_string(path).map_err(|e| {
             Error::Config(format!(
                 "cannot read the token file {}: {e}",

@@ -244,6 +244,7 @@ async fn cleanup<K: Stage>(obj: &K, ctx: &Context) -> Result<Action> {
         publish(&ctx.recorder, obj, false, "Orphaned", "Delete", note).await;
     }
     kube_ops::remove_finalizer(&api, obj).await?;
+    ctx.reset_backoff(&key(obj));
     // Once the watch has removed this resource from the cache (a moment), the next claimant of
     // its name may take it.
     let (triggers, stores) = (ctx.triggers.clone(), ctx.stores.clone());

@@ -102,10 +102,10 @@ impl Resolver {
                     return Ok(pk);
                 }
                 let pk = lookup(field.target, by, label, conn).await?;
-                self.cache
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(key, (pk.clone(), Instant::now()));
+                let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+                // Expired lookups go when new ones come, so the cache does not only grow.
+                cache.retain(|_, (_, at)| at.elapsed() < self.ttl);
+                cache.insert(key, (pk.clone(), Instant::now()));
                 Ok(pk)
             }
         }
