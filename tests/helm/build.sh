@@ -13,8 +13,9 @@ if [ -x "$bin/helm" ] && [ -z "${HELM_REBUILD:-}" ]; then
   exit 0
 fi
 # One build at a time on this machine (parallel test binaries, several checkouts): wait for a
-# running build, then look again.
-exec 9<"$here/go.mod"
+# running build, then look again. The lock is on this script, never on go.mod: `go build`
+# takes its own lock on go.mod and would wait for ours for ever.
+exec 9<"$here/build.sh"
 flock 9
 if [ -x "$bin/helm" ] && [ -z "${HELM_REBUILD:-}" ]; then
   echo "$bin"
