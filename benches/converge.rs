@@ -16,6 +16,16 @@ use serde_json::json;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The operator process, killed however the benchmark ends.
+struct Operator(std::process::Child);
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn rss_kib(pid: u32) -> (u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
@@ -41,25 +51,27 @@ fn main() {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("token"), TOKEN).unwrap();
         let resync = 5;
-        let mut operator = Command::new(env!("CARGO_BIN_EXE_authentik-operator"))
-            .env("KUBECONFIG", testenv::shared().kubeconfig())
-            .args(["run", "--authentik-url", &env.sim.url()])
-            .args([
-                "--authentik-token-file",
-                &dir.join("token").display().to_string(),
-            ])
-            .args([
-                "--namespace",
-                &env.ns,
-                "--resync-interval",
-                &format!("{resync}s"),
-            ])
-            .args(["--concurrency", "8", "--metrics-addr", "127.0.0.1:0"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("operator binary");
-        let pid = operator.id();
+        let operator = Operator(
+            Command::new(env!("CARGO_BIN_EXE_authentik-operator"))
+                .env("KUBECONFIG", testenv::shared().kubeconfig())
+                .args(["run", "--authentik-url", &env.sim.url()])
+                .args([
+                    "--authentik-token-file",
+                    &dir.join("token").display().to_string(),
+                ])
+                .args([
+                    "--namespace",
+                    &env.ns,
+                    "--resync-interval",
+                    &format!("{resync}s"),
+                ])
+                .args(["--concurrency", "8", "--metrics-addr", "127.0.0.1:0"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("operator binary"),
+        );
+        let pid = operator.0.id();
         tokio::time::sleep(Duration::from_secs(2)).await;
         let (idle_rss, _) = rss_kib(pid);
 
@@ -107,8 +119,7 @@ fn main() {
         let writes = steady.iter().filter(|r| r.method != "GET").count();
         let in_authentik = env.sim.control().stages("password").len();
         let (rss, peak) = rss_kib(pid);
-        let _ = operator.kill();
-        let _ = operator.wait();
+        drop(operator);
         let _ = std::fs::remove_dir_all(&dir);
 
         println!("resources:                    {n} PasswordStages (one flow slug reference each)");

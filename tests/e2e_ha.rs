@@ -20,6 +20,14 @@ struct Replica {
     child: Child,
 }
 
+// A failing assertion must not leave operator processes behind.
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
