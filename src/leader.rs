@@ -13,6 +13,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+/// How long a stop waits for the lease to be handed back.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 fn lease_namespace(args: &RunArgs) -> String {
     args.lease_namespace
         .clone()
@@ -57,7 +60,9 @@ where
     tracing::info!(%identity, lease = %args.lease_name, "waiting for leadership");
     if !wait_for(&mut leader, true, &stop).await {
         drop(leader);
-        let _ = task.await;
+        // Bounded: with the API server gone the lease task retries for ever, and a SIGTERM
+        // must still end the process.
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, task).await;
         return Ok(());
     }
     metrics.leader.set(1);
@@ -78,8 +83,8 @@ where
     metrics.leader.set(0);
     drop(leader);
     // Hand the lease back at once on a clean stop, so the next leader need not wait it out.
-    if let Ok(Ok(manager)) = task.await {
-        let _ = manager.release().await;
+    if let Ok(Ok(Ok(manager))) = tokio::time::timeout(SHUTDOWN_GRACE, task).await {
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, manager.release()).await;
     }
     if lost {
         return Err(Error::Config(

@@ -4,6 +4,9 @@ use clap::Parser;
 use kube::ResourceExt;
 use tokio_util::sync::CancellationToken;
 
+/// Longest a SIGTERM waits for in-flight work.
+const SHUTDOWN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     match Cli::parse().command {
@@ -12,7 +15,23 @@ async fn main() -> std::process::ExitCode {
             telemetry::init(args.log_format);
             let stop = CancellationToken::new();
             tokio::spawn(stop_on_signal(stop.clone()));
-            match controller::run(*args, stop).await {
+            // A stop is graceful up to a point: with the API server or authentik gone, in-flight
+            // calls could otherwise hold the process for minutes.
+            let deadline = {
+                let stop = stop.clone();
+                async move {
+                    stop.cancelled().await;
+                    tokio::time::sleep(SHUTDOWN_DEADLINE).await;
+                }
+            };
+            let outcome = tokio::select! {
+                outcome = controller::run(*args, stop) => outcome,
+                () = deadline => {
+                    tracing::warn!("shutdown took longer than {SHUTDOWN_DEADLINE:?}; exiting anyway");
+                    Ok(())
+                }
+            };
+            match outcome {
                 Ok(()) => std::process::ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!(error = %e, "operator stopped");
