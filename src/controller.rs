@@ -144,6 +144,9 @@ pub async fn run_with_client(args: RunArgs, client: Client, stop: CancellationTo
     Ok(())
 }
 
+/// How long a stop waits for running reconciles.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// One controller per watched scope (all namespaces, or each listed one) and its queue.
 type Scoped<K> = Vec<(Controller<K>, UnboundedReceiver<ObjectRef<K>>)>;
 
@@ -345,12 +348,25 @@ pub async fn run_controllers(
         }
     };
     tracing::info!(namespaces = ?args.namespaces, "controllers started");
-    futures::join!(
-        run_stage_controllers(pw, ctx.clone(), stop.clone()),
-        run_stage_controllers(id, ctx.clone(), stop.clone()),
-        run_stage_controllers(ul, ctx.clone(), stop.clone()),
-        connections_run
-    );
+    let all = async {
+        futures::join!(
+            run_stage_controllers(pw, ctx.clone(), stop.clone()),
+            run_stage_controllers(id, ctx.clone(), stop.clone()),
+            run_stage_controllers(ul, ctx.clone(), stop.clone()),
+            connections_run
+        )
+    };
+    // A stop lets running reconciles finish, for a while: a reconcile waiting on an API
+    // server or an authentik that does not answer must not hold the process. Dropping the
+    // controllers aborts what still runs; the finalizers make that safe.
+    let grace = async {
+        stop.cancelled().await;
+        tokio::time::sleep(STOP_GRACE).await;
+    };
+    tokio::select! {
+        _ = all => {}
+        () = grace => tracing::warn!("controllers did not stop within {STOP_GRACE:?}; stopping them"),
+    }
     sweeps.abort();
     readiness.abort();
     tracing::info!("controllers stopped");

@@ -55,9 +55,21 @@ pub async fn kube_client() -> Client {
     Client::try_from(cfg).expect("kube client")
 }
 
+/// The operator runs on a runtime of its own, as in its own process: killing it drops every
+/// task it spawned (sweeps, HTTP server, reconciles), as a crash would.
 struct Operator {
     stop: CancellationToken,
     task: JoinHandle<authentik_operator::Result<()>>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Operator {
+    fn kill(mut self) {
+        self.task.abort();
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 pub struct Env {
@@ -150,30 +162,40 @@ impl Env {
     pub async fn start_operator_as(&mut self, client: Client) {
         assert!(self.operator.is_none(), "operator already running");
         let stop = CancellationToken::new();
-        let task = tokio::spawn(controller::run_with_client(
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("operator runtime");
+        let task = runtime.spawn(controller::run_with_client(
             self.run_args(),
             client,
             stop.clone(),
         ));
-        self.operator = Some(Operator { stop, task });
+        self.operator = Some(Operator {
+            stop,
+            task,
+            runtime: Some(runtime),
+        });
     }
 
     /// Stops the operator cleanly (as on SIGTERM).
     pub async fn stop_operator(&mut self) {
-        if let Some(op) = self.operator.take() {
+        if let Some(mut op) = self.operator.take() {
             op.stop.cancel();
-            let res = tokio::time::timeout(Duration::from_secs(60), op.task)
+            let res = tokio::time::timeout(Duration::from_secs(60), &mut op.task)
                 .await
                 .expect("operator stops within 60s");
             res.expect("operator task")
                 .expect("operator ran without error");
+            op.kill();
         }
     }
 
     /// Kills the operator at once, mid-whatever (as on a crash).
     pub fn kill_operator(&mut self) {
         if let Some(op) = self.operator.take() {
-            op.task.abort();
+            op.kill();
         }
     }
 
@@ -331,7 +353,7 @@ impl Drop for Env {
     fn drop(&mut self) {
         if let Some(op) = self.operator.take() {
             op.stop.cancel();
-            op.task.abort();
+            op.kill();
         }
     }
 }
