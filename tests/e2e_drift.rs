@@ -107,13 +107,7 @@ async fn observe_mode_reports_drift_and_never_writes() {
     assert_eq!(drift.len(), 1, "{drift:?}");
     assert_eq!(drift[0].field, "userFields");
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    let writes: Vec<_> = env
-        .sim
-        .control()
-        .requests()
-        .into_iter()
-        .filter(|r| r.method != "GET")
-        .collect();
+    let writes = env.sim_writes();
     // The only write is the test's own edit above.
     assert_eq!(writes.len(), 1, "{writes:?}");
     assert_eq!(

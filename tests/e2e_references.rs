@@ -312,12 +312,6 @@ async fn an_upper_case_pk_converges_without_writing_again_and_again() {
         .await;
     env.sim.control().clear_requests();
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let writes: Vec<_> = env
-        .sim
-        .control()
-        .requests()
-        .into_iter()
-        .filter(|r| r.method != "GET")
-        .collect();
+    let writes = env.sim_writes();
     assert!(writes.is_empty(), "no write loop: {writes:?}");
 }

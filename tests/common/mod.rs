@@ -338,6 +338,16 @@ impl Env {
         child.wait_with_output().expect("kubectl output")
     }
 
+    /// Requests that changed something in the simulator (anything but GET), oldest first.
+    pub fn sim_writes(&self) -> Vec<authentik_sim::RecordedRequest> {
+        self.sim
+            .control()
+            .requests()
+            .into_iter()
+            .filter(|r| r.method != "GET")
+            .collect()
+    }
+
     /// Stages of the simulator with this name, across all kinds.
     pub fn sim_stages_named(&self, kind: &str, name: &str) -> Vec<serde_json::Value> {
         self.sim
