@@ -95,9 +95,12 @@ fn docker_build_context_holds_the_whole_workspace() {
         );
     }
     // What the Dockerfile's `cargo build --locked -p authentik-operator` needs first: every
-    // workspace member's manifest and targets, and a Cargo.lock that is up to date.
+    // workspace member's manifest and targets, and a Cargo.lock that is up to date. Only this
+    // platform's packages are loaded: they are the ones the test build itself downloaded,
+    // while other platforms' (Windows-only crates) are in a cache only by chance.
     let out = Command::new(env!("CARGO"))
         .args(["metadata", "--locked", "--offline", "--format-version", "1"])
+        .args(["--filter-platform", &host_triple()])
         .current_dir(&context)
         .stdin(Stdio::null())
         .output()
@@ -108,4 +111,17 @@ fn docker_build_context_holds_the_whole_workspace() {
         "the Docker build context does not hold a loadable workspace (check .dockerignore):\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The platform this test runs on, as rustc names it.
+fn host_triple() -> String {
+    let out = Command::new("rustc")
+        .arg("-vV")
+        .output()
+        .expect("rustc -vV");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .expect("rustc -vV names the host")
+        .to_string()
 }
