@@ -79,6 +79,12 @@ pub enum Error {
     #[error("Kubernetes API error: {0}")]
     Kube(#[from] kube::Error),
 
+    /// The resource changed since the version this reconcile read (a write was refused with
+    /// 409, or the informer cache lags behind our own writes). Never shown in a status: the
+    /// reconcile starts again from the object read fresh from the API server.
+    #[error("the resource changed while it was being reconciled")]
+    StaleView,
+
     /// Adding or removing the finalizer failed.
     #[error("finalizer error: {0}")]
     Finalizer(String),
@@ -108,6 +114,7 @@ impl Error {
             Error::ConnectionNotReady(_) => "ConnectionNotReady",
             Error::DeleteBlocked(_) => "DeleteBlocked",
             Error::Kube(_) => "KubernetesError",
+            Error::StaleView => "StaleView",
             Error::Finalizer(_) => "FinalizerError",
             Error::Config(_) => "ConfigurationError",
         }

@@ -148,7 +148,9 @@ pub async fn reconcile<C: ConnectionResource>(obj: Arc<C>, ctx: Arc<Context>) ->
         )],
     };
     if prev != Some(&next) {
-        apply_status(&C::api(&ctx.kube, obj.as_ref()), obj.as_ref(), &next).await?;
+        let api = C::api(&ctx.kube, obj.as_ref());
+        let version = obj.meta().resource_version.as_deref();
+        apply_status(&api, obj.as_ref(), version, &next).await?;
     }
     Ok(Action::requeue(ctx.settings.resync))
 }

@@ -20,9 +20,10 @@ pub fn has_finalizer<K: Stage>(obj: &K) -> bool {
     obj.finalizers().iter().any(|f| f == FINALIZER)
 }
 
-/// Adds the finalizer. The merge patch carries the resourceVersion, so a concurrent change
-/// makes it fail (409) instead of silently dropping another finalizer.
-pub async fn add_finalizer<K: Stage>(api: &Api<K>, obj: &K) -> Result<()> {
+/// Adds the finalizer and returns the object as written (the view later writes build on).
+/// The merge patch carries the resourceVersion, so a concurrent change makes it fail
+/// ([`Error::StaleView`]) instead of silently dropping another finalizer.
+pub async fn add_finalizer<K: Stage>(api: &Api<K>, obj: &K) -> Result<Option<K>> {
     let mut finalizers = obj.finalizers().to_vec();
     finalizers.push(FINALIZER.to_string());
     patch_finalizers(api, obj, finalizers).await
@@ -35,10 +36,14 @@ pub async fn remove_finalizer<K: Stage>(api: &Api<K>, obj: &K) -> Result<()> {
         .filter(|f| *f != FINALIZER)
         .cloned()
         .collect();
-    patch_finalizers(api, obj, finalizers).await
+    patch_finalizers(api, obj, finalizers).await.map(drop)
 }
 
-async fn patch_finalizers<K: Stage>(api: &Api<K>, obj: &K, finalizers: Vec<String>) -> Result<()> {
+async fn patch_finalizers<K: Stage>(
+    api: &Api<K>,
+    obj: &K,
+    finalizers: Vec<String>,
+) -> Result<Option<K>> {
     let patch =
         json!({"metadata": {"finalizers": finalizers, "resourceVersion": obj.resource_version()}});
     match api
@@ -49,31 +54,45 @@ async fn patch_finalizers<K: Stage>(api: &Api<K>, obj: &K, finalizers: Vec<Strin
         )
         .await
     {
-        Ok(_) => Ok(()),
+        Ok(written) => Ok(Some(written)),
         // Gone already: nothing left to hold.
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
+        Err(kube::Error::Api(s)) if s.code == 409 => Err(Error::StaleView),
         Err(e) => Err(Error::Finalizer(e.to_string())),
     }
 }
 
-/// Writes the whole status with server-side apply: fields we no longer set are removed.
-pub async fn apply_status<K, S>(api: &Api<K>, obj: &K, status: &S) -> Result<()>
+/// Writes the whole status with server-side apply (fields we no longer set are removed), on
+/// condition that the object is still at `resource_version`: the status was computed from
+/// that version, and written over a newer one it could drop what a later write recorded (the
+/// create marker, the pk). A newer object answers [`Error::StaleView`]; `None` if it is gone.
+/// Returns the resourceVersion written.
+pub async fn apply_status<K, S>(
+    api: &Api<K>,
+    obj: &K,
+    resource_version: Option<&str>,
+    status: &S,
+) -> Result<Option<String>>
 where
     K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
     S: serde::Serialize,
 {
-    let body = json!({
+    let mut body = json!({
         "apiVersion": K::api_version(&()),
         "kind": K::kind(&()),
         "status": status,
     });
+    if let Some(rv) = resource_version {
+        body["metadata"] = json!({ "resourceVersion": rv });
+    }
     let params = PatchParams::apply(FIELD_MANAGER).force();
     match api
         .patch_status(&obj.name_any(), &params, &Patch::Apply(&body))
         .await
     {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Ok(written) => Ok(written.meta().resource_version.clone()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
+        Err(kube::Error::Api(s)) if s.code == 409 => Err(Error::StaleView),
         Err(e) => Err(Error::Kube(e)),
     }
 }

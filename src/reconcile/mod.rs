@@ -23,6 +23,7 @@ use kube::ResourceExt;
 use kube::runtime::controller::Action;
 use kube_ops::{FORCE_DELETE_ANNOTATION, api_for, apply_status, has_finalizer, publish};
 use status::{Observation, SYNCED, changed, next_status};
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 use sync::Effects;
@@ -131,18 +132,52 @@ fn now() -> Time {
     Time(jiff::Timestamp::now())
 }
 
+/// How many times a reconcile starts again from a fresh read when its view turns out stale.
+const MAX_VIEWS: usize = 3;
+
 async fn apply<K: Stage>(obj: &K, ctx: &Context) -> Result<Action> {
     let api = api_for(&ctx.kube, obj);
+    let mut view = Cow::Borrowed(obj);
+    for attempt in 1..=MAX_VIEWS {
+        match apply_view(view.as_ref(), ctx, &api).await {
+            Err(Error::StaleView) if attempt < MAX_VIEWS => {
+                match api.get_opt(&obj.name_any()).await? {
+                    Some(fresh) if fresh.meta().deletion_timestamp.is_none() => {
+                        view = Cow::Owned(fresh);
+                    }
+                    // Gone, or being deleted: the watch brings that on its own.
+                    _ => return Ok(Action::await_change()),
+                }
+            }
+            outcome => return outcome,
+        }
+    }
+    unreachable!("the last attempt returns")
+}
+
+/// One reconcile of one version of the object. Every write it makes is conditioned on that
+/// version (or on the one its own previous write left), so a stale view fails with
+/// [`Error::StaleView`] instead of overwriting newer state.
+async fn apply_view<K: Stage>(obj: &K, ctx: &Context, api: &kube::Api<K>) -> Result<Action> {
     let manage = obj.common().management_policy == ManagementPolicy::Manage;
     // The finalizer is persisted before anything can be created in authentik.
-    if manage && !has_finalizer(obj) {
-        kube_ops::add_finalizer(&api, obj).await?;
-    }
+    let finalized;
+    let obj = if manage && !has_finalizer(obj) {
+        match kube_ops::add_finalizer(api, obj).await? {
+            Some(written) => {
+                finalized = written;
+                &finalized
+            }
+            None => return Ok(Action::await_change()),
+        }
+    } else {
+        obj
+    };
     let mut obs = Observation::default();
     let mut fx = Effects::default();
     let outcome = match ctx.connections.for_stage(obj) {
         Ok((_, conn)) => {
-            let outcome = sync::sync(obj, ctx, &conn, &api, &mut obs, &mut fx).await;
+            let outcome = sync::sync(obj, ctx, &conn, api, &mut obs, &mut fx).await;
             if matches!(outcome, Err(Error::Rejected(_))) {
                 // A resolved pk may be stale (the object was recreated): resolve afresh next time.
                 conn.resolver.forget();
@@ -151,7 +186,11 @@ async fn apply<K: Stage>(obj: &K, ctx: &Context) -> Result<Action> {
         }
         Err(e) => Err(e),
     };
-    write_status(obj, ctx, &api, &obs, outcome.as_ref().err(), fx).await?;
+    if let Err(Error::StaleView) = outcome {
+        // Nothing this view could say is worth writing: the caller reads the object afresh.
+        return Err(Error::StaleView);
+    }
+    write_status(obj, ctx, api, &obs, outcome.as_ref().err(), fx).await?;
     outcome.map(|()| Action::await_change())
 }
 
@@ -165,13 +204,18 @@ async fn write_status<K: Stage>(
     err: Option<&Error>,
     fx: Effects,
 ) -> Result<()> {
+    // What happened in authentik happened, whatever becomes of the status write.
+    for (warning, reason, note) in fx.events {
+        publish(&ctx.recorder, obj, warning, reason, reason, note).await;
+    }
     let prev = obj.status();
     let next = next_status(prev, obj.meta().generation, obs, err, &now());
     if changed(prev, &next) {
-        apply_status(api, obj, &next).await?;
-    }
-    for (warning, reason, note) in fx.events {
-        publish(&ctx.recorder, obj, warning, reason, reason, note).await;
+        let version = obs
+            .written_version
+            .as_deref()
+            .or(obj.meta().resource_version.as_deref());
+        apply_status(api, obj, version, &next).await?;
     }
     let prev_synced = prev.and_then(|s| s.condition(SYNCED));
     if let Some(e) = err {

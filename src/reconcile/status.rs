@@ -26,6 +26,9 @@ pub struct Observation {
     pub name_cleared: bool,
     /// The connection id the stage lives in (see `StageStatus::connection`).
     pub connection: Option<String>,
+    /// The resourceVersion our own status write (the create marker) left, on which the
+    /// final status write is conditioned.
+    pub written_version: Option<String>,
 }
 
 pub const READY: &str = "Ready";

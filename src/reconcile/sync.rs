@@ -12,6 +12,7 @@ use crate::crd::{AdoptionPolicy, ManagementPolicy};
 use crate::error::{Error, Result};
 use crate::metrics::KindLabels;
 use crate::stage::{Stage, desired_body};
+use kube::ResourceExt;
 use kube::api::Api;
 use serde_json::{Map, Value};
 
@@ -95,6 +96,12 @@ pub async fn sync<K: Stage>(
         // (pk still set) goes through the adoption policy like any other.
         let ours =
             status.is_some_and(|s| s.pk.is_none() && s.name.as_deref() == Some(name.as_str()));
+        if !observe && !ours && lags_behind(api, obj).await? {
+            // The informer cache can lag behind our own writes: the create marker or the pk
+            // recorded moments ago may not be in `obj` yet, and deciding "foreign" from it
+            // would refuse (and forget) our own stage. Decide from the current object.
+            return Err(Error::StaleView);
+        }
         let policy = obj.common().adoption_policy;
         let d = diff(&desired, &remote, K::SET_FIELDS, K::ALWAYS_SEND);
         if !(observe
@@ -132,6 +139,12 @@ pub async fn sync<K: Stage>(
     create(obj, ctx, conn, api, &desired, &name, vanished, obs, fx).await
 }
 
+/// Whether the API server holds a newer version of `obj` than the one this reconcile reads.
+async fn lags_behind<K: Stage>(api: &Api<K>, obj: &K) -> Result<bool> {
+    let current = api.get_opt(&obj.name_any()).await?;
+    Ok(current.is_none_or(|c| c.meta().resource_version != obj.meta().resource_version))
+}
+
 /// The stage by pk: from the sweep's snapshot when it has it, else one GET.
 async fn fetch<K: Stage>(conn: &Connection, pk: &str) -> Result<Option<Value>> {
     let snapshot = conn.snapshot::<K>();
@@ -163,7 +176,8 @@ async fn create<K: Stage>(
         let mut marked = status.cloned().unwrap_or_default();
         marked.name = Some(name.to_string());
         marked.pk = None;
-        super::kube_ops::apply_status(api, obj, &marked).await?;
+        let version = obj.meta().resource_version.as_deref();
+        obs.written_version = super::kube_ops::apply_status(api, obj, version, &marked).await?;
     }
     obs.name = Some(name.to_string());
     obs.pk_cleared = true;

@@ -3,6 +3,8 @@
 //! in-process, watching only that namespace.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod lagging_watch;
+
 use authentik_operator::config::{Cli, Command, RunArgs};
 use authentik_operator::controller;
 use authentik_sim::{Profile, SimConfig, Simulator};
@@ -46,13 +48,16 @@ fn install_crds() {
     });
 }
 
-pub async fn kube_client() -> Client {
+pub async fn kube_config() -> kube::Config {
     let cp = testenv::shared();
     let kc = Kubeconfig::read_from(cp.kubeconfig()).expect("kubeconfig");
-    let cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+    kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
         .await
-        .expect("kube config");
-    Client::try_from(cfg).expect("kube client")
+        .expect("kube config")
+}
+
+pub async fn kube_client() -> Client {
+    Client::try_from(kube_config().await).expect("kube client")
 }
 
 /// The operator runs on a runtime of its own, as in its own process: killing it drops every

@@ -1,0 +1,119 @@
+//! A Kubernetes client whose watches of one resource lag: each watch event reaches the
+//! operator `delay` after the one before it, as when the informer falls behind under load.
+//! Its own writes then come back through the watch long after the reconcile that made
+//! them, so the next reconcile runs on a version older than the one it wrote: the stale
+//! cache that a busy operator meets by chance, made to happen every time.
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use http::{Request, Response};
+use http_body::Frame;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, StreamBody};
+use kube::client::{Body, ClientBuilder};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tower::{BoxError, Layer, Service};
+
+/// A client of `config` whose watches of `plural` (e.g. "passwordstages") lag by `delay`
+/// per event.
+pub fn client(config: kube::Config, plural: &'static str, delay: Duration) -> kube::Client {
+    ClientBuilder::try_from(config)
+        .expect("client builder")
+        .with_layer(&Lagging { plural, delay })
+        .build()
+}
+
+#[derive(Clone)]
+struct Lagging {
+    plural: &'static str,
+    delay: Duration,
+}
+
+impl<S> Layer<S> for Lagging {
+    type Service = LaggingService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        LaggingService {
+            inner,
+            cfg: self.clone(),
+        }
+    }
+}
+
+struct LaggingService<S> {
+    inner: S,
+    cfg: Lagging,
+}
+
+type LagBody = UnsyncBoxBody<Bytes, BoxError>;
+
+impl<S, B> Service<Request<Body>> for LaggingService<S>
+where
+    S: Service<Request<Body>, Response = Response<B>>,
+    S::Future: Send + 'static,
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<LagBody>;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        let uri = req.uri();
+        let lag = uri.path().ends_with(&format!("/{}", self.cfg.plural))
+            && uri.query().is_some_and(|q| q.contains("watch=true"));
+        let delay = self.cfg.delay;
+        let response = self.inner.call(req);
+        Box::pin(async move {
+            let response = response.await?;
+            if !lag {
+                return Ok(response.map(|b| b.map_err(Into::into).boxed_unsync()));
+            }
+            let (parts, body) = response.into_parts();
+            Ok(Response::from_parts(parts, delayed(body, delay)))
+        })
+    }
+}
+
+/// Re-sends `body` one line (one watch event) at a time, each `delay` after the previous.
+fn delayed<B>(mut body: B, delay: Duration) -> LagBody
+where
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<BoxError>,
+{
+    let (tx, rx) = futures::channel::mpsc::unbounded::<Result<Frame<Bytes>, BoxError>>();
+    tokio::spawn(async move {
+        let mut pending: Vec<u8> = Vec::new();
+        loop {
+            let frame: Option<Result<Frame<Bytes>, BoxError>> =
+                body.frame().await.map(|f| f.map_err(Into::into));
+            let Some(frame) = frame else { break };
+            let data = match frame {
+                Ok(frame) => match frame.into_data() {
+                    Ok(data) => data,
+                    Err(_) => continue,
+                },
+                Err(e) => {
+                    let _ = tx.unbounded_send(Err(e));
+                    return;
+                }
+            };
+            pending.extend_from_slice(&data);
+            while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = pending.drain(..=end).collect();
+                tokio::time::sleep(delay).await;
+                if tx
+                    .unbounded_send(Ok(Frame::data(Bytes::from(line))))
+                    .is_err()
+                {
+                    return; // the watch was dropped
+                }
+            }
+        }
+    });
+    StreamBody::new(rx).boxed_unsync()
+}

@@ -1,0 +1,180 @@
+//! A reconcile that runs on a version of the resource older than the operator's own last
+//! write (the informer cache lagging behind, as under load) must neither refuse the stage the
+//! operator itself created nor write a status that forgets it. The watch is made to lag on
+//! purpose (tests/common/lagging_watch.rs), so the bad order happens on every run.
+
+mod common;
+
+use authentik_operator::crd::PasswordStage;
+use authentik_operator::stage::Stage;
+use authentik_sim::Profile;
+use common::{Env, is_ready, lagging_watch};
+use futures::StreamExt;
+use kube::ResourceExt;
+use kube::runtime::watcher;
+use serde_json::json;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How late each watch event reaches the operator.
+const LAG: Duration = Duration::from_millis(700);
+
+#[tokio::test]
+async fn a_reconcile_on_a_stale_version_keeps_its_own_stage() {
+    let mut env = Env::new(Profile::Current).await;
+    let lagging = lagging_watch::client(common::kube_config().await, "passwordstages", LAG);
+    env.start_operator_as(lagging).await;
+
+    // Every version the API server holds, seen through a watch that does not lag.
+    let history: Arc<Mutex<Vec<PasswordStage>>> = Arc::default();
+    let recorder = tokio::spawn({
+        let history = history.clone();
+        let cfg = watcher::Config::default().fields("metadata.name=lagged");
+        let stream = watcher::watcher(env.api::<PasswordStage>(), cfg);
+        async move {
+            stream
+                .for_each(|event| {
+                    if let Ok(watcher::Event::Apply(obj) | watcher::Event::InitApply(obj)) = event {
+                        history.lock().unwrap().push(obj);
+                    }
+                    async {}
+                })
+                .await;
+        }
+    });
+
+    env.create::<PasswordStage>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "PasswordStage",
+        "metadata": {"name": "lagged"},
+        "spec": {"backends": ["authentik.core.auth.InbuiltBackend"]}
+    }))
+    .await;
+    env.wait_for::<PasswordStage>("lagged", "Ready", is_ready)
+        .await;
+    // The operator's own writes reach it one by one, LAG apart: wait until every version has
+    // been reconciled (no new version for a while).
+    let mut seen = 0;
+    loop {
+        tokio::time::sleep(LAG * 4).await;
+        let now = history.lock().unwrap().len();
+        if now == seen {
+            break;
+        }
+        seen = now;
+    }
+    recorder.abort();
+    let history = history.lock().unwrap().clone();
+
+    // The bad order did happen: a second reconcile looked the stage up by name again
+    // because the version it read had neither the create marker nor the pk.
+    let lookups = env
+        .sim
+        .control()
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r.method == "GET"
+                && r.route == "stages/password/"
+                && r.query
+                    .as_deref()
+                    .is_some_and(|q| q.contains("name=lagged"))
+        })
+        .count();
+    assert!(
+        lookups >= 2,
+        "no reconcile ran on a stale version ({lookups} lookup by name); the test proves nothing"
+    );
+
+    let creates: Vec<_> = env
+        .sim_writes()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert_eq!(creates.len(), 1, "one create: {creates:?}");
+    let stages = env.sim_stages_named("password", "lagged");
+    assert_eq!(stages.len(), 1);
+    let pk = stages[0]["pk"].as_str().unwrap().to_string();
+
+    // Once recorded, the create marker (the name) and then the pk are never dropped.
+    let describe = |o: &PasswordStage| {
+        let s = o.status();
+        format!(
+            "rv {} name {:?} pk {:?} synced {:?}",
+            o.resource_version().unwrap_or_default(),
+            s.and_then(|s| s.name.clone()),
+            s.and_then(|s| s.pk.clone()),
+            common::reason(o, "Synced")
+        )
+    };
+    let versions: Vec<String> = history.iter().map(describe).collect();
+    let mut had_name = false;
+    let mut had_pk = false;
+    for obj in &history {
+        let status = obj.status();
+        let name = status.and_then(|s| s.name.as_deref());
+        let this_pk = status.and_then(|s| s.pk.as_deref());
+        let forgot_marker = had_name && name.is_none();
+        let forgot_pk = had_pk && this_pk != Some(pk.as_str());
+        assert!(
+            !forgot_marker && !forgot_pk,
+            "a status write forgot the operator's own stage; versions seen:\n{}",
+            versions.join("\n")
+        );
+        had_name |= name.is_some();
+        had_pk |= this_pk.is_some();
+    }
+    let last = history.last().expect("versions");
+    assert!(is_ready(last), "{}", versions.join("\n"));
+    assert_eq!(
+        last.status().and_then(|s| s.pk.as_deref()),
+        Some(pk.as_str())
+    );
+
+    let reasons = env.event_reasons("lagged").await;
+    assert!(
+        !reasons.iter().any(|r| r == "AlreadyExists"),
+        "the operator refused its own stage: {reasons:?}"
+    );
+    assert_eq!(
+        reasons.iter().filter(|r| *r == "Created").count(),
+        1,
+        "{reasons:?}"
+    );
+    env.stop_operator().await;
+}
+
+/// The guard under the fix: a status write is conditioned on the version it was computed
+/// from, so one computed from an older version is refused rather than written over newer
+/// state.
+#[tokio::test]
+async fn a_status_write_from_an_older_version_is_refused() {
+    use authentik_operator::Error;
+    use authentik_operator::crd::StageStatus;
+    use authentik_operator::reconcile::kube_ops::apply_status;
+    let env = Env::new(Profile::Current).await;
+    let api = env.api::<PasswordStage>();
+    let old = env
+        .create::<PasswordStage>(json!({
+            "apiVersion": "authentik-operator.io/v1alpha1", "kind": "PasswordStage",
+            "metadata": {"name": "versions"},
+            "spec": {"backends": ["authentik.core.auth.InbuiltBackend"]}
+        }))
+        .await;
+    let marker = StageStatus {
+        name: Some("versions".into()),
+        ..Default::default()
+    };
+    let written = apply_status(&api, &old, old.resource_version().as_deref(), &marker)
+        .await
+        .expect("a write on the current version");
+    assert!(written.is_some() && written != old.resource_version());
+
+    let forgetful = StageStatus::default();
+    let refused = apply_status(&api, &old, old.resource_version().as_deref(), &forgetful).await;
+    assert!(matches!(refused, Err(Error::StaleView)), "{refused:?}");
+    let now = api.get("versions").await.unwrap();
+    assert_eq!(
+        now.status().and_then(|s| s.name.as_deref()),
+        Some("versions")
+    );
+}
