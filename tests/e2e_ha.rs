@@ -42,8 +42,8 @@ fn start_replica(
     log: &std::path::Path,
 ) -> Replica {
     let metrics = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_authentik-operator"))
-        .env_clear()
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_authentik-operator"));
+    cmd.env_clear()
         .env("KUBECONFIG", testenv::shared().kubeconfig())
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .args(["run", "--authentik-url", &env.sim.url()])
@@ -73,9 +73,9 @@ fn start_replica(
         ])
         .args(["--metrics-addr", &format!("127.0.0.1:{metrics}")])
         .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).expect("log file"))
-        .spawn()
-        .expect("operator binary");
+        .stderr(std::fs::File::create(log).expect("log file"));
+    // Tied to this process: a test killed by a signal takes its operators with it.
+    let child = testenv::spawn_tied(cmd).expect("operator binary");
     Replica {
         identity: identity.to_string(),
         metrics,

@@ -88,5 +88,6 @@ pub mod tls;
 pub use binaries::{ensure_binaries, pinned_kubernetes_version};
 pub use control_plane::{ControlPlane, Options, unique_namespace};
 pub use error::Error;
+pub use process::spawn_tied;
 pub use shared::shared;
 pub use tls::LoopbackTls;

@@ -67,7 +67,7 @@ type SpawnRequest = (Command, mpsc::Sender<io::Result<Child>>);
 /// Spawns `cmd` from the process-lifetime spawner thread, with `PR_SET_PDEATHSIG = SIGKILL`
 /// (the kernel kills the child when that thread — i.e. this process — dies) and in its own
 /// process group (a terminal's Ctrl-C goes to us; we decide how the children stop).
-pub(crate) fn spawn_tied(mut cmd: Command) -> io::Result<Child> {
+pub fn spawn_tied(mut cmd: Command) -> io::Result<Child> {
     static SPAWNER: OnceLock<mpsc::Sender<SpawnRequest>> = OnceLock::new();
     let parent = std::process::id() as libc::pid_t;
     // SAFETY: only async-signal-safe system calls between fork and exec.
