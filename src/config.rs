@@ -88,6 +88,10 @@ pub struct RunArgs {
     /// and the operator needs no access to Secrets.
     #[arg(long, env = "ENABLE_CONNECTIONS", default_value_t = true, action = clap::ArgAction::Set)]
     pub enable_connections: bool,
+    /// The one namespace the Secrets and ConfigMaps of ClusterAuthentikConnections are read
+    /// from (a reference to any other is refused). Defaults to the operator's own namespace.
+    #[arg(long, env = "CLUSTER_SECRET_NAMESPACE")]
+    pub cluster_secret_namespace: Option<String>,
     /// Address of /metrics, /livez and /readyz.
     #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:8080")]
     pub metrics_addr: std::net::SocketAddr,
@@ -115,7 +119,28 @@ pub struct RunArgs {
     pub identity: Option<String>,
 }
 
+/// The namespace the operator runs in (its pod's), else `default` (a local run).
+pub fn own_namespace() -> String {
+    std::env::var("POD_NAMESPACE")
+        .ok()
+        .or_else(|| {
+            std::fs::read_to_string("/var/run/secrets/kubernetes.io/serviceaccount/namespace").ok()
+        })
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "default".into())
+}
+
 impl RunArgs {
+    /// Where ClusterAuthentikConnections' Secrets live (see `--cluster-secret-namespace`).
+    pub fn cluster_secret_namespace(&self) -> String {
+        self.cluster_secret_namespace
+            .clone()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(own_namespace)
+    }
+
     /// What the controllers watch: `[None]` for all namespaces, else one scope per namespace.
     pub fn scopes(&self) -> Vec<Option<String>> {
         let mut listed: Vec<String> = self

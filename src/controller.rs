@@ -239,8 +239,11 @@ pub async fn run_controllers(
 
     // Connections re-read their Secret when it changes. The watch is metadata-only
     // (Api<PartialObjectMeta<_>>): the operator never caches Secret data it does not use.
-    let secrets =
-        |scope: &Option<String>| api::<PartialObjectMeta<Secret>>(&client, scope.as_deref());
+    // Secrets are watched only where the operator is granted them: each listed namespace, and
+    // the cluster connections' one namespace. With all namespaces watched, a namespaced
+    // connection re-reads its Secret every resync interval instead (no cluster-wide access).
+    let cluster_ns = args.cluster_secret_namespace();
+    let secrets = |ns: &str| Api::<PartialObjectMeta<Secret>>::namespaced(client.clone(), ns);
     let conn: Vec<Controller<AuthentikConnection>> = scopes
         .iter()
         .map(|scope| {
@@ -249,24 +252,24 @@ pub async fn run_controllers(
                 wc.clone(),
             )
             .with_config(cfg.clone());
+            let Some(ns) = scope else { return c };
             let store = c.store();
-            c.watches(secrets(scope), wc.clone(), move |s| {
-                connections_using(&store, &s)
+            let cluster_ns = cluster_ns.clone();
+            c.watches(secrets(ns), wc.clone(), move |s| {
+                connections_using(&store, &s, &cluster_ns)
             })
         })
         .collect();
-    let mut cluster_conn = Controller::new(
+    let cluster_conn = Controller::new(
         Api::<ClusterAuthentikConnection>::all(client.clone()),
         wc.clone(),
     )
     .with_config(cfg);
     let cluster_store = cluster_conn.store();
-    for scope in &scopes {
-        let store = cluster_store.clone();
-        cluster_conn = cluster_conn.watches(secrets(scope), wc.clone(), move |s| {
-            connections_using(&store, &s)
-        });
-    }
+    let cluster_conn = cluster_conn.watches(secrets(&cluster_ns), wc.clone(), {
+        let (store, cluster_ns) = (cluster_store.clone(), cluster_ns.clone());
+        move |s| connections_using(&store, &s, &cluster_ns)
+    });
     let stores = Stores {
         password: pw_caches,
         identification: id_caches,
@@ -287,6 +290,7 @@ pub async fn run_controllers(
         backoff_max: args.backoff_max,
         authentik_timeout: args.authentik_timeout,
         authentik_retries: args.authentik_retries,
+        cluster_secret_namespace: args.cluster_secret_namespace(),
         ..Settings::default()
     };
     let triggers = Triggers {
@@ -377,9 +381,10 @@ pub async fn run_controllers(
 fn connections_using<C: ConnectionResource>(
     store: &Store<C>,
     secret: &PartialObjectMeta<Secret>,
+    cluster_ns: &str,
 ) -> Vec<ObjectRef<C>> {
     let name = secret.name_any();
-    let ns = secret.namespace();
+    let ns = secret.namespace().unwrap_or_default();
     store
         .state()
         .iter()
@@ -388,7 +393,7 @@ fn connections_using<C: ConnectionResource>(
             let refs = std::iter::once(&s.token_secret_ref)
                 .chain(s.ca_bundle.as_ref().and_then(|b| b.secret_ref.as_ref()));
             refs.into_iter()
-                .any(|r| r.name == name && c.source_namespace(r) == ns)
+                .any(|r| r.name == name && c.source_namespace(r, cluster_ns).as_ref() == Ok(&ns))
         })
         .map(|c| ObjectRef::from_obj(c.as_ref()))
         .collect()

@@ -19,13 +19,9 @@ const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 fn lease_namespace(args: &RunArgs) -> String {
     args.lease_namespace
         .clone()
-        .or_else(|| std::env::var("POD_NAMESPACE").ok())
-        .or_else(|| {
-            std::fs::read_to_string("/var/run/secrets/kubernetes.io/serviceaccount/namespace").ok()
-        })
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "default".into())
+        .unwrap_or_else(crate::config::own_namespace)
 }
 
 /// Waits for the lease, runs `work` while holding it, and returns when `stop` is cancelled.

@@ -8,8 +8,8 @@ use authentik_operator::crd::{
     AuthentikConnection, ClusterAuthentikConnection, IdentificationStage, PasswordStage,
 };
 use authentik_sim::Profile;
-use common::{Env, another_sim, is_ready, put_token_secret};
-use kube::api::{Api, DeleteParams, PostParams};
+use common::{Env, TOKEN, another_sim, is_ready, put_token_secret};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
 fn conn_ready(c: &AuthentikConnection) -> bool {
@@ -108,14 +108,15 @@ async fn a_missing_connection_or_secret_says_so() {
 async fn cluster_connections_limit_namespaces_and_references_never_cross_instances() {
     let env = Env::started(Profile::Current).await;
     let other = another_sim(Profile::Current, "cluster-token").await;
-    put_token_secret(&env, &env.ns, "cluster-token", "cluster-token").await;
+    let secrets_ns = common::operator_namespace();
+    put_token_secret(&env, secrets_ns, "cluster-token", "cluster-token").await;
     let name = format!("{}-shared", env.ns);
     let api: Api<ClusterAuthentikConnection> = Api::all(env.client.clone());
     let conn: ClusterAuthentikConnection = serde_json::from_value(json!({
         "apiVersion": "authentik-operator.io/v1alpha1", "kind": "ClusterAuthentikConnection",
         "metadata": {"name": name},
         "spec": {"url": other.url(), "allowedNamespaces": [env.ns.clone()],
-                 "tokenSecretRef": {"name": "cluster-token", "key": "token", "namespace": env.ns.clone()}}
+                 "tokenSecretRef": {"name": "cluster-token", "key": "token", "namespace": secrets_ns}}
     }))
     .unwrap();
     api.create(&PostParams::default(), &conn)
@@ -288,4 +289,74 @@ async fn deleting_a_connection_takes_it_out_of_use() {
         .wait_synced::<PasswordStage>("pw", "ConnectionNotReady")
         .await;
     assert!(msg.contains("soon-gone"), "{msg}");
+}
+
+#[tokio::test]
+async fn a_cluster_connection_reads_secrets_only_from_the_operators_namespace() {
+    let env = Env::started(Profile::Current).await;
+    let cp = testenv::shared();
+    let elsewhere = cp.create_namespace("elsewhere").expect("namespace");
+    put_token_secret(&env, &elsewhere, "cluster-token", TOKEN).await;
+    let api: Api<ClusterAuthentikConnection> = Api::all(env.client.clone());
+    let name = format!("outside-{}", env.ns);
+    let conn: ClusterAuthentikConnection = serde_json::from_value(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "ClusterAuthentikConnection",
+        "metadata": {"name": name},
+        "spec": {"url": env.sim.url(),
+                 "tokenSecretRef": {"name": "cluster-token", "key": "token", "namespace": elsewhere}}
+    }))
+    .unwrap();
+    api.create(&PostParams::default(), &conn).await.unwrap();
+    let reason = |c: &ClusterAuthentikConnection| {
+        c.status
+            .iter()
+            .flat_map(|s| s.conditions.clone())
+            .find(|c| c.type_ == "Ready")
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(45);
+    let refused = loop {
+        let c = api.get(&name).await.unwrap();
+        if let Some(r) = reason(&c).filter(|r| r.reason == "SecretNotAllowed") {
+            break r;
+        }
+        assert!(std::time::Instant::now() < deadline, "{c:#?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert!(
+        refused
+            .message
+            .contains(&format!("{elsewhere}/cluster-token"))
+            && refused
+                .message
+                .contains(&format!("{:?}", common::operator_namespace())),
+        "{}",
+        refused.message
+    );
+
+    // Without a namespace, the reference reads from the operator's: there it works.
+    let secret = format!("cluster-token-{}", env.ns);
+    put_token_secret(&env, common::operator_namespace(), &secret, TOKEN).await;
+    api.patch(
+        &name,
+        &PatchParams::default(),
+        &Patch::Json::<()>(
+            serde_json::from_value(json!([
+                {"op": "replace", "path": "/spec/tokenSecretRef",
+             "value": {"name": secret, "key": "token"}}
+            ]))
+            .unwrap(),
+        ),
+    )
+    .await
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(45);
+    loop {
+        let c = api.get(&name).await.unwrap();
+        if reason(&c).is_some_and(|r| r.status == "True") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{c:#?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    api.delete(&name, &Default::default()).await.unwrap();
 }

@@ -44,6 +44,12 @@ fn install_rbac(ns: &str) {
             "Role" => doc["metadata"]["namespace"] = json!(ns),
             "RoleBinding" => {
                 doc["metadata"]["namespace"] = json!(ns);
+                if doc["roleRef"]["kind"] == "ClusterRole" {
+                    doc["roleRef"]["name"] = json!(format!(
+                        "{}-{ns}",
+                        doc["roleRef"]["name"].as_str().unwrap_or_default()
+                    ));
+                }
                 doc["subjects"] = json!([{"kind": "ServiceAccount", "name": SA, "namespace": ns}]);
             }
             other => panic!("unexpected {other} in rbac.yaml"),
@@ -89,7 +95,16 @@ async fn the_happy_path_runs_on_the_shipped_rbac_alone() {
         .service_account_token(&env.ns, SA)
         .expect("token");
     let sa_client = client_for(&token).await;
+    // A second watched namespace whose Secrets the operator was not granted.
+    let ungranted = testenv::shared()
+        .create_namespace("ungranted")
+        .expect("namespace");
     env.extra_args = vec![
+        "--namespace".into(),
+        format!("{},{ungranted}", env.ns),
+        // The RBAC's own namespace is the test's.
+        "--cluster-secret-namespace".into(),
+        env.ns.clone(),
         "--leader-election".into(),
         "--lease-name".into(),
         lease_name(),
@@ -156,6 +171,43 @@ async fn the_happy_path_runs_on_the_shipped_rbac_alone() {
     })
     .await;
 
+    // A connection in a namespace whose Secrets were not granted says so, and how to grant.
+    put_token_secret(&env, &ungranted, "conn-token", TOKEN).await;
+    let elsewhere: Api<AuthentikConnection> = Api::namespaced(env.client.clone(), &ungranted);
+    let conn: AuthentikConnection = serde_json::from_value(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "AuthentikConnection",
+        "metadata": {"name": "not-granted"},
+        "spec": {"url": env.sim.url(), "tokenSecretRef": {"name": "conn-token", "key": "token"}}
+    }))
+    .unwrap();
+    elsewhere
+        .create(&PostParams::default(), &conn)
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(45);
+    let ready = loop {
+        let c = elsewhere.get("not-granted").await.unwrap();
+        let ready = c
+            .status
+            .iter()
+            .flat_map(|s| s.conditions.clone())
+            .find(|c| c.type_ == "Ready");
+        if let Some(r) = ready.filter(|r| r.reason == "SecretForbidden") {
+            break r;
+        }
+        assert!(std::time::Instant::now() < deadline, "{c:#?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(ready.status, "False");
+    assert!(
+        ready.message.contains(&format!("namespace {ungranted:?}"))
+            && ready.message.contains("RoleBinding")
+            && ready.message.contains("secret-reader"),
+        "{}",
+        ready.message
+    );
+    assert!(!ready.message.contains(TOKEN));
+
     // Delete: the referenced PasswordStage waits for its referrer, then both go.
     env.delete::<IdentificationStage>("login-identification")
         .await;
@@ -196,6 +248,12 @@ async fn the_happy_path_runs_on_the_shipped_rbac_alone() {
             .create(&PostParams::default(), &secret)
             .await
             .map(|_| ())
+    ));
+    let elsewhere: Api<Secret> = Api::namespaced(sa_client.clone(), &ungranted);
+    assert!(forbidden(elsewhere.get("conn-token").await.map(|_| ())));
+    let everywhere: Api<Secret> = Api::all(sa_client.clone());
+    assert!(forbidden(
+        everywhere.list(&ListParams::default()).await.map(|_| ())
     ));
     let configmaps: Api<ConfigMap> = Api::namespaced(sa_client, &env.ns);
     assert!(forbidden(

@@ -29,8 +29,9 @@ pub trait ConnectionResource:
 {
     fn key(&self) -> ConnKey;
     fn settings(&self) -> &ConnectionSettings;
-    /// Namespace to read a referenced Secret or ConfigMap from.
-    fn source_namespace(&self, r: &KeyRef) -> Option<String>;
+    /// Namespace to read a referenced Secret or ConfigMap from, given the one namespace
+    /// cluster connections may read from; `Err` says why the reference is not allowed.
+    fn source_namespace(&self, r: &KeyRef, cluster_ns: &str) -> Result<String, String>;
     fn allowed_namespaces(&self) -> Option<Vec<String>>;
     fn connection_status(&self) -> Option<&ConnectionStatus>;
     fn api(client: &kube::Client, obj: &Self) -> Api<Self>;
@@ -46,9 +47,9 @@ impl ConnectionResource for AuthentikConnection {
     fn settings(&self) -> &ConnectionSettings {
         &self.spec.settings
     }
-    fn source_namespace(&self, _: &KeyRef) -> Option<String> {
+    fn source_namespace(&self, _: &KeyRef, _: &str) -> Result<String, String> {
         // A namespaced connection reads only from its own namespace.
-        self.namespace()
+        Ok(self.namespace().unwrap_or_default())
     }
     fn allowed_namespaces(&self) -> Option<Vec<String>> {
         Some(vec![self.namespace().unwrap_or_default()])
@@ -70,8 +71,8 @@ impl ConnectionResource for ClusterAuthentikConnection {
     fn settings(&self) -> &ConnectionSettings {
         &self.spec.settings
     }
-    fn source_namespace(&self, r: &KeyRef) -> Option<String> {
-        r.namespace.clone()
+    fn source_namespace(&self, r: &KeyRef, cluster_ns: &str) -> Result<String, String> {
+        cluster_source_namespace(r, cluster_ns)
     }
     fn allowed_namespaces(&self) -> Option<Vec<String>> {
         Some(self.spec.allowed_namespaces.clone()).filter(|v| !v.is_empty())
@@ -81,6 +82,20 @@ impl ConnectionResource for ClusterAuthentikConnection {
     }
     fn api(client: &kube::Client, _: &Self) -> Api<Self> {
         Api::all(client.clone())
+    }
+}
+
+/// A cluster connection reads from one namespace only, so that the operator needs no access
+/// to Secrets anywhere else: a reference elsewhere is refused, one without a namespace reads
+/// from it.
+fn cluster_source_namespace(r: &KeyRef, cluster_ns: &str) -> Result<String, String> {
+    match r.namespace.as_deref().map(str::trim) {
+        None | Some("") => Ok(cluster_ns.to_string()),
+        Some(ns) if ns == cluster_ns => Ok(ns.to_string()),
+        Some(ns) => Err(format!(
+            "{ns}/{} is not in {cluster_ns:?}: a ClusterAuthentikConnection reads Secrets and ConfigMaps only from the operator's namespace {cluster_ns:?} (--cluster-secret-namespace); move it there",
+            r.name
+        )),
     }
 }
 
@@ -227,11 +242,13 @@ trait KeyedData:
     + DeserializeOwned
 {
     const WHAT: &'static str;
+    const PLURAL: &'static str;
     fn value(&self, key: &str) -> Option<String>;
 }
 
 impl KeyedData for Secret {
     const WHAT: &'static str = "Secret";
+    const PLURAL: &'static str = "Secrets";
     fn value(&self, key: &str) -> Option<String> {
         self.data
             .as_ref()
@@ -243,6 +260,7 @@ impl KeyedData for Secret {
 
 impl KeyedData for ConfigMap {
     const WHAT: &'static str = "ConfigMap";
+    const PLURAL: &'static str = "ConfigMaps";
     fn value(&self, key: &str) -> Option<String> {
         self.data.as_ref().and_then(|d| d.get(key)).cloned()
     }
@@ -253,25 +271,24 @@ async fn read_key<D: KeyedData, C: ConnectionResource>(
     r: &KeyRef,
     ctx: &Context,
 ) -> std::result::Result<String, Problem> {
-    let Some(ns) = obj.source_namespace(r) else {
-        return Err(Problem(
-            "SecretNotFound",
-            format!(
-                "{} {:?} needs a namespace (a cluster-scoped connection has none of its own)",
-                D::WHAT,
-                r.name
-            ),
-        ));
-    };
+    let ns = obj
+        .source_namespace(r, &ctx.settings.cluster_secret_namespace)
+        .map_err(|why| Problem("SecretNotAllowed", format!("{} {why}", D::WHAT)))?;
     let api: Api<D> = Api::namespaced(ctx.kube.clone(), &ns);
     let found = api.get_opt(&r.name).await.map_err(|e| {
-        // Forbidden is a standing problem; anything else from the API server may pass.
-        let reason = match &e {
-            kube::Error::Api(s) if s.code == 403 => "SecretNotFound",
-            _ => TRANSIENT,
-        };
+        // Forbidden is a standing problem, and the platform team's to solve: say how.
+        if matches!(&e, kube::Error::Api(s) if s.code == 403) {
+            return Problem(
+                "SecretForbidden",
+                format!(
+                    "the operator may not read {} in namespace {ns:?}: grant it there with a RoleBinding to the ClusterRole authentik-operator-secret-reader (the Helm chart: add {ns:?} to connections.secretNamespaces)",
+                    D::PLURAL
+                ),
+            );
+        }
+        // Anything else from the API server may pass.
         Problem(
-            reason,
+            TRANSIENT,
             format!("cannot read {} {ns}/{}: {e}", D::WHAT, r.name),
         )
     })?;
@@ -291,4 +308,33 @@ async fn read_key<D: KeyedData, C: ConnectionResource>(
                 format!("{} {ns}/{} has no key {:?}", D::WHAT, r.name, r.key),
             )
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(namespace: Option<&str>) -> KeyRef {
+        KeyRef {
+            name: "token".into(),
+            key: "token".into(),
+            namespace: namespace.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn cluster_connections_read_only_from_the_operators_namespace() {
+        assert_eq!(cluster_source_namespace(&key(None), "ops").unwrap(), "ops");
+        assert_eq!(
+            cluster_source_namespace(&key(Some("")), "ops").unwrap(),
+            "ops"
+        );
+        assert_eq!(
+            cluster_source_namespace(&key(Some("ops")), "ops").unwrap(),
+            "ops"
+        );
+        let refused = cluster_source_namespace(&key(Some("team-a")), "ops").unwrap_err();
+        assert!(refused.contains("team-a/token"), "{refused}");
+        assert!(refused.contains("\"ops\""), "{refused}");
+    }
 }

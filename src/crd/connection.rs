@@ -17,8 +17,9 @@ pub struct KeyRef {
     /// Key inside it.
     #[schemars(length(min = 1, max = 253))]
     pub key: String,
-    /// Namespace of the Secret or ConfigMap (ClusterAuthentikConnection only; a namespaced
-    /// connection always reads from its own namespace).
+    /// Namespace of the Secret or ConfigMap (ClusterAuthentikConnection only): the operator's
+    /// own namespace (its --cluster-secret-namespace), which is also the default; any other
+    /// is refused. A namespaced connection always reads from its own namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
 }

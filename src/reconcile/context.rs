@@ -30,6 +30,8 @@ pub struct Settings {
     pub authentik_timeout: Duration,
     /// Retries of idempotent authentik requests.
     pub authentik_retries: u32,
+    /// The one namespace ClusterAuthentikConnections read Secrets and ConfigMaps from.
+    pub cluster_secret_namespace: String,
 }
 
 impl Default for Settings {
@@ -40,6 +42,7 @@ impl Default for Settings {
             backoff_max: Duration::from_secs(300),
             authentik_timeout: Duration::from_secs(10),
             authentik_retries: 3,
+            cluster_secret_namespace: "default".into(),
         }
     }
 }

@@ -48,6 +48,19 @@ fn install_crds() {
     });
 }
 
+/// The namespace that stands for the operator's own, where ClusterAuthentikConnections'
+/// Secrets live: one per test binary, so that the operators of concurrent tests, which all
+/// see every (cluster-scoped) connection, agree on them.
+pub fn operator_namespace() -> &'static str {
+    static NS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NS.get_or_init(|| {
+        install_crds();
+        testenv::shared()
+            .create_namespace("operator")
+            .expect("namespace")
+    })
+}
+
 pub async fn kube_config() -> kube::Config {
     let cp = testenv::shared();
     let kc = Kubeconfig::read_from(cp.kubeconfig()).expect("kubeconfig");
@@ -138,6 +151,8 @@ impl Env {
             "3s",
             "--metrics-addr",
             "127.0.0.1:0",
+            "--cluster-secret-namespace",
+            operator_namespace(),
         ]
         .iter()
         .map(|s| s.to_string())

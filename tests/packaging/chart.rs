@@ -3,7 +3,7 @@
 use crate::helpers::{
     CHART, all_rules, assert_hardened, assert_same_crds, checked_in_crds, cluster_rules, container,
     env_value, helm, helm_ok, kind_names, lease_rules, namespaced_rules, namespaces_of, of_kind,
-    one, one_in, path, render, template_args,
+    one, one_in, path, render, secret_rules, template_args,
 };
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -86,6 +86,8 @@ fn default_values_render_one_hardened_replica_watching_all_namespaces() {
         "ServiceAccount/ao-authentik-operator",
         "ClusterRole/ao-authentik-operator",
         "ClusterRoleBinding/ao-authentik-operator",
+        "ClusterRole/ao-authentik-operator-secret-reader",
+        "RoleBinding/ao-authentik-operator-secret-reader",
         "Service/ao-authentik-operator-metrics",
         "Deployment/ao-authentik-operator",
     ]
@@ -117,6 +119,19 @@ fn default_values_render_one_hardened_replica_watching_all_namespaces() {
         json!([{"kind": "ServiceAccount", "name": "ao-authentik-operator", "namespace": "operators"}])
     );
     assert_eq!(binding["roleRef"]["name"], "ao-authentik-operator");
+    // Secrets: readable in the release namespace only (the cluster connections' tokens).
+    let reader = one(&docs, "ClusterRole", "ao-authentik-operator-secret-reader");
+    assert_eq!(reader["rules"], secret_rules());
+    assert_eq!(
+        namespaces_of(&docs, "RoleBinding", "ao-authentik-operator-secret-reader"),
+        ["operators"]
+    );
+    for b in of_kind(&docs, "ClusterRoleBinding") {
+        assert_ne!(
+            b["roleRef"]["name"], "ao-authentik-operator-secret-reader",
+            "bound cluster-wide"
+        );
+    }
 
     let deploy = one(&docs, "Deployment", "ao-authentik-operator");
     assert_hardened(deploy, "chart");
@@ -203,6 +218,12 @@ fn replicas_force_leader_election_and_watch_namespaces_make_rbac_namespaced() {
         );
     }
 
+    // Secrets: in the release namespace and in each watched one, nowhere else.
+    assert_eq!(
+        namespaces_of(&docs, "RoleBinding", "ao-authentik-operator-secret-reader"),
+        ["operators", "team-a", "team-b"]
+    );
+
     let lease_role = one(&docs, "Role", "ao-authentik-operator-leader-election");
     assert_eq!(lease_role["metadata"]["namespace"], "operators");
     assert_eq!(lease_role["rules"], lease_rules("ao-authentik-operator"));
@@ -280,7 +301,13 @@ fn replicas_force_leader_election_and_watch_namespaces_make_rbac_namespaced() {
     assert_eq!(cluster_role["rules"], Value::Array(cluster_rules()));
     let docs = render("ao", "operators", &[&ci], &[]);
     assert!(of_kind(&docs, "Role").is_empty());
-    assert!(of_kind(&docs, "RoleBinding").is_empty());
+    // Every namespace watched: the only RoleBinding is the Secret reader's, in the release
+    // namespace.
+    assert_eq!(
+        namespaces_of(&docs, "RoleBinding", "ao-authentik-operator-secret-reader"),
+        ["operators"]
+    );
+    assert_eq!(of_kind(&docs, "RoleBinding").len(), 1);
 }
 
 #[test]

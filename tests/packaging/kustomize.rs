@@ -3,7 +3,7 @@
 use crate::helpers::{
     CHART, TMP, all_rules, apply, assert_can_i, assert_hardened, assert_pod_security_restricted,
     assert_same_crds, container, env_value, installed_release, kubectl_ok, lease_rules, of_kind,
-    one, parse_docs, path, q, render, without_kind,
+    one, parse_docs, path, q, render, secret_rules, without_kind,
 };
 use serde_json::json;
 use std::path::Path;
@@ -33,6 +33,10 @@ fn kustomize_base_renders_the_same_objects_and_is_accepted() {
     let ns = "authentik-operator";
     let role = one(&docs, "ClusterRole", ns);
     assert_eq!(role["rules"], all_rules(), "the chart's rules");
+    let reader = one(&docs, "ClusterRole", "authentik-operator-secret-reader");
+    assert_eq!(reader["rules"], secret_rules());
+    let reader_binding = one(&docs, "RoleBinding", "authentik-operator-secret-reader");
+    assert_eq!(reader_binding["metadata"]["namespace"], ns);
     let lease_role = one(&docs, "Role", "authentik-operator-leader-election");
     assert_eq!(lease_role["rules"], lease_rules(ns));
     let binding = one(&docs, "ClusterRoleBinding", ns);
@@ -165,8 +169,11 @@ fn kustomize_base_renders_the_same_objects_and_is_accepted() {
                 format!("patch leases.coordination.k8s.io/{ns} -n {ns}"),
             ),
             (false, q("create leases.coordination.k8s.io -n default")),
-            (true, q("get secrets -n default")),
-            (false, q("delete secrets -n default")),
+            (false, q("get secrets -n default")),
+            (false, q("list secrets --all-namespaces")),
+            (true, format!("get secrets -n {ns}")),
+            (true, format!("watch secrets -n {ns}")),
+            (false, format!("delete secrets -n {ns}")),
             (
                 false,
                 q("delete identificationstages.authentik-operator.io -n default"),

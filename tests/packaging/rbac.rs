@@ -74,8 +74,12 @@ fn chart_rbac_cluster_wide_grants_what_the_operator_needs_and_nothing_more() {
             false,
             q("delete clusterauthentikconnections.authentik-operator.io"),
         ),
-        (true, q(format!("get secrets -n {other}"))),
-        (true, q("watch secrets --all-namespaces")),
+        // Secrets: only in the release namespace (cluster connections' tokens), read-only.
+        (false, q(format!("get secrets -n {other}"))),
+        (false, q("watch secrets --all-namespaces")),
+        (false, q("list secrets --all-namespaces")),
+        (true, q(format!("get secrets -n {ns}"))),
+        (true, q(format!("watch secrets -n {ns}"))),
         (false, q(format!("create secrets -n {ns}"))),
         (false, q(format!("update secrets -n {ns}"))),
         (false, q(format!("patch secrets -n {ns}"))),
@@ -208,6 +212,7 @@ fn chart_rbac_for_listed_namespaces_stays_in_them_and_leases_stay_in_the_release
         (false, format!("list {lease} -n {ns}")),
         (false, format!("get secrets -n {other}")),
         (false, q("list secrets --all-namespaces")),
+        (true, format!("watch secrets -n {ns}")),
         (false, format!("get configmaps -n {other}")),
         (
             false,

@@ -19,11 +19,6 @@
   - apiGroups: ["authentik-operator.io"]
     resources: ["authentikconnections/status"]
     verbs: ["patch"]
-  # The API tokens (and CA bundles) that connections reference: read (get), and watched
-  # (list, watch) so that a rotated token is picked up at once. Read-only.
-  - apiGroups: [""]
-    resources: ["secrets"]
-    verbs: ["get", "list", "watch"]
   # CA bundles that connections reference from a ConfigMap: read only (get).
   - apiGroups: [""]
     resources: ["configmaps"]
@@ -46,4 +41,18 @@
     resources: ["clusterauthentikconnections/status"]
     verbs: ["patch"]
 {{- end }}
+{{- end }}
+{{- define "authentik-operator.secretRules" }}
+  # The API tokens (and CA bundles) that connections reference: read (get), and watched
+  # (list, watch; metadata only) so that a rotated token is picked up at once. Read-only,
+  # and granted by RoleBindings in chosen namespaces only, never cluster-wide.
+  - apiGroups: [""]
+    resources: ["secrets"]
+    verbs: ["get", "list", "watch"]
+{{- end }}
+{{- /* Namespaces whose Secrets the operator reads: the cluster connections' one namespace,
+the watched namespaces (their connections' tokens) and connections.secretNamespaces. */}}
+{{- define "authentik-operator.secretNamespaces" }}
+{{- $cluster := .Values.connections.clusterSecretNamespace | default .Release.Namespace }}
+{{- concat (list $cluster) .Values.watchNamespaces .Values.connections.secretNamespaces | uniq | toJson }}
 {{- end }}

@@ -172,11 +172,15 @@ pub fn namespaced_rules() -> Vec<Value> {
                "verbs": ["get", "list", "watch"]}),
         json!({"apiGroups": ["authentik-operator.io"],
                "resources": ["authentikconnections/status"], "verbs": ["patch"]}),
-        json!({"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}),
         json!({"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}),
         json!({"apiGroups": ["events.k8s.io"], "resources": ["events"],
                "verbs": ["create", "patch"]}),
     ]
+}
+
+/// Reading Secrets: a ClusterRole bound only by RoleBindings, namespace by namespace.
+pub fn secret_rules() -> Value {
+    json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}])
 }
 
 /// The rules for cluster-scoped objects: a ClusterRole in every mode.
