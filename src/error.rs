@@ -134,6 +134,24 @@ impl Error {
         )
     }
 
+    /// Whether the error says authentik cannot serve us right now (unreachable, 5xx, 429,
+    /// our token refused), rather than answering about the request itself.
+    pub fn is_outage(&self) -> bool {
+        matches!(
+            self,
+            Error::Unreachable(_) | Error::Server { .. } | Error::Forbidden(_)
+        )
+    }
+
+    /// Whether a `Synced` reason is one of [`Error::is_outage`]'s: the resources to retry at
+    /// once when their authentik answers again.
+    pub fn is_outage_reason(reason: &str) -> bool {
+        matches!(
+            reason,
+            "AuthentikUnreachable" | "AuthentikServerError" | "AuthentikForbidden"
+        )
+    }
+
     /// Whether the same request may succeed if sent again (the client's own retries).
     pub fn is_retryable_request(&self) -> bool {
         matches!(self, Error::Unreachable(_) | Error::Server { .. })

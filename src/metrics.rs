@@ -40,6 +40,12 @@ pub struct ConditionLabels {
     pub condition: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ConnectionLabels {
+    /// `default`, `AuthentikConnection/<namespace>/<name>` or `ClusterAuthentikConnection/<name>`.
+    pub connection: String,
+}
+
 fn duration_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.005, 2.0, 14))
 }
@@ -55,6 +61,7 @@ pub struct Metrics {
     pub drift_corrections: Family<KindLabels, Counter>,
     pub recreations: Family<KindLabels, Counter>,
     pub resources: Family<ConditionLabels, Gauge>,
+    pub connection_up: Family<ConnectionLabels, Gauge>,
     pub leader: Gauge,
 }
 
@@ -81,6 +88,7 @@ impl Metrics {
         let drift_corrections = Family::<KindLabels, Counter>::default();
         let recreations = Family::<KindLabels, Counter>::default();
         let resources = Family::<ConditionLabels, Gauge>::default();
+        let connection_up = Family::<ConnectionLabels, Gauge>::default();
         let leader = Gauge::default();
         registry.register(
             "reconciliations",
@@ -123,6 +131,11 @@ impl Metrics {
             resources.clone(),
         );
         registry.register(
+            "connection_up",
+            "1 while the authentik of a connection answers, 0 while it fails (unreachable, 5xx, 429, token refused), as of the last request or drift sweep",
+            connection_up.clone(),
+        );
+        registry.register(
             "leader",
             "1 while this replica is the leader",
             leader.clone(),
@@ -137,6 +150,7 @@ impl Metrics {
             drift_corrections,
             recreations,
             resources,
+            connection_up,
             leader,
         }
     }

@@ -6,7 +6,7 @@ use crate::authentik::wire::pk_of;
 use crate::caches::{Caches, Queues};
 use crate::connections::{ConnKey, Connection};
 use crate::crd::{IdentificationStage, PasswordStage, StageStatus, UserLoginStage};
-use crate::metrics::ConditionLabels;
+use crate::metrics::{ConditionLabels, ConnectionLabels};
 use crate::reconcile::Context;
 use crate::reconcile::context::{kind_name, send_matching};
 use crate::stage::Stage;
@@ -32,6 +32,9 @@ pub async fn sweep_all(ctx: &Context) {
     let mut counts: HashMap<(&'static str, &'static str), i64> = HashMap::new();
     for gone in ctx.connections.prune(|k| ctx.stores.connection_exists(k)) {
         tracing::info!(connection = %gone, "connection deleted");
+        ctx.metrics.connection_up.remove(&ConnectionLabels {
+            connection: gone.id(),
+        });
         ctx.triggers.stages_of(&ctx.stores, &gone);
     }
     // Connections are swept side by side: one authentik that does not answer must not delay
@@ -57,6 +60,7 @@ pub async fn sweep_all(ctx: &Context) {
                 &ctx.triggers.user_login,
             )
             .await;
+            ctx.retry_if_back(&key, &conn);
         });
     futures::future::join_all(sweeps).await;
     count_conditions(&ctx.stores.password, &mut counts);

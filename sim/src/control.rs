@@ -120,7 +120,8 @@ pub struct RecordedRequest {
 #[derive(Debug)]
 pub(crate) struct Inner {
     pub token: String,
-    pub profile: Profile,
+    /// Swapped by [`Control::upgrade`], like a server upgraded in place.
+    profile: RwLock<Profile>,
     pub seed: bool,
     state: RwLock<State>,
     faults: Mutex<Vec<Fault>>,
@@ -146,7 +147,7 @@ impl Control {
     pub(crate) fn new(token: String, profile: Profile, seed: bool) -> Control {
         let inner = Inner {
             token,
-            profile,
+            profile: RwLock::new(profile),
             seed,
             state: RwLock::new(fresh_state(profile, seed)),
             faults: Mutex::new(Vec::new()),
@@ -169,7 +170,17 @@ impl Control {
     }
 
     pub fn profile(&self) -> Profile {
-        self.inner.profile
+        *self.inner.profile.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// An upgrade (or downgrade) in place: the data is kept, and from now on the API answers
+    /// as `profile` does (fields it knows appear with their stored or default values).
+    pub fn upgrade(&self, profile: Profile) {
+        *self
+            .inner
+            .profile
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = profile;
     }
 
     /// The API token the simulator accepts.
@@ -180,7 +191,7 @@ impl Control {
     /// Back to a fresh install (seeded again if configured); also clears faults, latency,
     /// down mode, the request log and the counters.
     pub fn reset(&self) {
-        *self.write() = fresh_state(self.inner.profile, self.inner.seed);
+        *self.write() = fresh_state(self.profile(), self.inner.seed);
         self.clear_faults();
         self.set_latency(Duration::ZERO);
         self.set_down(false);
@@ -307,7 +318,7 @@ impl Control {
         let pk = py::parse_uuid(&pk.to_string())?;
         let state = self.read();
         let stage = state.stages.get(&pk)?;
-        Some(render::stage(&state, self.inner.profile, stage).to_value())
+        Some(render::stage(&state, self.profile(), stage).to_value())
     }
 
     /// All stages of a kind (`password`, `identification`, `user_login`), ordered by name.
@@ -320,7 +331,7 @@ impl Control {
         stages.sort_by(|a, b| crate::listing::collate(&a.name, &b.name));
         stages
             .iter()
-            .map(|s| render::stage(&state, self.inner.profile, s).to_value())
+            .map(|s| render::stage(&state, self.profile(), s).to_value())
             .collect()
     }
 
@@ -328,7 +339,7 @@ impl Control {
     pub fn flow(&self, slug: &str) -> Option<Value> {
         let state = self.read();
         let flow = state.flow_by_slug(slug)?;
-        Some(render::flow(&state, self.inner.profile, flow).to_value())
+        Some(render::flow(&state, self.profile(), flow).to_value())
     }
 
     /// Delete a stage behind the API's back (as an admin in the UI would), with cascades.

@@ -48,6 +48,7 @@ pub fn router(control: Control) -> Router {
     Router::new()
         .route("/_sim/reset", post(reset))
         .route("/_sim/down", post(down))
+        .route("/_sim/upgrade", post(upgrade))
         .route("/_sim/latency", post(latency))
         .route(
             "/_sim/faults",
@@ -70,6 +71,25 @@ async fn reset(State(c): State<Control>) -> StatusCode {
 async fn down(State(c): State<Control>, Json(d): Json<Down>) -> StatusCode {
     c.set_down(d.down);
     StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct Upgrade {
+    profile: String,
+}
+
+async fn upgrade(State(c): State<Control>, Json(u): Json<Upgrade>) -> Response {
+    match u.profile.parse::<crate::profile::Profile>() {
+        Ok(p) => {
+            c.upgrade(p);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "detail": e.to_string() })),
+        )
+            .into_response(),
+    }
 }
 
 async fn latency(State(c): State<Control>, Json(l): Json<Latency>) -> StatusCode {

@@ -4,6 +4,7 @@
 //! since a create that seemed to fail may have won.
 
 use super::errors::{describe_body, describe_text};
+use super::health::{Health, Seen};
 use super::retry::{RetryPolicy, parse_retry_after};
 use super::wire::{PAGE_SIZE, Page, Version, name_of};
 use crate::error::{Error, Result};
@@ -72,6 +73,7 @@ struct Inner {
     token: Token,
     retry: RetryPolicy,
     metrics: Option<Arc<Metrics>>,
+    health: Health,
 }
 
 impl std::fmt::Debug for AuthentikClient {
@@ -121,12 +123,18 @@ impl AuthentikClient {
                 token: cfg.token,
                 retry: cfg.retry,
                 metrics,
+                health: Health::default(),
             }),
         })
     }
 
     pub fn api_url(&self) -> &str {
         &self.inner.api
+    }
+
+    /// Whether the server answers, from every request this client made.
+    pub fn health(&self) -> &Health {
+        &self.inner.health
     }
 
     /// One request with retries for idempotent methods. `route` is the path template used
@@ -174,6 +182,11 @@ impl AuthentikClient {
                     Err(Error::Unreachable(describe_transport(&e)))
                 }
             };
+            let seen = match &result {
+                Err(e) if e.is_outage() => Seen::Failing,
+                _ => Seen::Answered,
+            };
+            self.inner.health.observe(seen, jiff::Timestamp::now());
             match result {
                 Err(e) if idempotent && e.is_retryable_request() && attempt < policy.retries => {
                     let delay = policy.delay(attempt, e.retry_after(), fastrand::f64());

@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod errors;
+pub mod health;
 pub mod retry;
 pub mod wire;
 

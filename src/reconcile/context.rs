@@ -2,13 +2,14 @@
 
 use super::naming::Claim;
 use crate::caches::{Caches, Queues};
-use crate::connections::{ConnKey, Registry};
+use crate::connections::{ConnKey, Connection, Registry};
 use crate::crd::refs::By;
 use crate::crd::{
     AuthentikConnection, ClusterAuthentikConnection, IdentificationStage, ManagementPolicy,
     PasswordStage, UserLoginStage,
 };
-use crate::metrics::Metrics;
+use crate::error::Error;
+use crate::metrics::{ConnectionLabels, Metrics};
 use crate::stage::Stage;
 use kube::ResourceExt;
 use kube::runtime::events::Recorder;
@@ -189,6 +190,24 @@ impl Triggers {
 }
 
 impl Triggers {
+    /// Queues the stages of `connection` whose last reconcile failed because authentik could
+    /// not serve it: it answers again, so they need not wait out their backoff.
+    pub fn waiting_on(&self, stores: &Stores, connection: &ConnKey) {
+        fn waiting<K: Stage>(o: &K, connection: &ConnKey) -> bool {
+            &ConnKey::of_stage(o) == connection
+                && o.status()
+                    .and_then(|s| s.condition("Synced"))
+                    .is_some_and(|c| c.status == "False" && Error::is_outage_reason(&c.reason))
+        }
+        send_matching(&stores.password, &self.password, |o| waiting(o, connection));
+        send_matching(&stores.identification, &self.identification, |o| {
+            waiting(o, connection)
+        });
+        send_matching(&stores.user_login, &self.user_login, |o| {
+            waiting(o, connection)
+        });
+    }
+
     /// Queues the other resources that claim `authentik_name` in `connection`: when a claim
     /// goes away, the next one in line may take the name now rather than at its next retry.
     pub fn claimants_of(&self, stores: &Stores, connection: &ConnKey, authentik_name: &str) {
@@ -252,6 +271,23 @@ impl Context {
             *n,
             fastrand::f64(),
         )
+    }
+
+    /// After requests to a connection: if its authentik answers again after failing, the
+    /// resources that failed on it are reconciled now rather than at the end of their
+    /// backoff. Also keeps the connection's up/down gauge current.
+    pub fn retry_if_back(&self, key: &ConnKey, conn: &Connection) {
+        let health = conn.client.health();
+        self.metrics
+            .connection_up
+            .get_or_create(&ConnectionLabels {
+                connection: key.id(),
+            })
+            .set(i64::from(health.failing_since().is_none()));
+        if health.take_comeback() {
+            tracing::info!(connection = %key, "authentik answers again; retrying the resources that waited for it");
+            self.triggers.waiting_on(&self.stores, key);
+        }
     }
 
     pub fn reset_backoff(&self, key: &str) {

@@ -176,12 +176,18 @@ async fn apply_view<K: Stage>(obj: &K, ctx: &Context, api: &kube::Api<K>) -> Res
     let mut obs = Observation::default();
     let mut fx = Effects::default();
     let outcome = match ctx.connections.for_stage(obj) {
-        Ok((_, conn)) => {
+        Ok((key, conn)) => {
             let outcome = sync::sync(obj, ctx, &conn, api, &mut obs, &mut fx).await;
             if matches!(outcome, Err(Error::Rejected(_))) {
                 // A resolved pk may be stale (the object was recreated): resolve afresh next time.
                 conn.resolver.forget();
             }
+            if let Err(e) = &outcome
+                && e.is_outage()
+            {
+                obs.waiting = waiting_note(conn.client.health().failing_since(), ctx);
+            }
+            ctx.retry_if_back(&key, &conn);
             outcome
         }
         Err(e) => Err(e),
@@ -192,6 +198,18 @@ async fn apply_view<K: Stage>(obj: &K, ctx: &Context, api: &kube::Api<K>) -> Res
     }
     write_status(obj, ctx, api, &obs, outcome.as_ref().err(), fx).await?;
     outcome.map(|()| Action::await_change())
+}
+
+/// What a resource waits for while its authentik fails. The same words for the whole
+/// outage: a status that changed on every attempt would be rewritten each time, and each
+/// write would start the next attempt at once.
+fn waiting_note(since: Option<jiff::Timestamp>, ctx: &Context) -> Option<String> {
+    let since = since?;
+    Some(format!(
+        "failing since {}; retried as soon as authentik answers again (checked at least every {}s), and on its own backoff meanwhile",
+        since.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        ctx.settings.resync.as_secs()
+    ))
 }
 
 /// Status and events after a reconcile: status only when it changed, a Warning event only

@@ -29,6 +29,9 @@ pub struct Observation {
     /// The resourceVersion our own status write (the create marker) left, on which the
     /// final status write is conditioned.
     pub written_version: Option<String>,
+    /// While authentik fails: since when, and when the next attempt comes (added to the
+    /// `Synced` message).
+    pub waiting: Option<String>,
 }
 
 pub const READY: &str = "Ready";
@@ -83,7 +86,11 @@ pub fn next_status(
             ),
         ),
         Some(err) => {
-            let synced = cond(SYNCED, false, err.reason(), &err.to_string());
+            let message = match &obs.waiting {
+                Some(note) => format!("{err}; {note}"),
+                None => err.to_string(),
+            };
+            let synced = cond(SYNCED, false, err.reason(), &message);
             // While authentik cannot be asked, what we last knew still stands for the same spec.
             let unknowable = matches!(
                 err,
