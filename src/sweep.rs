@@ -108,7 +108,12 @@ async fn sweep_once<K: Stage>(
     let listed = match conn.client.list_all(K::ENDPOINT, &[]).await {
         Ok(l) => l,
         Err(e) => {
-            tracing::warn!(kind, connection = %key, error = %e, "drift sweep failed; next attempt at the next interval");
+            if e.is_outage() {
+                // Logged once per outage, not per sweep (Context::retry_if_back).
+                tracing::debug!(kind, connection = %key, error = %e, "drift sweep failed; next attempt at the next interval");
+            } else {
+                tracing::warn!(kind, connection = %key, error = %e, "drift sweep failed; next attempt at the next interval");
+            }
             return;
         }
     };

@@ -1,5 +1,6 @@
 //! The README's quick-start command works: `deploy/demo.sh` brings up the control plane, the
-//! simulator and the operator, applies deploy/examples, and shows every resource Ready.
+//! simulator and the operator, applies deploy/examples, shows every resource Ready, then a
+//! change in authentik put back and a bad manifest refused.
 
 use std::process::Command;
 
@@ -36,5 +37,35 @@ fn the_quick_start_demo_shows_every_example_ready() {
     assert!(
         stdout.contains("AUTHENTIK NAME"),
         "printer columns shown:\n{stdout}"
+    );
+
+    // The drift step really happened: authentik was changed, then put back, and the event
+    // is what `kubectl describe` shows.
+    let drift = stdout
+        .split("--- 1. Drift")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no drift step:\n{stdout}"));
+    assert!(drift.contains("authentik now says 99"), "{drift}");
+    assert!(drift.contains("authentik says 5 again"), "{drift}");
+    let events = drift.split("Events:").nth(1).unwrap_or_default();
+    assert!(
+        events
+            .lines()
+            .any(|l| l.contains("DriftCorrected") && l.contains("failedAttemptsBeforeCancel")),
+        "the DriftCorrected event in kubectl describe:\n{drift}"
+    );
+
+    // The refusal step: the API server's own message, naming the field; nothing created.
+    let refusal = stdout
+        .split("--- 2. A bad manifest")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no refusal step:\n{stdout}"));
+    assert!(
+        refusal.contains("spec.backends[0]: Unsupported value"),
+        "{refusal}"
+    );
+    assert!(
+        refusal.contains("(nothing was created: Error from server (NotFound)"),
+        "{refusal}"
     );
 }

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v go >/dev/null || need_apt+=(golang-go)
 command -v lua5.4 >/dev/null || need_apt+=(lua5.4)
+command -v curl >/dev/null || need_apt+=(curl) # deploy/demo.sh talks to the simulator
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing ${need_apt[*]}" >&2
   SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo

@@ -30,6 +30,8 @@ pub struct Health {
     failing_since: Mutex<Option<Timestamp>>,
     /// A comeback not yet acted upon (see [`Health::take_comeback`]).
     came_back: AtomicBool,
+    /// An outage not yet reported (see [`Health::take_went_down`]).
+    went_down: AtomicBool,
 }
 
 impl Health {
@@ -38,6 +40,7 @@ impl Health {
         match (seen, *since) {
             (Seen::Failing, None) => {
                 *since = Some(now);
+                self.went_down.store(true, Ordering::SeqCst);
                 Transition::WentDown
             }
             (Seen::Answered, Some(_)) => {
@@ -53,6 +56,11 @@ impl Health {
     /// reconcile or the sweep) retries what waited on it.
     pub fn take_comeback(&self) -> bool {
         self.came_back.swap(false, Ordering::SeqCst)
+    }
+
+    /// Whether an outage started since the last call (reported once).
+    pub fn take_went_down(&self) -> bool {
+        self.went_down.swap(false, Ordering::SeqCst)
     }
 
     /// Since when the server has been failing, if it is.
@@ -75,6 +83,8 @@ mod tests {
         assert_eq!(h.observe(Seen::Answered, t(1)), Transition::None);
         assert_eq!(h.observe(Seen::Failing, t(10)), Transition::WentDown);
         assert_eq!(h.observe(Seen::Failing, t(20)), Transition::None);
+        assert!(h.take_went_down(), "reported once");
+        assert!(!h.take_went_down());
         assert_eq!(h.failing_since(), Some(t(10)), "dated by the first failure");
         assert!(!h.take_comeback());
         assert_eq!(h.observe(Seen::Answered, t(30)), Transition::CameBack);

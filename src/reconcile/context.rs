@@ -284,6 +284,11 @@ impl Context {
                 connection: key.id(),
             })
             .set(i64::from(health.failing_since().is_none()));
+        if health.take_went_down()
+            && let Some(since) = health.failing_since()
+        {
+            tracing::warn!(connection = %key, %since, "authentik stopped answering (unreachable, 5xx, 429 or the token refused); its resources wait for it");
+        }
         if health.take_comeback() {
             tracing::info!(connection = %key, "authentik answers again; retrying the resources that waited for it");
             self.triggers.waiting_on(&self.stores, key);

@@ -97,15 +97,29 @@ where
     }
 }
 
-/// Publishes an event; a failure to publish is logged, never fails the reconcile.
+/// Tells what happened to a resource: an event for `kubectl describe`, and one log line
+/// with the resource, its authentik name and pk as fields (keys of the JSON logs). Callers
+/// publish on changes and on a failure's start or change only, so both stay quiet while
+/// nothing happens. A failure to publish is logged, never fails the reconcile.
 pub async fn publish<K: Stage>(
     recorder: &Recorder,
     obj: &K,
+    pk: Option<&str>,
     warning: bool,
     reason: &str,
     action: &str,
     note: String,
 ) {
+    let kind = K::kind(&());
+    let namespace = obj.namespace().unwrap_or_default();
+    let name = obj.name_any();
+    let authentik_name = obj.authentik_name();
+    let pk = pk.unwrap_or_default();
+    if warning {
+        tracing::warn!(%kind, %namespace, %name, %authentik_name, %pk, %reason, "{note}");
+    } else {
+        tracing::info!(%kind, %namespace, %name, %authentik_name, %pk, %reason, "{note}");
+    }
     let event = Event {
         type_: if warning {
             EventType::Warning

@@ -101,7 +101,9 @@ pub async fn reconcile<K: Stage>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Actio
                 reason: e.metric_label().to_string(),
             })
             .inc();
-        tracing::info!(kind, namespace = obj.namespace().unwrap_or_default(), name = obj.name_any(), error = %e, "reconcile failed");
+        // Every attempt, at debug: the failure itself is logged (and published) once, when it
+        // starts or changes (see `write_status`).
+        tracing::debug!(kind, namespace = obj.namespace().unwrap_or_default(), name = obj.name_any(), error = %e, "reconcile failed");
     } else {
         ctx.reset_backoff(&key(obj.as_ref()));
     }
@@ -222,12 +224,13 @@ async fn write_status<K: Stage>(
     err: Option<&Error>,
     fx: Effects,
 ) -> Result<()> {
-    // What happened in authentik happened, whatever becomes of the status write.
-    for (warning, reason, note) in fx.events {
-        publish(&ctx.recorder, obj, warning, reason, reason, note).await;
-    }
     let prev = obj.status();
     let next = next_status(prev, obj.meta().generation, obs, err, &now());
+    let pk = next.pk.as_deref();
+    // What happened in authentik happened, whatever becomes of the status write.
+    for (warning, reason, note) in fx.events {
+        publish(&ctx.recorder, obj, pk, warning, reason, reason, note).await;
+    }
     if changed(prev, &next) {
         let version = obs
             .written_version
@@ -242,6 +245,7 @@ async fn write_status<K: Stage>(
             publish(
                 &ctx.recorder,
                 obj,
+                pk,
                 true,
                 e.reason(),
                 "Reconcile",
@@ -258,6 +262,7 @@ async fn write_status<K: Stage>(
         publish(
             &ctx.recorder,
             obj,
+            pk,
             true,
             "UnsupportedFields",
             "Reconcile",
@@ -287,7 +292,16 @@ async fn cleanup<K: Stage>(obj: &K, ctx: &Context) -> Result<Action> {
         match outcome {
             Ok(Some(pk)) => {
                 let note = format!("deleted the authentik stage {name:?} (pk {pk})");
-                publish(&ctx.recorder, obj, false, "Deleted", "Delete", note).await;
+                publish(
+                    &ctx.recorder,
+                    obj,
+                    Some(&pk),
+                    false,
+                    "Deleted",
+                    "Delete",
+                    note,
+                )
+                .await;
             }
             Ok(None) => {}
             Err(e) => {
@@ -303,7 +317,16 @@ async fn cleanup<K: Stage>(obj: &K, ctx: &Context) -> Result<Action> {
         let note = format!(
             "left the authentik stage {name:?} in place (deletionPolicy Orphan or Observe mode)"
         );
-        publish(&ctx.recorder, obj, false, "Orphaned", "Delete", note).await;
+        publish(
+            &ctx.recorder,
+            obj,
+            known.as_deref(),
+            false,
+            "Orphaned",
+            "Delete",
+            note,
+        )
+        .await;
     }
     kube_ops::remove_finalizer(&api, obj).await?;
     ctx.reset_backoff(&key(obj));
