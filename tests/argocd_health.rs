@@ -460,7 +460,7 @@ fn argocd_cm_snippet_carries_the_script_for_every_stage_kind() {
             data.get(&key).and_then(Value::as_str),
             Some(script.as_str()),
             "{key} in deploy/argocd/argocd-cm.yaml is not deploy/argocd/health.lua \
-             (regenerate the snippet from the script)"
+             (run `cargo xtask generate`)"
         );
     }
 }
