@@ -12,13 +12,6 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 
-/// Endpoints of every stage kind, for per-kind caches.
-pub const ENDPOINTS: [&str; 3] = [
-    "stages/password/",
-    "stages/identification/",
-    "stages/user_login/",
-];
-
 /// A reference field of a spec, with its value(s) as written.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RefField {

@@ -80,7 +80,8 @@ impl ConnKey {
 /// One reachable authentik: its client, and what we know of it.
 pub struct Connection {
     pub client: AuthentikClient,
-    snapshots: HashMap<&'static str, Snapshot>,
+    /// One per stage endpoint, made on first use (so no kind can be missing one).
+    snapshots: RwLock<HashMap<&'static str, Arc<Snapshot>>>,
     pub resolver: Resolver,
     /// Namespaces allowed to use it (None: all).
     pub allowed_namespaces: Option<Vec<String>>,
@@ -96,22 +97,30 @@ impl Connection {
         allowed_namespaces: Option<Vec<String>>,
         fingerprint: u64,
     ) -> Self {
-        let snapshots = crate::stage::ENDPOINTS
-            .iter()
-            .map(|e| (*e, Snapshot::default()))
-            .collect();
         Connection {
             client,
-            snapshots,
+            snapshots: RwLock::default(),
             resolver: Resolver::new(ttl),
             allowed_namespaces,
             fingerprint,
         }
     }
 
-    pub fn snapshot<K: Stage>(&self) -> &Snapshot {
-        // Created for every endpoint in `new`.
-        &self.snapshots[K::ENDPOINT]
+    pub fn snapshot<K: Stage>(&self) -> Arc<Snapshot> {
+        if let Some(s) = self
+            .snapshots
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(K::ENDPOINT)
+        {
+            return s.clone();
+        }
+        self.snapshots
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(K::ENDPOINT)
+            .or_default()
+            .clone()
     }
 
     pub fn allows(&self, namespace: &str) -> bool {

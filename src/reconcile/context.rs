@@ -109,12 +109,13 @@ pub fn claim_of<K: Stage>(obj: &K) -> Claim {
     }
 }
 
-/// The kind's name as a static string (for claims and messages).
+/// The kind's name (`PasswordStage`), from the CRD derive: the one source of it, so no kind
+/// can report itself under another's name.
 pub fn kind_name<K: Stage>() -> &'static str {
-    match K::ENDPOINT {
-        "stages/password/" => "PasswordStage",
-        "stages/identification/" => "IdentificationStage",
-        _ => "UserLoginStage",
+    match K::kind(&()) {
+        std::borrow::Cow::Borrowed(name) => name,
+        // The derive names kinds with literals; an owned name would be a new kind of derive.
+        std::borrow::Cow::Owned(name) => Box::leak(name.into_boxed_str()),
     }
 }
 
@@ -314,8 +315,22 @@ pub fn backoff_delay(base: Duration, max: Duration, failures: u32, jitter: f64) 
 
 #[cfg(test)]
 mod tests {
-    use super::backoff_delay;
+    use super::{backoff_delay, kind_name};
+    use crate::crd::{IdentificationStage, PasswordStage, UserLoginStage};
+    use kube::Resource;
+    use std::borrow::Cow;
     use std::time::Duration;
+
+    #[test]
+    fn kind_names_come_from_the_derive_and_are_borrowed() {
+        assert_eq!(kind_name::<PasswordStage>(), "PasswordStage");
+        assert_eq!(kind_name::<IdentificationStage>(), "IdentificationStage");
+        assert_eq!(kind_name::<UserLoginStage>(), "UserLoginStage");
+        // Borrowed: kind_name never leaks.
+        assert!(matches!(PasswordStage::kind(&()), Cow::Borrowed(_)));
+        assert!(matches!(IdentificationStage::kind(&()), Cow::Borrowed(_)));
+        assert!(matches!(UserLoginStage::kind(&()), Cow::Borrowed(_)));
+    }
 
     #[test]
     fn backoff_doubles_and_caps() {
