@@ -227,17 +227,21 @@ async fn write_status<K: Stage>(
     let prev = obj.status();
     let next = next_status(prev, obj.meta().generation, obs, err, &now());
     let pk = next.pk.as_deref();
-    // What happened in authentik happened, whatever becomes of the status write.
-    for (warning, reason, note) in fx.events {
-        publish(&ctx.recorder, obj, pk, warning, reason, reason, note).await;
-    }
-    if changed(prev, &next) {
+    // The status first: the sooner it lands, the fewer reconciles run on a version without it.
+    let written = if changed(prev, &next) {
         let version = obs
             .written_version
             .as_deref()
             .or(obj.meta().resource_version.as_deref());
-        apply_status(api, obj, version, &next).await?;
+        apply_status(api, obj, version, &next).await.map(drop)
+    } else {
+        Ok(())
+    };
+    // What happened in authentik happened, whatever became of the status write.
+    for (warning, reason, note) in fx.events {
+        publish(&ctx.recorder, obj, pk, warning, reason, reason, note).await;
     }
+    written?;
     let prev_synced = prev.and_then(|s| s.condition(SYNCED));
     if let Some(e) = err {
         let same = prev_synced.is_some_and(|c| c.status == "False" && c.reason == e.reason());
