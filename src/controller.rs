@@ -8,14 +8,16 @@ use crate::connections::reconcile::{self as conn_reconcile, ConnectionResource};
 use crate::connections::{ConnKey, Connection, Registry};
 use crate::crd::refs::By;
 use crate::crd::{AuthentikConnection, ClusterAuthentikConnection};
-use crate::crd::{IdentificationStage, PasswordStage, UserLoginStage};
 use crate::error::{Error, Result};
 use crate::http::{self, Health};
+use crate::kinds::{self, StageKinds};
 use crate::metrics::Metrics;
-use crate::reconcile::context::Triggers;
+use crate::reconcile::context::kind_name;
+use crate::reconcile::kinds::{KindOps, KindRuntime};
 use crate::reconcile::{self, Context, Settings, Stores};
 use crate::stage::Stage;
 use futures::channel::mpsc::{self, UnboundedReceiver};
+use futures::future::BoxFuture;
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
@@ -204,38 +206,21 @@ pub async fn run_controllers(
     let scopes = args.scopes();
     let wc = watcher::Config::default();
     let cfg = controller::Config::default().concurrency(args.concurrency);
-    let (pw, pw_caches, pw_queues) = stage_controllers::<PasswordStage>(&client, &scopes, &cfg);
-    let (id, id_caches, id_queues) =
-        stage_controllers::<IdentificationStage>(&client, &scopes, &cfg);
-    let (ul, ul_caches, ul_queues) = stage_controllers::<UserLoginStage>(&client, &scopes, &cfg);
-
-    // A PasswordStage getting (or changing) its pk re-triggers the stages that `ref` it; a
-    // referrer going away re-triggers a PasswordStage whose delete waits for it.
-    let id: Scoped<IdentificationStage> = id
-        .into_iter()
-        .zip(&scopes)
-        .map(|((c, rx), scope)| {
-            let referrers = id_caches.clone();
-            let c = c.watches(
-                api::<PasswordStage>(&client, scope.as_deref()),
-                wc.clone(),
-                move |pw| referrers_of(&referrers, &pw),
-            );
-            (c, rx)
-        })
-        .collect();
-    let pw: Scoped<PasswordStage> = pw
-        .into_iter()
-        .zip(&scopes)
-        .map(|((c, rx), scope)| {
-            let c = c.watches(
-                api::<IdentificationStage>(&client, scope.as_deref()),
-                wc.clone(),
-                |id: IdentificationStage| referenced_password_stages(&id),
-            );
-            (c, rx)
-        })
-        .collect();
+    // Every registered stage kind: its controllers (one per scope) with their reference
+    // watches, its caches and queues for the rest of the operator, and how to run it.
+    let mut wiring = Wiring {
+        client: &client,
+        scopes: &scopes,
+        cfg: &cfg,
+        kinds: Vec::new(),
+        runs: Vec::new(),
+    };
+    kinds::each(&mut wiring);
+    let Wiring {
+        kinds: stage_kinds,
+        runs: stage_runs,
+        ..
+    } = wiring;
 
     // Connections re-read their Secret when it changes. The watch is metadata-only
     // (Api<PartialObjectMeta<_>>): the operator never caches Secret data it does not use.
@@ -271,9 +256,7 @@ pub async fn run_controllers(
         move |s| connections_using(&store, &s, &cluster_ns)
     });
     let stores = Stores {
-        password: pw_caches,
-        identification: id_caches,
-        user_login: ul_caches,
+        kinds: stage_kinds,
         connections: Caches::new(conn.iter().map(Controller::store).collect()),
         cluster_connections: Caches::new(vec![cluster_store]),
     };
@@ -293,11 +276,6 @@ pub async fn run_controllers(
         cluster_secret_namespace: args.cluster_secret_namespace(),
         ..Settings::default()
     };
-    let triggers = Triggers {
-        password: pw_queues,
-        identification: id_queues,
-        user_login: ul_queues,
-    };
     let ctx = Arc::new(Context::new(
         client,
         connections,
@@ -305,7 +283,6 @@ pub async fn run_controllers(
         metrics,
         stores.clone(),
         settings,
-        triggers,
     ));
 
     // A first sweep before the controllers start, so their initial reconciles read the
@@ -321,9 +298,7 @@ pub async fn run_controllers(
     let readiness = tokio::spawn({
         let stores = stores.clone();
         async move {
-            stores.password.synced().await;
-            stores.identification.synced().await;
-            stores.user_login.synced().await;
+            stores.synced().await;
             http::mark_ready(&ready);
         }
     });
@@ -354,9 +329,11 @@ pub async fn run_controllers(
     tracing::info!(namespaces = ?args.namespaces, "controllers started");
     let all = async {
         futures::join!(
-            run_stage_controllers(pw, ctx.clone(), stop.clone()),
-            run_stage_controllers(id, ctx.clone(), stop.clone()),
-            run_stage_controllers(ul, ctx.clone(), stop.clone()),
+            futures::future::join_all(
+                stage_runs
+                    .into_iter()
+                    .map(|run| run(ctx.clone(), stop.clone()))
+            ),
             connections_run
         )
     };
@@ -413,34 +390,107 @@ where
         .await;
 }
 
-fn referrers_of(
-    store: &Caches<IdentificationStage>,
-    pw: &PasswordStage,
-) -> Vec<ObjectRef<IdentificationStage>> {
-    let ns = pw.namespace();
-    let name = By::Ref(pw.name_any());
-    store
+/// The `K` resources (in `t`'s namespace) whose `ref` fields name `t`.
+fn referrers_in<K: Stage, T: Stage>(caches: &Caches<K>, t: &T) -> Vec<ObjectRef<K>> {
+    let ns = t.namespace();
+    let name = By::Ref(t.name_any());
+    let kind = kind_name::<T>();
+    caches
         .state()
         .iter()
-        .filter(|id| id.namespace() == ns)
-        .filter(|id| {
-            id.references()
-                .iter()
-                .any(|f| f.values.iter().flatten().any(|v| v.as_ref() == Some(&name)))
+        .filter(|k| k.namespace() == ns)
+        .filter(|k| {
+            k.references().iter().any(|f| {
+                f.target.custom_resource_kind() == Some(kind)
+                    && f.values.iter().flatten().any(|v| v.as_ref() == Some(&name))
+            })
         })
-        .map(|id| ObjectRef::from_obj(id.as_ref()))
+        .map(|k| ObjectRef::from_obj(k.as_ref()))
         .collect()
 }
 
-fn referenced_password_stages(id: &IdentificationStage) -> Vec<ObjectRef<PasswordStage>> {
-    let ns = id.namespace().unwrap_or_default();
-    id.references()
+/// The `K` resources that `t`'s `ref` fields name.
+fn referenced_by<K: Stage, T: Stage>(t: &T) -> Vec<ObjectRef<K>> {
+    let ns = t.namespace().unwrap_or_default();
+    let kind = kind_name::<K>();
+    t.references()
         .into_iter()
-        .filter(|f| f.target.custom_resource_kind() == Some("PasswordStage"))
+        .filter(|f| f.target.custom_resource_kind() == Some(kind))
         .flat_map(|f| f.values.unwrap_or_default())
         .filter_map(|v| match v {
             Some(By::Ref(name)) => Some(ObjectRef::new(&name).within(&ns)),
             _ => None,
         })
         .collect()
+}
+
+/// Builds each registered stage kind's controllers (see [`kinds::each`]).
+struct Wiring<'a> {
+    client: &'a Client,
+    scopes: &'a [Option<String>],
+    cfg: &'a controller::Config,
+    kinds: Vec<Arc<dyn KindOps>>,
+    runs: Vec<StageRun>,
+}
+
+/// Runs one kind's controllers until the token is cancelled.
+type StageRun = Box<dyn FnOnce(Arc<Context>, CancellationToken) -> BoxFuture<'static, ()> + Send>;
+
+impl StageKinds for Wiring<'_> {
+    fn visit<K: Stage>(&mut self) {
+        let (scoped, caches, queues) = stage_controllers::<K>(self.client, self.scopes, self.cfg);
+        let scoped: Scoped<K> = scoped
+            .into_iter()
+            .zip(self.scopes)
+            .map(|((c, rx), scope)| {
+                let mut watches = ReferenceWatches {
+                    controller: Some(c),
+                    caches: caches.clone(),
+                    api_client: self.client,
+                    scope: scope.as_deref(),
+                };
+                kinds::each(&mut watches);
+                (watches.controller.expect("put back by every visit"), rx)
+            })
+            .collect();
+        self.kinds.push(Arc::new(KindRuntime { caches, queues }));
+        self.runs.push(Box::new(move |ctx, stop| {
+            Box::pin(run_stage_controllers::<K>(scoped, ctx, stop))
+        }));
+    }
+}
+
+/// Adds to a `K` controller the watches of the kinds it references or is referenced by.
+struct ReferenceWatches<'a, K: Stage> {
+    controller: Option<Controller<K>>,
+    caches: Caches<K>,
+    api_client: &'a Client,
+    scope: Option<&'a str>,
+}
+
+impl<K: Stage> StageKinds for ReferenceWatches<'_, K> {
+    fn visit<T: Stage>(&mut self) {
+        let Some(mut c) = self.controller.take() else {
+            return;
+        };
+        let wc = watcher::Config::default();
+        if K::REFERENCES.contains(&kind_name::<T>()) {
+            // A T resource getting (or changing) its pk re-triggers the K resources that
+            // `ref` it.
+            let caches = self.caches.clone();
+            c = c.watches(
+                api::<T>(self.api_client, self.scope),
+                wc.clone(),
+                move |t: T| referrers_in::<K, T>(&caches, &t),
+            );
+        }
+        if T::REFERENCES.contains(&kind_name::<K>()) {
+            // A referrer changing or going away re-triggers the K resources it named (a
+            // delete waits while one is referenced).
+            c = c.watches(api::<T>(self.api_client, self.scope), wc, |t: T| {
+                referenced_by::<K, T>(&t)
+            });
+        }
+        self.controller = Some(c);
+    }
 }

@@ -1,5 +1,5 @@
 use authentik_operator::config::{Cli, Command, CrdgenArgs};
-use authentik_operator::{controller, crd, telemetry};
+use authentik_operator::{controller, telemetry};
 use clap::Parser;
 use kube::ResourceExt;
 use tokio_util::sync::CancellationToken;
@@ -59,7 +59,7 @@ async fn stop_on_signal(stop: CancellationToken) {
 }
 
 fn crdgen(args: &CrdgenArgs) -> std::process::ExitCode {
-    for crd in crd::all() {
+    for crd in authentik_operator::kinds::crds() {
         let yaml = match serde_saphyr::to_string(&crd) {
             Ok(y) => y,
             Err(e) => {

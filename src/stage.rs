@@ -47,6 +47,7 @@ impl RefField {
 /// A stage custom resource kind.
 pub trait Stage:
     Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + kube::CustomResourceExt
     + Clone
     + Debug
     + Serialize
@@ -63,6 +64,10 @@ pub trait Stage:
     const SET_FIELDS: &'static [&'static str];
     /// Body keys every PATCH must carry (from the spec, else from authentik's current value).
     const ALWAYS_SEND: &'static [&'static str];
+    /// The kinds whose resources this kind's `ref` fields may name: their changes (a pk
+    /// learnt) re-trigger the referrers, and the referrers' changes re-trigger them (a delete
+    /// waits while it is referenced).
+    const REFERENCES: &'static [&'static str] = &[];
 
     fn common(&self) -> &StageCommon;
     /// The spec as JSON (camelCase keys).

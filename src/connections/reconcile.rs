@@ -9,6 +9,7 @@ use crate::crd::connection::{ConnectionSettings, ConnectionStatus, KeyRef};
 use crate::crd::{AuthentikConnection, ClusterAuthentikConnection};
 use crate::error::{Error, Result};
 use crate::reconcile::Context;
+use crate::reconcile::kinds::Which;
 use crate::reconcile::kube_ops::apply_status;
 use crate::reconcile::status::{carry_over, cond};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -110,14 +111,14 @@ pub async fn reconcile<C: ConnectionResource>(obj: Arc<C>, ctx: Arc<Context>) ->
     let key = obj.key();
     if obj.meta().deletion_timestamp.is_some() {
         ctx.connections.remove(&key);
-        ctx.triggers.stages_of(&ctx.stores, &key);
+        ctx.stores.queue(Which::Connection(&key));
         return Ok(Action::await_change());
     }
     let (ready, version) = match check(obj.as_ref(), &ctx).await {
         Ok((conn, version)) => {
             if ctx.connections.set(key.clone(), conn) {
                 tracing::info!(connection = %key, "connection ready");
-                ctx.triggers.stages_of(&ctx.stores, &key);
+                ctx.stores.queue(Which::Connection(&key));
             }
             (
                 cond(
@@ -138,12 +139,12 @@ pub async fn reconcile<C: ConnectionResource>(obj: Arc<C>, ctx: Arc<Context>) ->
                 // use it and say what authentik answers.
                 Some(conn) => {
                     if ctx.connections.set(key.clone(), conn) {
-                        ctx.triggers.stages_of(&ctx.stores, &key);
+                        ctx.stores.queue(Which::Connection(&key));
                     }
                 }
                 None => {
                     ctx.connections.fail(key.clone(), message.clone());
-                    ctx.triggers.stages_of(&ctx.stores, &key);
+                    ctx.stores.queue(Which::Connection(&key));
                 }
             }
             (cond("Ready", false, reason, &message), None)

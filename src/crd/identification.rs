@@ -75,6 +75,7 @@ impl Stage for IdentificationStage {
     // authentik validates an identification write on its body alone: a PATCH without both
     // of these is refused even when the stored stage is valid.
     const ALWAYS_SEND: &'static [&'static str] = &["user_fields", "sources"];
+    const REFERENCES: &'static [&'static str] = &["PasswordStage"];
 
     fn common(&self) -> &StageCommon {
         &self.spec.common

@@ -50,26 +50,3 @@ pub use password::{PasswordStage, PasswordStageSpec};
 pub use refs::{FlowRef, SourceRef, StageRef};
 pub use status::{DriftEntry, StageStatus};
 pub use user_login::{UserLoginStage, UserLoginStageSpec};
-
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::CustomResourceExt;
-
-/// Every CRD the operator owns, as generated from the Rust types.
-/// The stage kinds, in the order they are listed everywhere (RBAC, Argo CD, docs).
-pub fn stages() -> Vec<CustomResourceDefinition> {
-    vec![
-        PasswordStage::crd(),
-        IdentificationStage::crd(),
-        UserLoginStage::crd(),
-    ]
-}
-
-/// Every CRD the operator serves: the stage kinds, then the connections.
-pub fn all() -> Vec<CustomResourceDefinition> {
-    let mut all = stages();
-    all.extend([
-        AuthentikConnection::crd(),
-        ClusterAuthentikConnection::crd(),
-    ]);
-    all
-}

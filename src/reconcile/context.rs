@@ -1,14 +1,10 @@
 //! What every reconcile shares: clients, caches of both sides, and per-object backoff.
 
+use super::kinds::{KindOps, Which};
 use super::naming::Claim;
-use crate::caches::{Caches, Queues};
+use crate::caches::Caches;
 use crate::connections::{ConnKey, Connection, Registry};
-use crate::crd::refs::By;
-use crate::crd::{
-    AuthentikConnection, ClusterAuthentikConnection, IdentificationStage, ManagementPolicy,
-    PasswordStage, UserLoginStage,
-};
-use crate::error::Error;
+use crate::crd::{AuthentikConnection, ClusterAuthentikConnection};
 use crate::metrics::{ConnectionLabels, Metrics};
 use crate::stage::Stage;
 use kube::ResourceExt;
@@ -48,12 +44,11 @@ impl Default for Settings {
     }
 }
 
-/// Read access to the informer caches of all three kinds (for name claims and references).
+/// Read access to the informer caches: every registered stage kind, and the connections.
 #[derive(Clone)]
 pub struct Stores {
-    pub password: Caches<PasswordStage>,
-    pub identification: Caches<IdentificationStage>,
-    pub user_login: Caches<UserLoginStage>,
+    /// The registered stage kinds (see [`crate::kinds`]).
+    pub kinds: Vec<Arc<dyn KindOps>>,
     /// Connection resources, to notice deleted ones (see `Registry::prune`).
     pub connections: Caches<AuthentikConnection>,
     pub cluster_connections: Caches<ClusterAuthentikConnection>,
@@ -75,23 +70,45 @@ impl Stores {
         }
     }
 
+    /// The registered stage kind named `kind`.
+    pub fn kind(&self, kind: &str) -> Option<&dyn KindOps> {
+        self.kinds
+            .iter()
+            .find(|k| k.kind() == kind)
+            .map(|k| k.as_ref())
+    }
+
     /// Names claimed by resources that manage (not merely observe) a stage.
     pub fn claims(&self) -> Vec<Claim> {
         let mut out = Vec::new();
-        collect_claims(&self.password, &mut out);
-        collect_claims(&self.identification, &mut out);
-        collect_claims(&self.user_login, &mut out);
+        for k in &self.kinds {
+            k.claims(&mut out);
+        }
         out
     }
 
     /// Resources in `namespace` that reference the `kind` resource `name` with `ref`.
     pub fn referrers(&self, kind: &str, namespace: &str, name: &str) -> Vec<String> {
         let mut out = Vec::new();
-        collect_referrers(&self.password, kind, namespace, name, &mut out);
-        collect_referrers(&self.identification, kind, namespace, name, &mut out);
-        collect_referrers(&self.user_login, kind, namespace, name, &mut out);
+        for k in &self.kinds {
+            k.referrers(kind, namespace, name, &mut out);
+        }
         out.sort();
         out
+    }
+
+    /// Queues the matching resources of every kind for a reconcile.
+    pub fn queue(&self, which: Which<'_>) {
+        for k in &self.kinds {
+            k.queue(which);
+        }
+    }
+
+    /// Waits until every kind's caches hold their first list.
+    pub async fn synced(&self) {
+        for k in &self.kinds {
+            k.synced().await;
+        }
     }
 }
 
@@ -119,39 +136,6 @@ pub fn kind_name<K: Stage>() -> &'static str {
     }
 }
 
-fn collect_claims<K: Stage>(store: &Caches<K>, out: &mut Vec<Claim>) {
-    for obj in store.state() {
-        if obj.common().management_policy == ManagementPolicy::Manage {
-            out.push(claim_of(obj.as_ref()));
-        }
-    }
-}
-
-fn collect_referrers<K: Stage>(
-    store: &Caches<K>,
-    kind: &str,
-    namespace: &str,
-    name: &str,
-    out: &mut Vec<String>,
-) {
-    for obj in store.state() {
-        if obj.namespace().as_deref() != Some(namespace) || obj.meta().deletion_timestamp.is_some()
-        {
-            continue;
-        }
-        let refers = obj.references().iter().any(|f| {
-            f.target.custom_resource_kind() == Some(kind)
-                && f.values
-                    .iter()
-                    .flatten()
-                    .any(|v| v.as_ref() == Some(&By::Ref(name.to_string())))
-        });
-        if refers {
-            out.push(format!("{}/{}", kind_name::<K>(), obj.name_any()));
-        }
-    }
-}
-
 /// Shared state of all controllers.
 pub struct Context {
     pub kube: kube::Client,
@@ -163,80 +147,6 @@ pub struct Context {
     pub settings: Settings,
     /// Consecutive failures per object, for exponential backoff.
     pub failures: Mutex<HashMap<String, u32>>,
-    /// Reconciles stages from outside their own watch (drift sweeps, connection changes).
-    pub triggers: Triggers,
-}
-
-/// Senders into each stage controller's queue.
-#[derive(Clone)]
-pub struct Triggers {
-    pub password: Queues<PasswordStage>,
-    pub identification: Queues<IdentificationStage>,
-    pub user_login: Queues<UserLoginStage>,
-}
-
-impl Triggers {
-    /// Queues every stage that uses `connection`.
-    pub fn stages_of(&self, stores: &Stores, connection: &ConnKey) {
-        send_matching(&stores.password, &self.password, |o| {
-            &ConnKey::of_stage(o) == connection
-        });
-        send_matching(&stores.identification, &self.identification, |o| {
-            &ConnKey::of_stage(o) == connection
-        });
-        send_matching(&stores.user_login, &self.user_login, |o| {
-            &ConnKey::of_stage(o) == connection
-        });
-    }
-}
-
-impl Triggers {
-    /// Queues the stages of `connection` whose last reconcile failed because authentik could
-    /// not serve it: it answers again, so they need not wait out their backoff.
-    pub fn waiting_on(&self, stores: &Stores, connection: &ConnKey) {
-        fn waiting<K: Stage>(o: &K, connection: &ConnKey) -> bool {
-            &ConnKey::of_stage(o) == connection
-                && o.status()
-                    .and_then(|s| s.condition("Synced"))
-                    .is_some_and(|c| c.status == "False" && Error::is_outage_reason(&c.reason))
-        }
-        send_matching(&stores.password, &self.password, |o| waiting(o, connection));
-        send_matching(&stores.identification, &self.identification, |o| {
-            waiting(o, connection)
-        });
-        send_matching(&stores.user_login, &self.user_login, |o| {
-            waiting(o, connection)
-        });
-    }
-
-    /// Queues the other resources that claim `authentik_name` in `connection`: when a claim
-    /// goes away, the next one in line may take the name now rather than at its next retry.
-    pub fn claimants_of(&self, stores: &Stores, connection: &ConnKey, authentik_name: &str) {
-        let claims =
-            |o: &dyn ClaimOf| o.claim_key() == (connection.clone(), authentik_name.to_string());
-        send_matching(&stores.password, &self.password, |o| claims(o));
-        send_matching(&stores.identification, &self.identification, |o| claims(o));
-        send_matching(&stores.user_login, &self.user_login, |o| claims(o));
-    }
-}
-
-/// The (connection, authentik name) a stage claims.
-trait ClaimOf {
-    fn claim_key(&self) -> (ConnKey, String);
-}
-
-impl<K: Stage> ClaimOf for K {
-    fn claim_key(&self) -> (ConnKey, String) {
-        (ConnKey::of_stage(self), self.authentik_name())
-    }
-}
-
-pub fn send_matching<K: Stage>(store: &Caches<K>, tx: &Queues<K>, pred: impl Fn(&K) -> bool) {
-    for obj in store.state() {
-        if pred(obj.as_ref()) {
-            tx.send(ObjectRef::from_obj(obj.as_ref()));
-        }
-    }
 }
 
 impl Context {
@@ -247,7 +157,6 @@ impl Context {
         metrics: Arc<Metrics>,
         stores: Stores,
         settings: Settings,
-        triggers: Triggers,
     ) -> Self {
         Context {
             kube,
@@ -257,7 +166,6 @@ impl Context {
             stores,
             settings,
             failures: Mutex::default(),
-            triggers,
         }
     }
 
@@ -292,7 +200,7 @@ impl Context {
         }
         if health.take_comeback() {
             tracing::info!(connection = %key, "authentik answers again; retrying the resources that waited for it");
-            self.triggers.waiting_on(&self.stores, key);
+            self.stores.queue(Which::WaitingOn(key));
         }
     }
 

@@ -4,6 +4,7 @@
 
 pub mod context;
 pub mod diff;
+pub mod kinds;
 pub mod kube_ops;
 pub mod naming;
 pub mod resolve;
@@ -336,11 +337,11 @@ async fn cleanup<K: Stage>(obj: &K, ctx: &Context) -> Result<Action> {
     ctx.reset_backoff(&key(obj));
     // Once the watch has removed this resource from the cache (a moment), the next claimant of
     // its name may take it.
-    let (triggers, stores) = (ctx.triggers.clone(), ctx.stores.clone());
+    let stores = ctx.stores.clone();
     let (key, name) = (ConnKey::of_stage(obj), obj.authentik_name());
     tokio::spawn(async move {
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-        triggers.claimants_of(&stores, &key, &name);
+        stores.queue(kinds::Which::Claimants(&key, &name));
     });
     Ok(Action::await_change())
 }

@@ -3,15 +3,13 @@
 //! authentik and cached for a resync interval, so 500 resources naming one flow cost one
 //! request, not 500.
 
-use super::context::{Context, kind_name};
+use super::context::Context;
 use crate::authentik::wire::pk_of;
 use crate::connections::{ConnKey, Connection};
-use crate::crd::PasswordStage;
 use crate::crd::refs::{By, Target};
 use crate::error::{Error, Result};
 use crate::stage::{RefField, Stage};
 use kube::ResourceExt;
-use kube::runtime::reflector::ObjectRef;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -133,26 +131,27 @@ fn resolve_custom_resource(
     connection: &ConnKey,
     ctx: &Context,
 ) -> Result<String> {
-    if target.custom_resource_kind() != Some(kind_name::<PasswordStage>()) {
+    let Some((kind, ops)) = target
+        .custom_resource_kind()
+        .and_then(|kind| Some((kind, ctx.stores.kind(kind)?)))
+    else {
         return Err(Error::InvalidReference(format!(
-            "spec.{label}: `ref` can only name a PasswordStage; use `name` or `pk` for this reference"
-        )));
-    }
-    let key = ObjectRef::<PasswordStage>::new(name).within(namespace);
-    let Some(found) = ctx.stores.password.get(&key) else {
-        return Err(Error::ReferenceNotReady(format!(
-            "spec.{label}: PasswordStage {namespace}/{name} does not exist yet"
+            "spec.{label}: `ref` cannot name this kind of object; use `name` or `pk` for this reference"
         )));
     };
-    let theirs = ConnKey::of_stage(found.as_ref());
+    let Some((theirs, pk)) = ops.ref_target(namespace, name) else {
+        return Err(Error::ReferenceNotReady(format!(
+            "spec.{label}: {kind} {namespace}/{name} does not exist yet"
+        )));
+    };
     if &theirs != connection {
         return Err(Error::InvalidReference(format!(
-            "spec.{label}: PasswordStage {namespace}/{name} lives in {theirs}, this stage in {connection}; references never cross authentik instances"
+            "spec.{label}: {kind} {namespace}/{name} lives in {theirs}, this stage in {connection}; references never cross authentik instances"
         )));
     }
-    found.status().and_then(|s| s.pk.clone()).ok_or_else(|| {
+    pk.ok_or_else(|| {
         Error::ReferenceNotReady(format!(
-            "spec.{label}: PasswordStage {namespace}/{name} has no authentik pk yet (not Ready)"
+            "spec.{label}: {kind} {namespace}/{name} has no authentik pk yet (not Ready)"
         ))
     })
 }

@@ -33,18 +33,18 @@ fn install_crds() {
         let cp = testenv::shared();
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/crds");
         cp.run_kubectl(["apply", "-f", dir]).expect("CRDs apply");
-        cp.run_kubectl([
-            "wait",
-            "--for=condition=Established",
-            "crd",
-            "passwordstages.authentik-operator.io",
-            "identificationstages.authentik-operator.io",
-            "userloginstages.authentik-operator.io",
-            "authentikconnections.authentik-operator.io",
-            "clusterauthentikconnections.authentik-operator.io",
-            "--timeout=60s",
-        ])
-        .expect("CRDs Established");
+        let mut wait: Vec<String> = vec![
+            "wait".into(),
+            "--for=condition=Established".into(),
+            "crd".into(),
+        ];
+        wait.extend(
+            authentik_operator::kinds::crds()
+                .into_iter()
+                .map(|c| c.metadata.name.unwrap_or_default()),
+        );
+        wait.push("--timeout=60s".into());
+        cp.run_kubectl(wait).expect("CRDs Established");
     });
 }
 

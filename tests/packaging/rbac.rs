@@ -1,8 +1,8 @@
 //! The chart's RBAC on the apiserver: `kubectl auth can-i` and real calls with its token.
 
 use crate::helpers::{
-    CHART, STAGES, apply, assert_can_i, assert_pod_security_restricted, event, forbidden, fullname,
-    installed_release, kubectl_ok, one, q, render, run, service_monitor_crd, without_kind,
+    CHART, apply, assert_can_i, assert_pod_security_restricted, event, forbidden, fullname,
+    installed_release, kubectl_ok, one, q, render, run, service_monitor_crd, stages, without_kind,
     write_list,
 };
 use serde_json::{Value, json};
@@ -22,7 +22,7 @@ fn chart_rbac_cluster_wide_grants_what_the_operator_needs_and_nothing_more() {
 
     let who = format!("system:serviceaccount:{ns}:{name}");
     let mut cases = Vec::new();
-    for s in STAGES {
+    for s in stages() {
         let r = format!("{s}.authentik-operator.io");
         for verb in ["get", "list", "watch", "patch"] {
             cases.push((true, format!("{verb} {r} -n {other}")));
@@ -176,7 +176,7 @@ fn chart_rbac_for_listed_namespaces_stays_in_them_and_leases_stay_in_the_release
 
     let who = format!("system:serviceaccount:{ns}:{name}");
     let mut cases = Vec::new();
-    for s in STAGES {
+    for s in stages() {
         let r = format!("{s}.authentik-operator.io");
         for w in &watched {
             cases.push((true, format!("watch {r} -n {w}")));

@@ -4,7 +4,7 @@
 //! and of the kustomize base. `cargo xtask generate` writes them; a test fails when one on
 //! disk differs, naming that command.
 
-use authentik_operator::crd;
+use authentik_operator::kinds;
 use std::path::{Path, PathBuf};
 
 /// The folders that hold a copy of every CRD.
@@ -33,7 +33,7 @@ pub struct Generated {
 /// Every generated file, computed from the code and the sources under `root`.
 pub fn generated(root: &Path) -> Result<Vec<Generated>, String> {
     let mut out = Vec::new();
-    let all = crd::all();
+    let all = kinds::crds();
     for def in &all {
         let yaml = serde_saphyr::to_string(def)
             .map_err(|e| format!("cannot render the CRD {}: {e}", def.spec.names.plural))?;
@@ -44,7 +44,7 @@ pub fn generated(root: &Path) -> Result<Vec<Generated>, String> {
             });
         }
     }
-    let stages: Vec<(String, String)> = crd::stages()
+    let stages: Vec<(String, String)> = kinds::stage_crds()
         .into_iter()
         .map(|d| (d.spec.names.kind, d.spec.names.plural))
         .collect();

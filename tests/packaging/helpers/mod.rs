@@ -13,7 +13,13 @@ use std::path::{Path, PathBuf};
 pub const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 pub const TMP: &str = env!("CARGO_TARGET_TMPDIR");
 pub const CHART: &str = "charts/authentik-operator";
-pub const STAGES: [&str; 3] = ["passwordstages", "identificationstages", "userloginstages"];
+/// The plurals of the registered stage kinds.
+pub fn stages() -> Vec<String> {
+    authentik_operator::kinds::stage_crds()
+        .into_iter()
+        .map(|c| c.spec.names.plural)
+        .collect()
+}
 
 pub fn path(rel: &str) -> PathBuf {
     Path::new(ROOT).join(rel)

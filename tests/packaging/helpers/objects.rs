@@ -1,7 +1,7 @@
 //! Looking into rendered objects: lookups, the checked-in CRDs, the expected RBAC rules
 //! and the hardened pod template.
 
-use crate::helpers::{STAGES, path};
+use crate::helpers::{path, stages};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
@@ -164,10 +164,11 @@ pub fn assert_same_crds(rendered: &[&Value], what: &str) {
 /// The rules for namespaced objects, the same in the chart and the kustomize base.
 pub fn namespaced_rules() -> Vec<Value> {
     vec![
-        json!({"apiGroups": ["authentik-operator.io"], "resources": STAGES,
+        json!({"apiGroups": ["authentik-operator.io"], "resources": stages(),
                "verbs": ["get", "list", "watch", "patch"]}),
         json!({"apiGroups": ["authentik-operator.io"],
-               "resources": STAGES.map(|s| format!("{s}/status")), "verbs": ["patch"]}),
+               "resources": stages().iter().map(|s| format!("{s}/status")).collect::<Vec<_>>(),
+               "verbs": ["patch"]}),
         json!({"apiGroups": ["authentik-operator.io"], "resources": ["authentikconnections"],
                "verbs": ["get", "list", "watch"]}),
         json!({"apiGroups": ["authentik-operator.io"],

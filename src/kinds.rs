@@ -1,0 +1,113 @@
+//! The registry of stage kinds. A kind is its file under `src/crd/` (the custom resource and
+//! its [`Stage`] implementation) plus one line in [`each`]; everything per kind — its
+//! controllers and reference watches, name claims, drift sweeps, readiness, metrics labels,
+//! its CRD and the generated files — is driven from here, so a kind cannot be half wired.
+
+use crate::crd::{
+    AuthentikConnection, ClusterAuthentikConnection, IdentificationStage, PasswordStage,
+    UserLoginStage,
+};
+use crate::stage::Stage;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+
+/// Something done for each registered stage kind.
+pub trait StageKinds {
+    fn visit<K: Stage>(&mut self);
+}
+
+/// Visits every registered stage kind, in the order they are listed everywhere.
+pub fn each(v: &mut impl StageKinds) {
+    v.visit::<PasswordStage>();
+    v.visit::<IdentificationStage>();
+    v.visit::<UserLoginStage>();
+}
+
+/// The CRDs of the stage kinds.
+pub fn stage_crds() -> Vec<CustomResourceDefinition> {
+    struct Crds(Vec<CustomResourceDefinition>);
+    impl StageKinds for Crds {
+        fn visit<K: Stage>(&mut self) {
+            self.0.push(K::crd());
+        }
+    }
+    let mut crds = Crds(Vec::new());
+    each(&mut crds);
+    crds.0
+}
+
+/// Every CRD the operator serves: the stage kinds, then the connections.
+pub fn crds() -> Vec<CustomResourceDefinition> {
+    let mut all = stage_crds();
+    all.extend([
+        <AuthentikConnection as kube::CustomResourceExt>::crd(),
+        <ClusterAuthentikConnection as kube::CustomResourceExt>::crd(),
+    ]);
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::caches::{Caches, Queues};
+    use crate::reconcile::context::kind_name;
+    use crate::reconcile::kinds::{KindOps, KindRuntime};
+    use std::collections::BTreeSet;
+
+    /// What the registry knows of each kind, checked for completeness and clashes.
+    #[derive(Default)]
+    struct Walk {
+        kinds: Vec<&'static str>,
+        endpoints: Vec<&'static str>,
+        models: Vec<&'static str>,
+        references: Vec<&'static str>,
+    }
+
+    impl StageKinds for Walk {
+        fn visit<K: Stage>(&mut self) {
+            let kind = kind_name::<K>();
+            let crd = K::crd();
+            assert_eq!(crd.spec.names.kind, kind, "the CRD names the kind");
+            assert_eq!(crd.spec.names.plural, K::plural(&()), "{kind}: plural");
+            assert!(
+                crd.spec
+                    .names
+                    .categories
+                    .as_ref()
+                    .is_some_and(|c| c.iter().any(|c| c == "authentik")),
+                "{kind}: `kubectl get authentik` lists it"
+            );
+            assert!(K::ENDPOINT.starts_with("stages/") && K::ENDPOINT.ends_with('/'));
+            // The runtime every part of the operator reaches the kind through.
+            let ops = KindRuntime::<K> {
+                caches: Caches::new(Vec::new()),
+                queues: Queues::default(),
+            };
+            assert_eq!(ops.kind(), kind);
+            self.kinds.push(kind);
+            self.endpoints.push(K::ENDPOINT);
+            self.models.push(K::MODEL);
+            self.references.extend(K::REFERENCES);
+        }
+    }
+
+    #[test]
+    fn every_registered_kind_is_whole_and_distinct() {
+        let mut walk = Walk::default();
+        each(&mut walk);
+        let distinct = |v: &[&str]| v.iter().collect::<BTreeSet<_>>().len() == v.len();
+        assert!(distinct(&walk.kinds), "{:?}", walk.kinds);
+        assert!(distinct(&walk.endpoints), "{:?}", walk.endpoints);
+        assert!(distinct(&walk.models), "{:?}", walk.models);
+        for r in &walk.references {
+            assert!(
+                walk.kinds.contains(r),
+                "a `ref` to {r}, which is not registered"
+            );
+        }
+        let crds: Vec<String> = stage_crds()
+            .into_iter()
+            .map(|c| c.spec.names.kind)
+            .collect();
+        assert_eq!(crds, walk.kinds, "one CRD per registered kind, in order");
+    }
+}

@@ -1,0 +1,180 @@
+//! What the operator does per stage kind outside a reconcile — name claims, `ref` lookups,
+//! queueing, drift sweeps, readiness, metrics — behind one object-safe trait, so that the
+//! rest of the code loops over the registered kinds instead of naming each one (and a kind
+//! cannot be half wired). Kinds are registered once, in [`crate::kinds`].
+
+use super::context::{claim_of, kind_name};
+use super::naming::Claim;
+use crate::authentik::wire::pk_of;
+use crate::caches::{Caches, Queues};
+use crate::connections::{ConnKey, Connection};
+use crate::crd::refs::By;
+use crate::crd::{ManagementPolicy, StageStatus};
+use crate::error::Error;
+use crate::stage::Stage;
+use futures::future::BoxFuture;
+use kube::ResourceExt;
+use kube::runtime::reflector::ObjectRef;
+use std::collections::HashMap;
+
+/// Which resources of a kind to queue for a reconcile.
+#[derive(Clone, Copy, Debug)]
+pub enum Which<'a> {
+    /// Every resource that uses this connection.
+    Connection(&'a ConnKey),
+    /// Those of this connection whose last reconcile failed because authentik could not serve
+    /// it (it answers again: they need not wait out their backoff).
+    WaitingOn(&'a ConnKey),
+    /// Those that claim this authentik name in this connection (a claim went away).
+    Claimants(&'a ConnKey, &'a str),
+}
+
+/// Counts of resources by (kind, `ready` | `not_ready`).
+pub type ConditionCounts = HashMap<(&'static str, &'static str), i64>;
+
+/// One stage kind, as the rest of the operator sees it.
+pub trait KindOps: Send + Sync {
+    /// The kind's name (`PasswordStage`).
+    fn kind(&self) -> &'static str;
+    /// The name claims of the resources that manage (not merely observe) a stage.
+    fn claims(&self, out: &mut Vec<Claim>);
+    /// `Kind/name` of the resources in `namespace` that `ref` the `kind` resource `name`.
+    fn referrers(&self, kind: &str, namespace: &str, name: &str, out: &mut Vec<String>);
+    /// The resource `namespace/name`, for a `ref` to it: its connection and its pk, if any.
+    /// `None`: no such resource.
+    fn ref_target(&self, namespace: &str, name: &str) -> Option<(ConnKey, Option<String>)>;
+    /// Queues the matching resources for a reconcile.
+    fn queue(&self, which: Which<'_>);
+    /// One paginated list of the kind in one authentik; queues every resource of that
+    /// connection whose stage changed or vanished since the last list.
+    fn sweep<'a>(&'a self, key: &'a ConnKey, conn: &'a Connection) -> BoxFuture<'a, ()>;
+    /// Adds the kind's resources to `counts`.
+    fn count_conditions(&self, counts: &mut ConditionCounts);
+    /// Waits until the kind's informer caches hold their first list.
+    fn synced(&self) -> BoxFuture<'_, ()>;
+}
+
+/// The caches and queues of one kind's controllers.
+pub struct KindRuntime<K: Stage> {
+    pub caches: Caches<K>,
+    pub queues: Queues<K>,
+}
+
+impl<K: Stage> KindRuntime<K> {
+    fn send_matching(&self, pred: impl Fn(&K) -> bool) {
+        for obj in self.caches.state() {
+            if pred(obj.as_ref()) {
+                self.queues.send(ObjectRef::from_obj(obj.as_ref()));
+            }
+        }
+    }
+}
+
+fn waiting_on<K: Stage>(obj: &K, connection: &ConnKey) -> bool {
+    &ConnKey::of_stage(obj) == connection
+        && obj
+            .status()
+            .and_then(|s| s.condition("Synced"))
+            .is_some_and(|c| c.status == "False" && Error::is_outage_reason(&c.reason))
+}
+
+impl<K: Stage> KindOps for KindRuntime<K> {
+    fn kind(&self) -> &'static str {
+        kind_name::<K>()
+    }
+
+    fn claims(&self, out: &mut Vec<Claim>) {
+        for obj in self.caches.state() {
+            if obj.common().management_policy == ManagementPolicy::Manage {
+                out.push(claim_of(obj.as_ref()));
+            }
+        }
+    }
+
+    fn referrers(&self, kind: &str, namespace: &str, name: &str, out: &mut Vec<String>) {
+        for obj in self.caches.state() {
+            if obj.namespace().as_deref() != Some(namespace)
+                || obj.meta().deletion_timestamp.is_some()
+            {
+                continue;
+            }
+            let refers = obj.references().iter().any(|f| {
+                f.target.custom_resource_kind() == Some(kind)
+                    && f.values
+                        .iter()
+                        .flatten()
+                        .any(|v| v.as_ref() == Some(&By::Ref(name.to_string())))
+            });
+            if refers {
+                out.push(format!("{}/{}", kind_name::<K>(), obj.name_any()));
+            }
+        }
+    }
+
+    fn ref_target(&self, namespace: &str, name: &str) -> Option<(ConnKey, Option<String>)> {
+        let found = self
+            .caches
+            .get(&ObjectRef::<K>::new(name).within(namespace))?;
+        let pk = found.status().and_then(|s| s.pk.clone());
+        Some((ConnKey::of_stage(found.as_ref()), pk))
+    }
+
+    fn queue(&self, which: Which<'_>) {
+        match which {
+            Which::Connection(key) => self.send_matching(|o| &ConnKey::of_stage(o) == key),
+            Which::WaitingOn(key) => self.send_matching(|o| waiting_on(o, key)),
+            Which::Claimants(key, name) => {
+                self.send_matching(|o| &ConnKey::of_stage(o) == key && o.authentik_name() == name)
+            }
+        }
+    }
+
+    fn sweep<'a>(&'a self, key: &'a ConnKey, conn: &'a Connection) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let kind = kind_name::<K>();
+            let listed_from = std::time::Instant::now();
+            let listed = match conn.client.list_all(K::ENDPOINT, &[]).await {
+                Ok(l) => l,
+                Err(e) if e.is_outage() => {
+                    // Logged once per outage, not per sweep (Context::retry_if_back).
+                    tracing::debug!(kind, connection = %key, error = %e, "drift sweep failed; next attempt at the next interval");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(kind, connection = %key, error = %e, "drift sweep failed; next attempt at the next interval");
+                    return;
+                }
+            };
+            let objects: HashMap<String, serde_json::Value> = listed
+                .into_iter()
+                .filter_map(|o| pk_of(&o).map(str::to_string).map(|pk| (pk, o)))
+                .collect();
+            let snapshot = conn.snapshot::<K>();
+            let changed = snapshot.replace(objects, listed_from);
+            self.send_matching(|obj| {
+                let pk = obj.status().and_then(|s| s.pk.as_deref());
+                let gone = pk.is_some_and(|pk| snapshot.get(pk).is_none());
+                &ConnKey::of_stage(obj) == key
+                    && (gone || pk.is_some_and(|pk| changed.contains(pk)))
+            });
+        })
+    }
+
+    fn count_conditions(&self, counts: &mut ConditionCounts) {
+        let kind = kind_name::<K>();
+        counts.entry((kind, "ready")).or_default();
+        counts.entry((kind, "not_ready")).or_default();
+        for obj in self.caches.state() {
+            let condition = if obj.status().is_some_and(StageStatus::is_ready) {
+                "ready"
+            } else {
+                "not_ready"
+            };
+            *counts.entry((kind, condition)).or_default() += 1;
+        }
+    }
+
+    fn synced(&self) -> BoxFuture<'_, ()> {
+        Box::pin(self.caches.synced())
+    }
+}
