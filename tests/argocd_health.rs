@@ -12,7 +12,13 @@ use std::sync::OnceLock;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const TMP: &str = env!("CARGO_TARGET_TMPDIR");
-const KINDS: [&str; 3] = ["PasswordStage", "IdentificationStage", "UserLoginStage"];
+/// The registered stage kinds.
+fn kinds() -> Vec<String> {
+    authentik_operator::kinds::stage_crds()
+        .into_iter()
+        .map(|c| c.spec.names.kind)
+        .collect()
+}
 
 fn script() -> PathBuf {
     Path::new(ROOT).join("deploy/argocd/health.lua")
@@ -453,8 +459,9 @@ fn argocd_cm_snippet_carries_the_script_for_every_stage_kind() {
     assert_eq!(cm["kind"], "ConfigMap");
     assert_eq!(cm["metadata"]["name"], "argocd-cm");
     let data = cm["data"].as_object().expect("data");
-    assert_eq!(data.len(), KINDS.len(), "{:?}", data.keys());
-    for kind in KINDS {
+    let kinds = kinds();
+    assert_eq!(data.len(), kinds.len(), "{:?}", data.keys());
+    for kind in kinds {
         let key = format!("resource.customizations.health.authentik-operator.io_{kind}");
         assert_eq!(
             data.get(&key).and_then(Value::as_str),
