@@ -10,7 +10,7 @@
 mod common;
 
 use authentik_operator::crd::PasswordStage;
-use authentik_operator::stage::Stage;
+use authentik_operator::crd::stage::Stage;
 use authentik_sim::Profile;
 use common::{Env, TOKEN};
 use futures::StreamExt;

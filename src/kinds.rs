@@ -3,11 +3,11 @@
 //! controllers and reference watches, name claims, drift sweeps, readiness, metrics labels,
 //! its CRD and the generated files — is driven from here, so a kind cannot be half wired.
 
+use crate::crd::stage::Stage;
 use crate::crd::{
     AuthentikConnection, ClusterAuthentikConnection, IdentificationStage, PasswordStage,
     UserLoginStage,
 };
-use crate::stage::Stage;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 
 /// Something done for each registered stage kind.
@@ -49,7 +49,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
 mod tests {
     use super::*;
     use crate::caches::{Caches, Queues};
-    use crate::reconcile::context::kind_name;
+    use crate::crd::stage::kind_name;
     use crate::reconcile::kinds::{KindOps, KindRuntime};
     use std::collections::BTreeSet;
 

@@ -2,6 +2,7 @@
 
 pub mod authentik;
 pub mod caches;
+pub mod case;
 pub mod config;
 pub mod connections;
 pub mod controller;
@@ -12,7 +13,7 @@ pub mod kinds;
 pub mod leader;
 pub mod metrics;
 pub mod reconcile;
-pub mod stage;
+
 pub mod sweep;
 pub mod telemetry;
 

@@ -3,8 +3,8 @@
 
 mod common;
 
+use authentik_operator::crd::stage::Stage;
 use authentik_operator::crd::{IdentificationStage, PasswordStage, UserLoginStage};
-use authentik_operator::stage::Stage;
 use authentik_sim::Profile;
 use common::{Env, is_ready};
 use kube::api::{Patch, PatchParams};

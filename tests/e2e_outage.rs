@@ -5,7 +5,7 @@
 mod common;
 
 use authentik_operator::crd::PasswordStage;
-use authentik_operator::stage::Stage;
+use authentik_operator::crd::stage::Stage;
 use authentik_sim::{Fault, Profile};
 use common::{Env, RESYNC, is_ready};
 use serde_json::json;

@@ -1,6 +1,6 @@
 //! Turning authentik's error answers into one readable line for a condition message.
 
-use crate::stage::camel_case;
+use crate::case::camel_case;
 use serde_json::Value;
 
 /// Renders a DRF error body: `{"detail": ...}`, `{"non_field_errors": [...]}`, field errors as

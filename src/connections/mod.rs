@@ -3,14 +3,15 @@
 //! ClusterAuthentikConnection), each with its own drift snapshots and lookup cache, since
 //! pks, names and drift belong to one authentik instance.
 
-pub mod reconcile;
+pub mod lookups;
+pub mod snapshot;
 
 use crate::authentik::AuthentikClient;
+use crate::crd::stage::Stage;
 use crate::crd::{ConnectionKind, StageCommon};
 use crate::error::{Error, Result};
-use crate::reconcile::resolve::Resolver;
-use crate::reconcile::snapshot::Snapshot;
-use crate::stage::Stage;
+use lookups::Lookups;
+use snapshot::Snapshot;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, RwLock};
@@ -82,7 +83,8 @@ pub struct Connection {
     pub client: AuthentikClient,
     /// One per stage endpoint, made on first use (so no kind can be missing one).
     snapshots: RwLock<HashMap<&'static str, Arc<Snapshot>>>,
-    pub resolver: Resolver,
+    /// Names and slugs already looked up in this authentik.
+    pub lookups: Lookups,
     /// Namespaces allowed to use it (None: all).
     pub allowed_namespaces: Option<Vec<String>>,
     /// Identifies the settings the client was built from (URL, token, CA), so an unchanged
@@ -100,7 +102,7 @@ impl Connection {
         Connection {
             client,
             snapshots: RwLock::default(),
-            resolver: Resolver::new(ttl),
+            lookups: Lookups::new(ttl),
             allowed_namespaces,
             fingerprint,
         }

@@ -2,7 +2,7 @@
 
 use super::{FlowRef, SourceRef, StageCommon, StageRef, StageStatus};
 use crate::crd::refs::Target;
-use crate::stage::{RefField, Stage};
+use crate::crd::stage::{RefField, Stage};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 

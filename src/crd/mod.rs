@@ -38,6 +38,7 @@ pub mod duration;
 pub mod identification;
 pub mod password;
 pub mod refs;
+pub mod stage;
 pub mod status;
 pub mod user_login;
 

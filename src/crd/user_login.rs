@@ -1,7 +1,7 @@
 //! `UserLoginStage`: authentik's user login stage (`/api/v3/stages/user_login/`).
 
 use super::{StageCommon, StageStatus, duration};
-use crate::stage::{RefField, Stage};
+use crate::crd::stage::{RefField, Stage};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 

@@ -6,8 +6,6 @@ use crate::caches::Caches;
 use crate::connections::{ConnKey, Connection, Registry};
 use crate::crd::{AuthentikConnection, ClusterAuthentikConnection};
 use crate::metrics::{ConnectionLabels, Metrics};
-use crate::stage::Stage;
-use kube::ResourceExt;
 use kube::runtime::events::Recorder;
 use kube::runtime::reflector::ObjectRef;
 use std::collections::HashMap;
@@ -112,30 +110,6 @@ impl Stores {
     }
 }
 
-pub fn claim_of<K: Stage>(obj: &K) -> Claim {
-    Claim {
-        kind: kind_name::<K>(),
-        namespace: obj.namespace().unwrap_or_default(),
-        name: obj.name_any(),
-        authentik_name: obj.authentik_name(),
-        connection: ConnKey::of_stage(obj),
-        created: obj.meta().creation_timestamp.as_ref().map(|t| t.0),
-        holds: obj.status().is_some_and(|s| {
-            s.pk.is_some() && s.name.as_deref() == Some(obj.authentik_name().as_str())
-        }),
-    }
-}
-
-/// The kind's name (`PasswordStage`), from the CRD derive: the one source of it, so no kind
-/// can report itself under another's name.
-pub fn kind_name<K: Stage>() -> &'static str {
-    match K::kind(&()) {
-        std::borrow::Cow::Borrowed(name) => name,
-        // The derive names kinds with literals; an owned name would be a new kind of derive.
-        std::borrow::Cow::Owned(name) => Box::leak(name.into_boxed_str()),
-    }
-}
-
 /// Shared state of all controllers.
 pub struct Context {
     pub kube: kube::Client,
@@ -223,22 +197,8 @@ pub fn backoff_delay(base: Duration, max: Duration, failures: u32, jitter: f64) 
 
 #[cfg(test)]
 mod tests {
-    use super::{backoff_delay, kind_name};
-    use crate::crd::{IdentificationStage, PasswordStage, UserLoginStage};
-    use kube::Resource;
-    use std::borrow::Cow;
+    use super::backoff_delay;
     use std::time::Duration;
-
-    #[test]
-    fn kind_names_come_from_the_derive_and_are_borrowed() {
-        assert_eq!(kind_name::<PasswordStage>(), "PasswordStage");
-        assert_eq!(kind_name::<IdentificationStage>(), "IdentificationStage");
-        assert_eq!(kind_name::<UserLoginStage>(), "UserLoginStage");
-        // Borrowed: kind_name never leaks.
-        assert!(matches!(PasswordStage::kind(&()), Cow::Borrowed(_)));
-        assert!(matches!(IdentificationStage::kind(&()), Cow::Borrowed(_)));
-        assert!(matches!(UserLoginStage::kind(&()), Cow::Borrowed(_)));
-    }
 
     #[test]
     fn backoff_doubles_and_caps() {

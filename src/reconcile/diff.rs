@@ -1,8 +1,8 @@
 //! Comparing the body the spec asks for with what authentik has. Only fields the spec sets
 //! are compared; lists without meaningful order compare as sets.
 
+use crate::case::camel_case;
 use crate::crd::DriftEntry;
-use crate::stage::camel_case;
 use serde_json::{Map, Value};
 
 #[derive(Debug, Default, PartialEq)]

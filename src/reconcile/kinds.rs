@@ -3,15 +3,16 @@
 //! rest of the code loops over the registered kinds instead of naming each one (and a kind
 //! cannot be half wired). Kinds are registered once, in [`crate::kinds`].
 
-use super::context::{claim_of, kind_name};
 use super::naming::Claim;
+use super::naming::claim_of;
 use crate::authentik::wire::pk_of;
 use crate::caches::{Caches, Queues};
 use crate::connections::{ConnKey, Connection};
 use crate::crd::refs::By;
+use crate::crd::stage::Stage;
+use crate::crd::stage::kind_name;
 use crate::crd::{ManagementPolicy, StageStatus};
 use crate::error::Error;
-use crate::stage::Stage;
 use futures::future::BoxFuture;
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;

@@ -1,7 +1,7 @@
 //! The Kubernetes side of a reconcile, in one place: finalizer, status, events.
 
+use crate::crd::stage::Stage;
 use crate::error::{Error, Result};
-use crate::stage::Stage;
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::events::{Event, EventType, Recorder};

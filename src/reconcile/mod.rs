@@ -2,23 +2,23 @@
 //! finalizer → references → desired body → diff → apply → status (patched only when changed)
 //! → events (on transitions only).
 
+pub mod connection;
 pub mod context;
 pub mod diff;
 pub mod kinds;
 pub mod kube_ops;
 pub mod naming;
 pub mod resolve;
-pub mod snapshot;
 pub mod status;
 pub mod sync;
 
 pub use context::{Context, Settings, Stores};
 
 use crate::connections::ConnKey;
+use crate::crd::stage::Stage;
 use crate::crd::{DeletionPolicy, ManagementPolicy};
 use crate::error::{Error, Result};
 use crate::metrics::{ErrorLabels, KindLabels};
-use crate::stage::Stage;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 use kube::runtime::controller::Action;
@@ -48,7 +48,7 @@ async fn delete_stage<K: Stage>(obj: &K, ctx: &Context, name: &str) -> Result<Op
         .get(FORCE_DELETE_ANNOTATION)
         .is_some_and(|v| v == "true");
     let referrers = ctx.stores.referrers(
-        context::kind_name::<K>(),
+        crate::crd::stage::kind_name::<K>(),
         &obj.namespace().unwrap_or_default(),
         &obj.name_any(),
     );
@@ -79,7 +79,7 @@ async fn delete_stage<K: Stage>(obj: &K, ctx: &Context, name: &str) -> Result<Op
 
 /// Entry point the controllers call.
 pub async fn reconcile<K: Stage>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action> {
-    let kind = context::kind_name::<K>();
+    let kind = crate::crd::stage::kind_name::<K>();
     let started = Instant::now();
     let result = if obj.meta().deletion_timestamp.is_some() {
         cleanup(obj.as_ref(), &ctx).await
@@ -125,7 +125,7 @@ pub fn error_policy<K: Stage>(obj: Arc<K>, err: &Error, ctx: Arc<Context>) -> Ac
 fn key<K: Stage>(obj: &K) -> String {
     format!(
         "{}/{}/{}",
-        context::kind_name::<K>(),
+        crate::crd::stage::kind_name::<K>(),
         obj.namespace().unwrap_or_default(),
         obj.name_any()
     )
@@ -183,7 +183,7 @@ async fn apply_view<K: Stage>(obj: &K, ctx: &Context, api: &kube::Api<K>) -> Res
             let outcome = sync::sync(obj, ctx, &conn, api, &mut obs, &mut fx).await;
             if matches!(outcome, Err(Error::Rejected(_))) {
                 // A resolved pk may be stale (the object was recreated): resolve afresh next time.
-                conn.resolver.forget();
+                conn.lookups.forget();
             }
             if let Err(e) = &outcome
                 && e.is_outage()

@@ -4,7 +4,9 @@
 //! `NameConflict` and write nothing.
 
 use crate::connections::ConnKey;
+use crate::crd::stage::{Stage, kind_name};
 use jiff::Timestamp;
+use kube::ResourceExt;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Claim {
@@ -43,6 +45,21 @@ pub fn conflicting<'a>(me: &Claim, all: impl IntoIterator<Item = &'a Claim>) -> 
         .filter(|c| !(c.kind == me.kind && c.namespace == me.namespace && c.name == me.name))
         .filter(|c| c.order_key() < me.order_key())
         .min_by(|a, b| a.order_key().cmp(&b.order_key()))
+}
+
+/// The claim `obj` makes on its authentik name.
+pub fn claim_of<K: Stage>(obj: &K) -> Claim {
+    Claim {
+        kind: kind_name::<K>(),
+        namespace: obj.namespace().unwrap_or_default(),
+        name: obj.name_any(),
+        authentik_name: obj.authentik_name(),
+        connection: ConnKey::of_stage(obj),
+        created: obj.meta().creation_timestamp.as_ref().map(|t| t.0),
+        holds: obj.status().is_some_and(|s| {
+            s.pk.is_some() && s.name.as_deref() == Some(obj.authentik_name().as_str())
+        }),
+    }
 }
 
 #[cfg(test)]

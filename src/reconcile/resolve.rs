@@ -7,18 +7,11 @@ use super::context::Context;
 use crate::authentik::wire::pk_of;
 use crate::connections::{ConnKey, Connection};
 use crate::crd::refs::{By, Target};
+use crate::crd::stage::{RefField, Stage};
 use crate::error::{Error, Result};
-use crate::stage::{RefField, Stage};
 use kube::ResourceExt;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
-pub struct Resolver {
-    ttl: Duration,
-    cache: Mutex<HashMap<(Target, By), (String, Instant)>>,
-}
+use std::collections::BTreeMap;
 
 /// References resolved for one object: spec field → body value (a pk or a list of pks).
 #[derive(Debug, Default, PartialEq)]
@@ -28,98 +21,81 @@ pub struct Resolved {
     pub shown: BTreeMap<String, String>,
 }
 
-impl Resolver {
-    pub fn new(ttl: Duration) -> Self {
-        Resolver {
-            ttl,
-            cache: Mutex::default(),
-        }
-    }
-
-    pub async fn resolve<K: Stage>(
-        &self,
-        obj: &K,
-        ctx: &Context,
-        conn: &Connection,
-    ) -> Result<Resolved> {
-        let connection = ConnKey::of_stage(obj);
-        let mut out = Resolved::default();
-        let namespace = obj.namespace().unwrap_or_default();
-        for field in obj.references() {
-            let Some(values) = &field.values else {
-                continue;
-            };
-            let mut pks = Vec::with_capacity(values.len());
-            for (i, value) in values.iter().enumerate() {
-                let label = if field.many {
-                    format!("{}[{i}]", field.spec_field)
-                } else {
-                    field.spec_field.to_string()
-                };
-                let by = value.as_ref().ok_or_else(|| {
-                    Error::InvalidReference(format!(
-                        "spec.{label}: set exactly one key of the reference"
-                    ))
-                })?;
-                let pk = self
-                    .resolve_one(&field, by, &label, &namespace, &connection, ctx, conn)
-                    .await?;
-                out.shown.insert(label, pk.clone());
-                pks.push(Value::String(pk));
-            }
-            let value = if field.many {
-                Value::Array(pks)
+/// Resolves every reference of `obj` in `conn`'s authentik.
+pub async fn resolve<K: Stage>(obj: &K, ctx: &Context, conn: &Connection) -> Result<Resolved> {
+    let connection = ConnKey::of_stage(obj);
+    let mut out = Resolved::default();
+    let namespace = obj.namespace().unwrap_or_default();
+    for field in obj.references() {
+        let Some(values) = &field.values else {
+            continue;
+        };
+        let mut pks = Vec::with_capacity(values.len());
+        for (i, value) in values.iter().enumerate() {
+            let label = if field.many {
+                format!("{}[{i}]", field.spec_field)
             } else {
-                pks.pop().unwrap_or(Value::Null)
+                field.spec_field.to_string()
             };
-            out.body.insert(field.spec_field.to_string(), value);
+            let by = value.as_ref().ok_or_else(|| {
+                Error::InvalidReference(format!(
+                    "spec.{label}: set exactly one key of the reference"
+                ))
+            })?;
+            let at = Place {
+                label: &label,
+                namespace: &namespace,
+                connection: &connection,
+            };
+            let pk = resolve_one(&field, by, &at, ctx, conn).await?;
+            out.shown.insert(label, pk.clone());
+            pks.push(Value::String(pk));
         }
-        Ok(out)
+        let value = if field.many {
+            Value::Array(pks)
+        } else {
+            pks.pop().unwrap_or(Value::Null)
+        };
+        out.body.insert(field.spec_field.to_string(), value);
     }
+    Ok(out)
+}
 
-    #[allow(clippy::too_many_arguments)]
-    async fn resolve_one(
-        &self,
-        field: &RefField,
-        by: &By,
-        label: &str,
-        namespace: &str,
-        connection: &ConnKey,
-        ctx: &Context,
-        conn: &Connection,
-    ) -> Result<String> {
-        match by {
-            // authentik prints UUIDs in lower case; the CRD also allows upper case.
-            By::Pk(pk) => Ok(pk.to_ascii_lowercase()),
-            By::Ref(name) => {
-                resolve_custom_resource(field.target, name, label, namespace, connection, ctx)
+/// Where a reference is written: the field (for messages), the resource's namespace and
+/// the connection it lives in.
+struct Place<'a> {
+    label: &'a str,
+    namespace: &'a str,
+    connection: &'a ConnKey,
+}
+
+async fn resolve_one(
+    field: &RefField,
+    by: &By,
+    at: &Place<'_>,
+    ctx: &Context,
+    conn: &Connection,
+) -> Result<String> {
+    match by {
+        // authentik prints UUIDs in lower case; the CRD also allows upper case.
+        By::Pk(pk) => Ok(pk.to_ascii_lowercase()),
+        By::Ref(name) => resolve_custom_resource(
+            field.target,
+            name,
+            at.label,
+            at.namespace,
+            at.connection,
+            ctx,
+        ),
+        By::Name(_) | By::Slug(_) => {
+            let key = (field.target, by.clone());
+            if let Some(pk) = conn.lookups.get(&key) {
+                return Ok(pk);
             }
-            By::Name(_) | By::Slug(_) => {
-                let key = (field.target, by.clone());
-                if let Some(pk) = self.cached(&key) {
-                    return Ok(pk);
-                }
-                let pk = lookup(field.target, by, label, conn).await?;
-                let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-                // Expired lookups go when new ones come, so the cache does not only grow.
-                cache.retain(|_, (_, at)| at.elapsed() < self.ttl);
-                cache.insert(key, (pk.clone(), Instant::now()));
-                Ok(pk)
-            }
+            let pk = lookup(field.target, by, at.label, conn).await?;
+            conn.lookups.insert(key, pk.clone());
+            Ok(pk)
         }
-    }
-
-    fn cached(&self, key: &(Target, By)) -> Option<String> {
-        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache
-            .get(key)
-            .filter(|(_, at)| at.elapsed() < self.ttl)
-            .map(|(pk, _)| pk.clone())
-    }
-
-    /// Forgets cached lookups (after authentik said a resolved pk does not exist).
-    pub fn forget(&self) {
-        self.cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 }
 

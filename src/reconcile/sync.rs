@@ -2,16 +2,17 @@
 //! delete it. Fills an [`Observation`] as it goes, so the status tells what was learnt even
 //! when a later step fails.
 
-use super::context::{Context, claim_of};
+use super::context::Context;
 use super::diff::{Diff, diff};
+use super::naming::claim_of;
 use super::naming::conflicting;
 use super::status::Observation;
 use crate::authentik::wire::{name_of, pk_of};
 use crate::connections::{ConnKey, Connection};
+use crate::crd::stage::{Stage, desired_body};
 use crate::crd::{AdoptionPolicy, ManagementPolicy};
 use crate::error::{Error, Result};
 use crate::metrics::KindLabels;
-use crate::stage::{Stage, desired_body};
 use kube::ResourceExt;
 use kube::api::Api;
 use serde_json::{Map, Value};
@@ -54,7 +55,7 @@ pub async fn sync<K: Stage>(
             )));
         }
     }
-    let resolved = conn.resolver.resolve(obj, ctx, conn).await?;
+    let resolved = super::resolve::resolve(obj, ctx, conn).await?;
     obs.resolved = resolved.shown.clone();
     let desired = desired_body(obj, &resolved.body);
     let status = obj.status();
@@ -207,7 +208,7 @@ async fn create<K: Stage>(
     let kept = diff(desired, &created, K::SET_FIELDS, &[]);
     obs.unsupported = kept.unsupported.clone();
     let kind = KindLabels {
-        kind: super::context::kind_name::<K>().to_string(),
+        kind: crate::crd::stage::kind_name::<K>().to_string(),
     };
     if recreate {
         ctx.metrics.recreations.get_or_create(&kind).inc();
@@ -319,7 +320,7 @@ async fn correct<K: Stage>(
         ctx.metrics
             .drift_corrections
             .get_or_create(&KindLabels {
-                kind: super::context::kind_name::<K>().to_string(),
+                kind: crate::crd::stage::kind_name::<K>().to_string(),
             })
             .inc();
         fx.normal(

@@ -2,6 +2,7 @@
 //! endpoint, its model name, which list fields compare as sets, and its references; the spec
 //! to body mapping itself is generic (camelCase spec keys become snake_case body keys).
 
+use crate::case::snake_case;
 use crate::crd::refs::{By, Target};
 use crate::crd::{StageCommon, StageStatus, common::COMMON_KEYS};
 use kube::Resource;
@@ -88,6 +89,16 @@ pub trait Stage:
     }
 }
 
+/// The kind's name (`PasswordStage`), from the CRD derive: the one source of it, so no kind
+/// can report itself under another's name.
+pub fn kind_name<K: Stage>() -> &'static str {
+    match K::kind(&()) {
+        std::borrow::Cow::Borrowed(name) => name,
+        // The derive names kinds with literals; an owned name would be a new kind of derive.
+        std::borrow::Cow::Owned(name) => Box::leak(name.into_boxed_str()),
+    }
+}
+
 /// The authentik body the spec asks for: only the fields the spec sets, references replaced
 /// by the pks they resolved to (`resolved`: spec field → pk string or list of pk strings).
 pub fn desired_body<K: Stage>(obj: &K, resolved: &BTreeMap<String, Value>) -> Map<String, Value> {
@@ -113,40 +124,23 @@ pub fn desired_body<K: Stage>(obj: &K, resolved: &BTreeMap<String, Value>) -> Ma
     body
 }
 
-/// `failedAttemptsBeforeCancel` → `failed_attempts_before_cancel`.
-pub fn snake_case(camel: &str) -> String {
-    let mut out = String::with_capacity(camel.len() + 4);
-    for c in camel.chars() {
-        if c.is_ascii_uppercase() {
-            out.push('_');
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// `failed_attempts_before_cancel` → `failedAttemptsBeforeCancel`.
-pub fn camel_case(snake: &str) -> String {
-    let mut out = String::with_capacity(snake.len());
-    let mut upper = false;
-    for c in snake.chars() {
-        if c == '_' {
-            upper = true;
-        } else if upper {
-            out.push(c.to_ascii_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crd::UserLoginStage;
+    use std::borrow::Cow;
+
+    #[test]
+    fn kind_names_come_from_the_derive_and_are_borrowed() {
+        assert_eq!(kind_name::<PasswordStage>(), "PasswordStage");
+        assert_eq!(kind_name::<IdentificationStage>(), "IdentificationStage");
+        assert_eq!(kind_name::<UserLoginStage>(), "UserLoginStage");
+        // Borrowed: kind_name never leaks.
+        assert!(matches!(PasswordStage::kind(&()), Cow::Borrowed(_)));
+        assert!(matches!(IdentificationStage::kind(&()), Cow::Borrowed(_)));
+        assert!(matches!(UserLoginStage::kind(&()), Cow::Borrowed(_)));
+    }
+
     use crate::crd::{IdentificationStage, PasswordStage};
     use serde_json::json;
 
@@ -156,19 +150,6 @@ mod tests {
             "metadata": {"name": "pw", "namespace": "ns"}, "spec": spec
         }))
         .unwrap()
-    }
-
-    #[test]
-    fn case_conversion_round_trips() {
-        for k in [
-            "failedAttemptsBeforeCancel",
-            "userFields",
-            "geoipBinding",
-            "name",
-        ] {
-            assert_eq!(camel_case(&snake_case(k)), k);
-        }
-        assert_eq!(snake_case("geoipBinding"), "geoip_binding");
     }
 
     #[test]

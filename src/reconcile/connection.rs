@@ -3,15 +3,15 @@
 //! the registry and the outcome in status. Runs again when the Secret changes (token
 //! rotation needs no restart) and every resync interval (reachability).
 
-use super::{ConnKey, Connection};
+use super::Context;
+use super::kinds::Which;
+use super::kube_ops::apply_status;
+use super::status::{carry_over, cond};
 use crate::authentik::{AuthentikClient, ClientConfig, RetryPolicy, Token};
+use crate::connections::{ConnKey, Connection};
 use crate::crd::connection::{ConnectionSettings, ConnectionStatus, KeyRef};
 use crate::crd::{AuthentikConnection, ClusterAuthentikConnection};
 use crate::error::{Error, Result};
-use crate::reconcile::Context;
-use crate::reconcile::kinds::Which;
-use crate::reconcile::kube_ops::apply_status;
-use crate::reconcile::status::{carry_over, cond};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::Api;
