@@ -22,6 +22,12 @@ pub enum Error {
     #[error("authentik rejected the stage: {0}")]
     Rejected(String),
 
+    /// authentik refused a write because another object holds the name (HTTP 400 with a
+    /// uniqueness error on `name`): told apart from [`Error::Rejected`] where authentik's
+    /// answer is parsed, so callers match the variant, not the text.
+    #[error("authentik rejected the stage: {0}")]
+    NameTaken(String),
+
     /// A server-side failure (5xx, 429, or the empty-bodied 405 older authentik gives for a
     /// failed write). Retrying may help.
     #[error("authentik answered HTTP {status}: {message}")]
@@ -100,7 +106,7 @@ impl Error {
         match self {
             Error::Unreachable(_) => "AuthentikUnreachable",
             Error::Forbidden(_) => "AuthentikForbidden",
-            Error::Rejected(_) => "AuthentikRejected",
+            Error::Rejected(_) | Error::NameTaken(_) => "AuthentikRejected",
             Error::Server { .. } => "AuthentikServerError",
             Error::Protocol(_) => "AuthentikProtocolError",
             Error::NotFound(_) => "NotFound",
@@ -126,12 +132,31 @@ impl Error {
     }
 
     /// Whether the error can go away without the spec changing. Errors that cannot are not
-    /// retried on a timer (no hot loop): the next spec change or resync tries again.
+    /// retried on a timer (no hot loop): the next spec change or resync tries again. Every
+    /// variant is listed, so a new one is classified on purpose, not by a default.
     pub fn is_transient(&self) -> bool {
-        !matches!(
-            self,
-            Error::Rejected(_) | Error::InvalidReference(_) | Error::InvalidSpec(_)
-        )
+        match self {
+            Error::Rejected(_)
+            | Error::NameTaken(_)
+            | Error::InvalidReference(_)
+            | Error::InvalidSpec(_) => false,
+            Error::Unreachable(_)
+            | Error::Forbidden(_)
+            | Error::Server { .. }
+            | Error::NotFound(_)
+            | Error::Protocol(_)
+            | Error::NameConflict(_)
+            | Error::AlreadyExists(_)
+            | Error::AdoptionMismatch(_)
+            | Error::ReferenceNotReady(_)
+            | Error::ReferenceNotFound(_)
+            | Error::ConnectionNotReady(_)
+            | Error::DeleteBlocked(_)
+            | Error::Kube(_)
+            | Error::StaleView
+            | Error::Finalizer(_)
+            | Error::Config(_) => true,
+        }
     }
 
     /// Whether the error says authentik cannot serve us right now (unreachable, 5xx, 429,

@@ -348,6 +348,7 @@ fn classify(
         .as_ref()
         .map_or_else(|| describe_text(text), describe_body);
     Err(match status.as_u16() {
+        400 if json.as_ref().is_some_and(name_is_taken) => Error::NameTaken(message),
         400 => Error::Rejected(message),
         401 | 403 => Error::Forbidden(message),
         404 => Error::NotFound(message),
@@ -374,6 +375,18 @@ fn classify(
         },
         s => Error::Protocol(format!("HTTP {s}: {message}")),
     })
+}
+
+/// Whether a 400 body says the name is taken: DRF's uniqueness error on the `name` field
+/// (`{"name": ["stage with this name already exists."]}`).
+fn name_is_taken(body: &Value) -> bool {
+    body.get("name")
+        .and_then(Value::as_array)
+        .is_some_and(|msgs| {
+            msgs.iter()
+                .filter_map(Value::as_str)
+                .any(|m| m.ends_with("already exists."))
+        })
 }
 
 /// A transport error as one line: the cause chain, without the request URL's query.
@@ -464,9 +477,19 @@ mod tests {
         )
         .err()
         .unwrap();
+        assert!(matches!(e, Error::NameTaken(_)), "{e:?}");
         assert_eq!(
             e.to_string(),
             "authentik rejected the stage: name: stage with this name already exists."
         );
+        let e = classify(
+            &Method::POST,
+            StatusCode::BAD_REQUEST,
+            r#"{"name":["This field may not be blank."]}"#,
+            None,
+        )
+        .err()
+        .unwrap();
+        assert!(matches!(e, Error::Rejected(_)), "{e:?}");
     }
 }

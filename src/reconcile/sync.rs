@@ -191,7 +191,7 @@ async fn create<K: Stage>(
     }
     let created = match conn.client.create(K::ENDPOINT, &body).await {
         Ok(v) => v,
-        Err(Error::Rejected(msg)) if msg.contains("already exists") && msg.starts_with("name") => {
+        Err(Error::NameTaken(msg)) => {
             obs.name_cleared = true;
             return Err(name_taken_by_other_kind(conn, name)
                 .await
