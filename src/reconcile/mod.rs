@@ -8,6 +8,7 @@ pub mod diff;
 pub mod kinds;
 pub mod kube_ops;
 pub mod naming;
+pub mod plan;
 pub mod resolve;
 pub mod status;
 pub mod sync;

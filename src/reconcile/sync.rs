@@ -6,11 +6,12 @@ use super::context::Context;
 use super::diff::{Diff, diff};
 use super::naming::claim_of;
 use super::naming::conflicting;
+use super::plan::{self, Correction, FoundByName};
 use super::status::Observation;
 use crate::authentik::wire::{name_of, pk_of};
 use crate::connections::{ConnKey, Connection};
+use crate::crd::ManagementPolicy;
 use crate::crd::stage::{Stage, desired_body};
-use crate::crd::{AdoptionPolicy, ManagementPolicy};
 use crate::error::{Error, Result};
 use crate::metrics::KindLabels;
 use kube::ResourceExt;
@@ -91,44 +92,36 @@ pub async fn sync<K: Stage>(
             .ok_or_else(|| Error::Protocol("a stage without pk".into()))?
             .to_string();
         conn.snapshot::<K>().upsert(&pk, remote.clone());
-        // Right before creating we write status.name and clear status.pk: in that state a
-        // stage with the name is our own create whose answer was lost (crash, timeout, an
-        // empty 405 after the insert). A stage that merely shares the name of one we lost
-        // (pk still set) goes through the adoption policy like any other.
-        let ours =
-            status.is_some_and(|s| s.pk.is_none() && s.name.as_deref() == Some(name.as_str()));
+        let ours = plan::is_own_create(status, &name);
         if !observe && !ours && lags_behind(api, obj).await? {
             // The informer cache can lag behind our own writes: the create marker or the pk
             // recorded moments ago may not be in `obj` yet, and deciding "foreign" from it
             // would refuse (and forget) our own stage. Decide from the current object.
             return Err(Error::StaleView);
         }
-        let policy = obj.common().adoption_policy;
         let d = diff(&desired, &remote, K::SET_FIELDS, K::ALWAYS_SEND);
-        if !(observe
-            || ours
-            || policy == AdoptionPolicy::Always
-            || (policy == AdoptionPolicy::IfMatch && d.in_sync()))
-        {
-            obs.drift = d.drift;
-            obs.unsupported = d.unsupported;
-            return Err(match policy {
-                AdoptionPolicy::IfMatch => Error::AdoptionMismatch(format!(
-                    "a stage named {name:?} already exists in authentik (pk {pk}) and differs from the spec (see status.drift); adoptionPolicy IfMatch leaves it alone"
-                )),
-                _ => Error::AlreadyExists(format!(
-                    "a stage named {name:?} already exists in authentik (pk {pk}); set adoptionPolicy to IfMatch or Always to take it over"
-                )),
-            });
+        match plan::found_by_name(observe, ours, obj.common().adoption_policy, d.in_sync()) {
+            FoundByName::Take => {}
+            FoundByName::Adopt => fx.normal(
+                "Adopted",
+                format!("adopted the existing authentik stage {name:?} (pk {pk})"),
+            ),
+            refused => {
+                obs.drift = d.drift;
+                obs.unsupported = d.unsupported;
+                return Err(if refused == FoundByName::RefuseMismatch {
+                    Error::AdoptionMismatch(format!(
+                        "a stage named {name:?} already exists in authentik (pk {pk}) and differs from the spec (see status.drift); adoptionPolicy IfMatch leaves it alone"
+                    ))
+                } else {
+                    Error::AlreadyExists(format!(
+                        "a stage named {name:?} already exists in authentik (pk {pk}); set adoptionPolicy to IfMatch or Always to take it over"
+                    ))
+                });
+            }
         }
         obs.pk = Some(pk.clone());
         obs.name = Some(name.clone());
-        if !observe && !ours {
-            fx.normal(
-                "Adopted",
-                format!("adopted the existing authentik stage {name:?} (pk {pk})"),
-            );
-        }
         return correct(obj, ctx, conn, &desired, &pk, &remote, obs, fx).await;
     }
     if observe {
@@ -306,9 +299,9 @@ async fn correct<K: Stage>(
     obs.wrote = true;
     not_kept(diff(desired, &updated, K::SET_FIELDS, &[]), obs)?;
     let fields: Vec<&str> = obs.drift.iter().map(|d| d.field.as_str()).collect();
-    let spec_changed = obj.meta().generation != obj.status().and_then(|s| s.observed_generation);
+    let observed = obj.status().and_then(|s| s.observed_generation);
     let name = name_of(remote).unwrap_or_default();
-    if spec_changed {
+    if plan::correction(obj.meta().generation, observed) == Correction::Updated {
         fx.normal(
             "Updated",
             format!(
