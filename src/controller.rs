@@ -204,7 +204,6 @@ pub async fn run_controllers(
     stop: CancellationToken,
 ) -> Result<()> {
     let scopes = args.scopes();
-    let wc = watcher::Config::default();
     let cfg = controller::Config::default().concurrency(args.concurrency);
     // Every registered stage kind: its controllers (one per scope) with their reference
     // watches, its caches and queues for the rest of the operator, and how to run it.
@@ -222,43 +221,12 @@ pub async fn run_controllers(
         ..
     } = wiring;
 
-    // Connections re-read their Secret when it changes. The watch is metadata-only
-    // (Api<PartialObjectMeta<_>>): the operator never caches Secret data it does not use.
-    // Secrets are watched only where the operator is granted them: each listed namespace, and
-    // the cluster connections' one namespace. With all namespaces watched, a namespaced
-    // connection re-reads its Secret every resync interval instead (no cluster-wide access).
-    let cluster_ns = args.cluster_secret_namespace();
-    let secrets = |ns: &str| Api::<PartialObjectMeta<Secret>>::namespaced(client.clone(), ns);
-    let conn: Vec<Controller<AuthentikConnection>> = scopes
-        .iter()
-        .map(|scope| {
-            let c = Controller::new(
-                api::<AuthentikConnection>(&client, scope.as_deref()),
-                wc.clone(),
-            )
-            .with_config(cfg.clone());
-            let Some(ns) = scope else { return c };
-            let store = c.store();
-            let cluster_ns = cluster_ns.clone();
-            c.watches(secrets(ns), wc.clone(), move |s| {
-                connections_using(&store, &s, &cluster_ns)
-            })
-        })
-        .collect();
-    let cluster_conn = Controller::new(
-        Api::<ClusterAuthentikConnection>::all(client.clone()),
-        wc.clone(),
-    )
-    .with_config(cfg);
-    let cluster_store = cluster_conn.store();
-    let cluster_conn = cluster_conn.watches(secrets(&cluster_ns), wc.clone(), {
-        let (store, cluster_ns) = (cluster_store.clone(), cluster_ns.clone());
-        move |s| connections_using(&store, &s, &cluster_ns)
-    });
+    let conns =
+        ConnectionControllers::new(&client, &scopes, &cfg, &args.cluster_secret_namespace());
     let stores = Stores {
         kinds: stage_kinds,
-        connections: Caches::new(conn.iter().map(Controller::store).collect()),
-        cluster_connections: Caches::new(vec![cluster_store]),
+        connections: Caches::new(conns.namespaced.iter().map(Controller::store).collect()),
+        cluster_connections: Caches::new(vec![conns.cluster.store()]),
     };
 
     let recorder = Recorder::new(
@@ -307,23 +275,9 @@ pub async fn run_controllers(
         let (ctx, stop) = (ctx.clone(), stop.clone());
         let enabled = args.enable_connections;
         async move {
-            if !enabled {
-                return;
+            if enabled {
+                conns.run(ctx, stop).await;
             }
-            let shutdown = || stop.clone().cancelled_owned();
-            let namespaced = futures::future::join_all(conn.into_iter().map(|c| {
-                drive(c.graceful_shutdown_on(shutdown()).run(
-                    conn_reconcile::reconcile::<AuthentikConnection>,
-                    conn_reconcile::error_policy::<AuthentikConnection>,
-                    ctx.clone(),
-                ))
-            }));
-            let cluster = drive(cluster_conn.graceful_shutdown_on(shutdown()).run(
-                conn_reconcile::reconcile::<ClusterAuthentikConnection>,
-                conn_reconcile::error_policy::<ClusterAuthentikConnection>,
-                ctx.clone(),
-            ));
-            futures::join!(namespaced, cluster);
         }
     };
     tracing::info!(namespaces = ?args.namespaces, "controllers started");
@@ -352,6 +306,76 @@ pub async fn run_controllers(
     readiness.abort();
     tracing::info!("controllers stopped");
     Ok(())
+}
+
+/// The controllers of the two connection kinds, with their Secret watches.
+struct ConnectionControllers {
+    /// One per watched scope.
+    namespaced: Vec<Controller<AuthentikConnection>>,
+    cluster: Controller<ClusterAuthentikConnection>,
+}
+
+impl ConnectionControllers {
+    /// Connections re-read their Secret when it changes. The watch is metadata-only
+    /// (Api<PartialObjectMeta<_>>): the operator never caches Secret data it does not use.
+    /// Secrets are watched only where the operator is granted them: each listed namespace,
+    /// and the cluster connections' one namespace. With all namespaces watched, a namespaced
+    /// connection re-reads its Secret every resync interval instead (no cluster-wide access).
+    fn new(
+        client: &Client,
+        scopes: &[Option<String>],
+        cfg: &controller::Config,
+        cluster_ns: &str,
+    ) -> Self {
+        let wc = watcher::Config::default();
+        let secrets = |ns: &str| Api::<PartialObjectMeta<Secret>>::namespaced(client.clone(), ns);
+        let namespaced = scopes
+            .iter()
+            .map(|scope| {
+                let c = Controller::new(
+                    api::<AuthentikConnection>(client, scope.as_deref()),
+                    wc.clone(),
+                )
+                .with_config(cfg.clone());
+                let Some(ns) = scope else { return c };
+                let store = c.store();
+                let cluster_ns = cluster_ns.to_string();
+                c.watches(secrets(ns), wc.clone(), move |s| {
+                    connections_using(&store, &s, &cluster_ns)
+                })
+            })
+            .collect();
+        let cluster = Controller::new(
+            Api::<ClusterAuthentikConnection>::all(client.clone()),
+            wc.clone(),
+        )
+        .with_config(cfg.clone());
+        let (store, own) = (cluster.store(), cluster_ns.to_string());
+        let cluster = cluster.watches(secrets(cluster_ns), wc, move |s| {
+            connections_using(&store, &s, &own)
+        });
+        ConnectionControllers {
+            namespaced,
+            cluster,
+        }
+    }
+
+    async fn run(self, ctx: Arc<Context>, stop: CancellationToken) {
+        let shutdown = || stop.clone().cancelled_owned();
+        let namespaced = futures::future::join_all(self.namespaced.into_iter().map(|c| {
+            drive(c.graceful_shutdown_on(shutdown()).run(
+                conn_reconcile::reconcile::<AuthentikConnection>,
+                conn_reconcile::error_policy::<AuthentikConnection>,
+                ctx.clone(),
+            ))
+        }));
+        let cluster = drive(self.cluster.graceful_shutdown_on(shutdown()).run(
+            conn_reconcile::reconcile::<ClusterAuthentikConnection>,
+            conn_reconcile::error_policy::<ClusterAuthentikConnection>,
+            ctx.clone(),
+        ));
+        futures::join!(namespaced, cluster);
+    }
 }
 
 /// Connections whose token or CA lives in `secret`.
