@@ -33,6 +33,15 @@ impl Effects {
     }
 }
 
+/// What one sync works on: the resource, what all reconciles share, the resource's
+/// authentik, and the API of its kind.
+struct On<'a, K> {
+    obj: &'a K,
+    ctx: &'a Context,
+    conn: &'a Connection,
+    api: &'a Api<K>,
+}
+
 /// Brings authentik in line with `obj` (Manage) or observes it (Observe).
 pub async fn sync<K: Stage>(
     obj: &K,
@@ -42,6 +51,12 @@ pub async fn sync<K: Stage>(
     obs: &mut Observation,
     fx: &mut Effects,
 ) -> Result<()> {
+    let on = On {
+        obj,
+        ctx,
+        conn,
+        api,
+    };
     obj.check_spec().map_err(Error::InvalidSpec)?;
     let observe = obj.common().management_policy == ManagementPolicy::Observe;
     obs.observe = observe;
@@ -74,7 +89,7 @@ pub async fn sync<K: Stage>(
             Some(remote) => {
                 obs.pk = Some(pk.clone());
                 obs.name = Some(name.clone());
-                return correct(obj, ctx, conn, &desired, pk, &remote, obs, fx).await;
+                return correct(&on, &desired, pk, &remote, obs, fx).await;
             }
             None if observe => {
                 return Err(Error::NotFound(format!(
@@ -122,7 +137,7 @@ pub async fn sync<K: Stage>(
         }
         obs.pk = Some(pk.clone());
         obs.name = Some(name.clone());
-        return correct(obj, ctx, conn, &desired, &pk, &remote, obs, fx).await;
+        return correct(&on, &desired, &pk, &remote, obs, fx).await;
     }
     if observe {
         return Err(Error::NotFound(format!(
@@ -130,7 +145,7 @@ pub async fn sync<K: Stage>(
             K::MODEL.rsplit('.').next().unwrap_or("stage")
         )));
     }
-    create(obj, ctx, conn, api, &desired, &name, vanished, obs, fx).await
+    create(&on, &desired, &name, vanished, obs, fx).await
 }
 
 /// Whether the API server holds a newer version of `obj` than the one this reconcile reads.
@@ -152,18 +167,15 @@ async fn fetch<K: Stage>(conn: &Connection, pk: &str) -> Result<Option<Value>> {
     Ok(got)
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn create<K: Stage>(
-    obj: &K,
-    ctx: &Context,
-    conn: &Connection,
-    api: &Api<K>,
+    on: &On<'_, K>,
     desired: &Map<String, Value>,
     name: &str,
     recreate: bool,
     obs: &mut Observation,
     fx: &mut Effects,
 ) -> Result<()> {
+    let (obj, ctx, conn, api) = (on.obj, on.ctx, on.conn, on.api);
     // Mark the name as ours before the create; see the lookup above.
     let status = obj.status();
     if status.is_none_or(|s| s.pk.is_some() || s.name.as_deref() != Some(name)) {
@@ -258,17 +270,15 @@ async fn name_taken_by_other_kind(conn: &Connection, name: &str) -> Option<Error
 }
 
 /// Compares and, in Manage mode, patches what differs.
-#[allow(clippy::too_many_arguments)]
 async fn correct<K: Stage>(
-    obj: &K,
-    ctx: &Context,
-    conn: &Connection,
+    on: &On<'_, K>,
     desired: &Map<String, Value>,
     pk: &str,
     remote: &Value,
     obs: &mut Observation,
     fx: &mut Effects,
 ) -> Result<()> {
+    let (obj, ctx, conn) = (on.obj, on.ctx, on.conn);
     let mut d = diff(desired, remote, K::SET_FIELDS, K::ALWAYS_SEND);
     obs.unsupported = d.unsupported.clone();
     obs.drift = d.drift.clone();
