@@ -41,6 +41,8 @@ pub async fn sweep_all(ctx: &Context) {
                 kind.sweep(&key, &conn).await;
             }
             ctx.retry_if_back(&key, &conn);
+            // Every interval too, so a connection that never failed has its gauge.
+            ctx.set_connection_up(&key, conn.client.health().failing_since().is_none());
         });
     futures::future::join_all(sweeps).await;
     let mut counts = ConditionCounts::new();

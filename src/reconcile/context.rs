@@ -158,24 +158,31 @@ impl Context {
 
     /// After requests to a connection: if its authentik answers again after failing, the
     /// resources that failed on it are reconciled now rather than at the end of their
-    /// backoff. Also keeps the connection's up/down gauge current.
+    /// backoff. Outages are logged and shown in the up/down gauge when they start and end;
+    /// a reconcile that sees no transition does nothing here.
     pub fn retry_if_back(&self, key: &ConnKey, conn: &Connection) {
         let health = conn.client.health();
+        if health.take_went_down()
+            && let Some(since) = health.failing_since()
+        {
+            self.set_connection_up(key, false);
+            tracing::warn!(connection = %key, %since, "authentik stopped answering (unreachable, 5xx, 429 or the token refused); its resources wait for it");
+        }
+        if health.take_comeback() {
+            self.set_connection_up(key, true);
+            tracing::info!(connection = %key, "authentik answers again; retrying the resources that waited for it");
+            self.stores.queue(Which::WaitingOn(key));
+        }
+    }
+
+    /// `authentik_operator_connection_up` for one connection.
+    pub fn set_connection_up(&self, key: &ConnKey, up: bool) {
         self.metrics
             .connection_up
             .get_or_create(&ConnectionLabels {
                 connection: key.id(),
             })
-            .set(i64::from(health.failing_since().is_none()));
-        if health.take_went_down()
-            && let Some(since) = health.failing_since()
-        {
-            tracing::warn!(connection = %key, %since, "authentik stopped answering (unreachable, 5xx, 429 or the token refused); its resources wait for it");
-        }
-        if health.take_comeback() {
-            tracing::info!(connection = %key, "authentik answers again; retrying the resources that waited for it");
-            self.stores.queue(Which::WaitingOn(key));
-        }
+            .set(i64::from(up));
     }
 
     pub fn reset_backoff(&self, key: &str) {

@@ -149,9 +149,10 @@ pub async fn sync<K: Stage>(
 }
 
 /// Whether the API server holds a newer version of `obj` than the one this reconcile reads.
+/// Metadata only: the resourceVersion is all this compares.
 async fn lags_behind<K: Stage>(api: &Api<K>, obj: &K) -> Result<bool> {
-    let current = api.get_opt(&obj.name_any()).await?;
-    Ok(current.is_none_or(|c| c.meta().resource_version != obj.meta().resource_version))
+    let current = api.get_metadata_opt(&obj.name_any()).await?;
+    Ok(current.is_none_or(|c| c.metadata.resource_version != obj.meta().resource_version))
 }
 
 /// The stage by pk: from the sweep's snapshot when it has it, else one GET.
