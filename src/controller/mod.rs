@@ -1,0 +1,232 @@
+//! Wiring: the controllers of every registered stage kind (`stages`) and of the connections
+//! (`connections`), the drift sweeps, the HTTP endpoints, and a clean shutdown on SIGTERM.
+
+mod connections;
+mod scoped;
+mod stages;
+
+use crate::authentik::{AuthentikClient, ClientConfig, RetryPolicy, Token};
+use crate::caches::Caches;
+use crate::config::RunArgs;
+use crate::connections::{ConnKey, Connection, Registry};
+use crate::error::{Error, Result};
+use crate::http::{self, Health};
+use crate::metrics::Metrics;
+use crate::reconcile::{Context, Settings, Stores};
+use connections::ConnectionControllers;
+use kube::Client;
+use kube::runtime::controller::{self, Controller};
+use kube::runtime::events::{Recorder, Reporter};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use tokio_util::sync::CancellationToken;
+
+/// Reads the token from the flag or the file; never logs it.
+fn load_token(args: &RunArgs) -> Result<Token> {
+    let token = match (&args.authentik_token, &args.authentik_token_file) {
+        (Some(t), _) => t.clone(),
+        (None, Some(path)) => Token::new(std::fs::read_to_string(path).map_err(|e| {
+            Error::Config(format!(
+                "cannot read the token file {}: {e}",
+                path.display()
+            ))
+        })?),
+        (None, None) => {
+            return Err(Error::Config(
+                "no authentik token: set --authentik-token-file (or AUTHENTIK_TOKEN_FILE) or AUTHENTIK_TOKEN".into(),
+            ));
+        }
+    };
+    if token.is_empty() {
+        return Err(Error::Config("the authentik token is empty".into()));
+    }
+    Ok(token)
+}
+
+pub fn authentik_client(
+    url: &str,
+    args: &RunArgs,
+    metrics: Arc<Metrics>,
+) -> Result<AuthentikClient> {
+    let mut cfg = ClientConfig::new(url.to_string(), load_token(args)?);
+    cfg.timeout = args.authentik_timeout;
+    cfg.retry = RetryPolicy {
+        retries: args.authentik_retries,
+        ..RetryPolicy::default()
+    };
+    cfg.insecure_skip_tls_verify = args.authentik_insecure_skip_tls_verify;
+    if let Some(path) = &args.authentik_ca_file {
+        cfg.ca_pem = Some(std::fs::read(path).map_err(|e| {
+            Error::Config(format!("cannot read the CA file {}: {e}", path.display()))
+        })?);
+    }
+    AuthentikClient::new(cfg, Some(metrics))
+}
+
+/// Runs the operator until `stop` is cancelled, with the Kubernetes client from the
+/// environment (in-cluster, or KUBECONFIG).
+pub async fn run(args: RunArgs, stop: CancellationToken) -> Result<()> {
+    let client = Client::try_default().await?;
+    run_with_client(args, client, stop).await
+}
+
+/// Runs the operator with a given Kubernetes client until `stop` is cancelled.
+pub async fn run_with_client(args: RunArgs, client: Client, stop: CancellationToken) -> Result<()> {
+    let metrics = Arc::new(Metrics::new());
+    let connections = Arc::new(Registry::default());
+    if let Some(url) = &args.authentik_url {
+        let default = authentik_client(url, &args, metrics.clone())?;
+        connections.set(
+            ConnKey::Default,
+            Connection::new(default, args.resync_interval, None, 0),
+        );
+    }
+    let ready = Arc::new(AtomicBool::new(false));
+    let listener = tokio::net::TcpListener::bind(args.metrics_addr)
+        .await
+        .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", args.metrics_addr)))?;
+    let health = Health {
+        metrics: metrics.clone(),
+        ready: ready.clone(),
+    };
+    let http_task = tokio::spawn(http::serve(listener, health, stop.clone()));
+
+    if args.leader_election {
+        crate::leader::run_when_leader(
+            &client,
+            &args,
+            metrics.clone(),
+            ready.clone(),
+            stop.clone(),
+            |lost| {
+                run_controllers(
+                    args.clone(),
+                    client.clone(),
+                    connections.clone(),
+                    metrics.clone(),
+                    ready.clone(),
+                    lost,
+                )
+            },
+        )
+        .await?;
+    } else {
+        run_controllers(
+            args.clone(),
+            client,
+            connections,
+            metrics,
+            ready,
+            stop.clone(),
+        )
+        .await?;
+    }
+    stop.cancel();
+    let _ = http_task.await;
+    Ok(())
+}
+
+/// How long a stop waits for running reconciles.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The stage and connection controllers, their watches and the drift sweeps, until `stop`.
+pub async fn run_controllers(
+    args: RunArgs,
+    client: Client,
+    connections: Arc<Registry>,
+    metrics: Arc<Metrics>,
+    ready: Arc<AtomicBool>,
+    stop: CancellationToken,
+) -> Result<()> {
+    let scopes = args.scopes();
+    let cfg = controller::Config::default().concurrency(args.concurrency);
+    // Every registered stage kind: its controllers (one per scope) with their reference
+    // watches, its caches and queues for the rest of the operator, and how to run it.
+    let (stage_kinds, stage_runs) = stages::build(&client, &scopes, &cfg);
+
+    let conns =
+        ConnectionControllers::new(&client, &scopes, &cfg, &args.cluster_secret_namespace());
+    let stores = Stores {
+        kinds: stage_kinds,
+        connections: Caches::new(conns.namespaced.iter().map(Controller::store).collect()),
+        cluster_connections: Caches::new(vec![conns.cluster.store()]),
+    };
+
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "authentik-operator".into(),
+            instance: args.identity.clone(),
+        },
+    );
+    let settings = Settings {
+        resync: args.resync_interval,
+        backoff_max: args.backoff_max,
+        authentik_timeout: args.authentik_timeout,
+        authentik_retries: args.authentik_retries,
+        cluster_secret_namespace: args.cluster_secret_namespace(),
+        ..Settings::default()
+    };
+    let ctx = Arc::new(Context::new(
+        client,
+        connections,
+        recorder,
+        metrics,
+        stores.clone(),
+        settings,
+    ));
+
+    // A first sweep before the controllers start, so their initial reconciles read the
+    // snapshot instead of sending one GET per resource; bounded, so an authentik that does
+    // not answer cannot hold up the controllers (deletes included) for long.
+    let _ = tokio::time::timeout(
+        ctx.settings.authentik_timeout,
+        crate::sweep::sweep_all(&ctx),
+    )
+    .await;
+
+    let sweeps = tokio::spawn(crate::sweep::sweep_loop(ctx.clone(), stop.clone()));
+    let readiness = tokio::spawn({
+        let stores = stores.clone();
+        async move {
+            stores.synced().await;
+            http::mark_ready(&ready);
+        }
+    });
+
+    let connections_run = {
+        let (ctx, stop) = (ctx.clone(), stop.clone());
+        let enabled = args.enable_connections;
+        async move {
+            if enabled {
+                conns.run(ctx, stop).await;
+            }
+        }
+    };
+    tracing::info!(namespaces = ?args.namespaces, "controllers started");
+    let all = async {
+        futures::join!(
+            futures::future::join_all(
+                stage_runs
+                    .into_iter()
+                    .map(|run| run(ctx.clone(), stop.clone()))
+            ),
+            connections_run
+        )
+    };
+    // A stop lets running reconciles finish, for a while: a reconcile waiting on an API
+    // server or an authentik that does not answer must not hold the process. Dropping the
+    // controllers aborts what still runs; the finalizers make that safe.
+    let grace = async {
+        stop.cancelled().await;
+        tokio::time::sleep(STOP_GRACE).await;
+    };
+    tokio::select! {
+        _ = all => {}
+        () = grace => tracing::warn!("controllers did not stop within {STOP_GRACE:?}; stopping them"),
+    }
+    sweeps.abort();
+    readiness.abort();
+    tracing::info!("controllers stopped");
+    Ok(())
+}

@@ -1,0 +1,186 @@
+//! The controllers of every registered stage kind, one per watched scope, each with the
+//! watches of the kinds it references or is referenced by; built from the registry.
+
+use super::scoped::{api, drive};
+use crate::caches::{Caches, Queues};
+use crate::crd::refs::By;
+use crate::crd::stage::{Stage, kind_name};
+use crate::kinds::{self, StageKinds};
+use crate::reconcile::kinds::{KindOps, KindRuntime};
+use crate::reconcile::{self, Context};
+use futures::channel::mpsc::{self, UnboundedReceiver};
+use futures::future::BoxFuture;
+use kube::runtime::controller::{self, Controller};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Client, ResourceExt};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// One controller per watched scope (all namespaces, or each listed one) and its queue.
+pub(super) type Scoped<K> = Vec<(Controller<K>, UnboundedReceiver<ObjectRef<K>>)>;
+
+/// Controllers of one stage kind for every scope, their caches and their queues.
+fn stage_controllers<K: Stage>(
+    client: &Client,
+    scopes: &[Option<String>],
+    cfg: &controller::Config,
+) -> (Scoped<K>, Caches<K>, Queues<K>) {
+    let mut controllers = Vec::new();
+    let mut queues = Queues::default();
+    for scope in scopes {
+        let (tx, rx) = mpsc::unbounded();
+        let c = Controller::new(
+            api::<K>(client, scope.as_deref()),
+            watcher::Config::default(),
+        )
+        .with_config(cfg.clone());
+        queues.add(scope.as_deref(), tx);
+        controllers.push((c, rx));
+    }
+    let caches = Caches::new(controllers.iter().map(|(c, _)| c.store()).collect());
+    (controllers, caches, queues)
+}
+
+/// Runs the controllers of one stage kind until `stop`.
+async fn run_stage_controllers<K: Stage>(
+    scoped: Scoped<K>,
+    ctx: Arc<Context>,
+    stop: CancellationToken,
+) {
+    let runs = scoped.into_iter().map(|(c, rx)| {
+        drive(
+            c.reconcile_on(rx)
+                .graceful_shutdown_on(stop.clone().cancelled_owned())
+                .run(
+                    reconcile::reconcile::<K>,
+                    reconcile::error_policy::<K>,
+                    ctx.clone(),
+                ),
+        )
+    });
+    futures::future::join_all(runs).await;
+}
+
+/// The `K` resources (in `t`'s namespace) whose `ref` fields name `t`.
+fn referrers_in<K: Stage, T: Stage>(caches: &Caches<K>, t: &T) -> Vec<ObjectRef<K>> {
+    let ns = t.namespace();
+    let name = By::Ref(t.name_any());
+    let kind = kind_name::<T>();
+    caches
+        .state()
+        .iter()
+        .filter(|k| k.namespace() == ns)
+        .filter(|k| {
+            k.references().iter().any(|f| {
+                f.target.custom_resource_kind() == Some(kind)
+                    && f.values.iter().flatten().any(|v| v.as_ref() == Some(&name))
+            })
+        })
+        .map(|k| ObjectRef::from_obj(k.as_ref()))
+        .collect()
+}
+
+/// The `K` resources that `t`'s `ref` fields name.
+fn referenced_by<K: Stage, T: Stage>(t: &T) -> Vec<ObjectRef<K>> {
+    let ns = t.namespace().unwrap_or_default();
+    let kind = kind_name::<K>();
+    t.references()
+        .into_iter()
+        .filter(|f| f.target.custom_resource_kind() == Some(kind))
+        .flat_map(|f| f.values.unwrap_or_default())
+        .filter_map(|v| match v {
+            Some(By::Ref(name)) => Some(ObjectRef::new(&name).within(&ns)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every registered stage kind's controllers (see [`kinds::each`]): what the rest of the
+/// operator reaches each kind through, and how to run each.
+pub(super) fn build(
+    client: &Client,
+    scopes: &[Option<String>],
+    cfg: &controller::Config,
+) -> (Vec<Arc<dyn KindOps>>, Vec<StageRun>) {
+    let mut wiring = Wiring {
+        client,
+        scopes,
+        cfg,
+        kinds: Vec::new(),
+        runs: Vec::new(),
+    };
+    kinds::each(&mut wiring);
+    (wiring.kinds, wiring.runs)
+}
+
+struct Wiring<'a> {
+    client: &'a Client,
+    scopes: &'a [Option<String>],
+    cfg: &'a controller::Config,
+    kinds: Vec<Arc<dyn KindOps>>,
+    runs: Vec<StageRun>,
+}
+
+/// Runs one kind's controllers until the token is cancelled.
+pub(super) type StageRun =
+    Box<dyn FnOnce(Arc<Context>, CancellationToken) -> BoxFuture<'static, ()> + Send>;
+
+impl StageKinds for Wiring<'_> {
+    fn visit<K: Stage>(&mut self) {
+        let (scoped, caches, queues) = stage_controllers::<K>(self.client, self.scopes, self.cfg);
+        let scoped: Scoped<K> = scoped
+            .into_iter()
+            .zip(self.scopes)
+            .map(|((c, rx), scope)| {
+                let mut watches = ReferenceWatches {
+                    controller: Some(c),
+                    caches: caches.clone(),
+                    api_client: self.client,
+                    scope: scope.as_deref(),
+                };
+                kinds::each(&mut watches);
+                (watches.controller.expect("put back by every visit"), rx)
+            })
+            .collect();
+        self.kinds.push(Arc::new(KindRuntime { caches, queues }));
+        self.runs.push(Box::new(move |ctx, stop| {
+            Box::pin(run_stage_controllers::<K>(scoped, ctx, stop))
+        }));
+    }
+}
+
+/// Adds to a `K` controller the watches of the kinds it references or is referenced by.
+struct ReferenceWatches<'a, K: Stage> {
+    controller: Option<Controller<K>>,
+    caches: Caches<K>,
+    api_client: &'a Client,
+    scope: Option<&'a str>,
+}
+
+impl<K: Stage> StageKinds for ReferenceWatches<'_, K> {
+    fn visit<T: Stage>(&mut self) {
+        let Some(mut c) = self.controller.take() else {
+            return;
+        };
+        let wc = watcher::Config::default();
+        if K::REFERENCES.contains(&kind_name::<T>()) {
+            // A T resource getting (or changing) its pk re-triggers the K resources that
+            // `ref` it.
+            let caches = self.caches.clone();
+            c = c.watches(
+                api::<T>(self.api_client, self.scope),
+                wc.clone(),
+                move |t: T| referrers_in::<K, T>(&caches, &t),
+            );
+        }
+        if T::REFERENCES.contains(&kind_name::<K>()) {
+            // A referrer changing or going away re-triggers the K resources it named (a
+            // delete waits while one is referenced).
+            c = c.watches(api::<T>(self.api_client, self.scope), wc, |t: T| {
+                referenced_by::<K, T>(&t)
+            });
+        }
+        self.controller = Some(c);
+    }
+}
