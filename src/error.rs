@@ -190,3 +190,42 @@ impl Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The resources retried when authentik comes back are found by their `Synced` reason:
+    /// the reasons and the variants must name the same failures.
+    #[test]
+    fn outage_reasons_are_the_reasons_of_outage_errors() {
+        let errors = [
+            Error::Unreachable("x".into()),
+            Error::Forbidden("x".into()),
+            Error::Server {
+                status: 503,
+                message: "x".into(),
+                retry_after: None,
+            },
+            Error::Rejected("x".into()),
+            Error::NameTaken("x".into()),
+            Error::NotFound("x".into()),
+            Error::Protocol("x".into()),
+            Error::NameConflict("x".into()),
+            Error::AlreadyExists("x".into()),
+            Error::AdoptionMismatch("x".into()),
+            Error::ReferenceNotReady("x".into()),
+            Error::ReferenceNotFound("x".into()),
+            Error::InvalidReference("x".into()),
+            Error::ConnectionNotReady("x".into()),
+            Error::InvalidSpec("x".into()),
+            Error::DeleteBlocked("x".into()),
+            Error::StaleView,
+            Error::Finalizer("x".into()),
+            Error::Config("x".into()),
+        ];
+        for e in &errors {
+            assert_eq!(Error::is_outage_reason(e.reason()), e.is_outage(), "{e:?}");
+        }
+    }
+}
