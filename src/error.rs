@@ -228,4 +228,40 @@ mod tests {
             assert_eq!(Error::is_outage_reason(e.reason()), e.is_outage(), "{e:?}");
         }
     }
+
+    /// What is retried on a backoff and what waits for a change to the resource.
+    #[test]
+    fn transience_behaviour_table() {
+        let s = || "x".to_string();
+        let table = [
+            // Waits for a spec change: retrying cannot help.
+            (Error::Rejected(s()), false),
+            (Error::NameTaken(s()), false),
+            (Error::InvalidReference(s()), false),
+            (Error::InvalidSpec(s()), false),
+            // Passes on its own: authentik, the cluster or another resource may change.
+            (Error::Unreachable(s()), true),
+            (Error::Forbidden(s()), true),
+            (
+                Error::Server {
+                    status: 503,
+                    message: s(),
+                    retry_after: None,
+                },
+                true,
+            ),
+            (Error::NotFound(s()), true),
+            (Error::AlreadyExists(s()), true),
+            (Error::AdoptionMismatch(s()), true),
+            (Error::NameConflict(s()), true),
+            (Error::ReferenceNotReady(s()), true),
+            (Error::ReferenceNotFound(s()), true),
+            (Error::ConnectionNotReady(s()), true),
+            (Error::DeleteBlocked(s()), true),
+            (Error::StaleView, true),
+        ];
+        for (e, transient) in table {
+            assert_eq!(e.is_transient(), transient, "{e:?}");
+        }
+    }
 }

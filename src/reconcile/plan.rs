@@ -1,8 +1,207 @@
-//! The decisions of a reconcile that need no server, as pure functions: the sync step
-//! gathers what authentik and the cache say, asks these, and does what they answer. Each is
-//! tested as a behaviour table.
+//! The decisions of a reconcile, as pure functions. The sync step gathers what the
+//! resource, the cache and authentik say into [`Facts`], asks [`plan`] what to do, and does
+//! it; deletion asks [`deletion`]. Each is tested below as a behaviour table, with no server.
 
-use crate::crd::{AdoptionPolicy, StageStatus};
+use super::diff::{Diff, diff};
+use crate::crd::{AdoptionPolicy, DeletionPolicy, ManagementPolicy, StageStatus};
+use crate::error::Error;
+use serde_json::{Map, Value};
+
+/// What authentik holds for the resource, as far as the sync step looked.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Remote {
+    /// The stage at the pk the status trusts. `fresh`: read just now, not taken from the
+    /// sweep's snapshot (which may be a resync interval old).
+    AtPk {
+        pk: String,
+        body: Value,
+        fresh: bool,
+    },
+    /// The trusted pk is gone from authentik. Observe mode looks no further.
+    Vanished { pk: String },
+    /// No trusted pk (or it vanished), and a stage holds the name: read just now.
+    Named { pk: String, body: Value },
+    /// No trusted pk (or it vanished), and no stage holds the name.
+    Absent { after_vanished: bool },
+}
+
+/// How the kind's body compares: see [`crate::crd::stage::Stage`].
+#[derive(Clone, Copy, Debug)]
+pub struct Shape {
+    /// Lists compared as sets.
+    pub set_fields: &'static [&'static str],
+    /// Lists authentik's validation wants in every write.
+    pub always_send: &'static [&'static str],
+    /// What the kind is called in messages (`passwordstage`).
+    pub noun: &'static str,
+}
+
+/// Everything [`plan`] decides from.
+#[derive(Clone, Copy, Debug)]
+pub struct Facts<'a> {
+    pub management: ManagementPolicy,
+    pub adoption: AdoptionPolicy,
+    pub status: Option<&'a StageStatus>,
+    pub generation: Option<i64>,
+    /// The authentik name the spec asks for.
+    pub name: &'a str,
+    pub desired: &'a Map<String, Value>,
+    pub shape: Shape,
+    pub remote: &'a Remote,
+    /// The API server confirmed that the resource version read is its current one.
+    pub view_confirmed: bool,
+}
+
+/// What to do next: look again, or act.
+#[derive(Debug)]
+pub enum Plan {
+    Recheck(Recheck),
+    Act(Act),
+}
+
+/// A read that must come before deciding. Each is asked at most once per reconcile: the
+/// facts it yields (`view_confirmed`, a fresh remote) no longer ask for it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Recheck {
+    /// A stage holds the name and the view of the resource says it is not ours: the view may
+    /// lag behind our own create marker. Confirm the view is current, then plan again.
+    View,
+    /// Read the stage at `pk` afresh, then plan again: the patch would fill the lists
+    /// authentik requires from a snapshot that may be older than a change made meanwhile.
+    Stage { pk: String },
+}
+
+/// What to do in authentik.
+#[derive(Debug)]
+pub enum Act {
+    /// Create the stage; write the create marker first when `mark`.
+    Create { mark: bool, recreate: bool },
+    /// The resource is bound to the stage at `pk`. `diff` is what differs; `write` says
+    /// whether to patch it and how the change is reported.
+    Bind {
+        pk: String,
+        adopted: bool,
+        diff: Diff,
+        write: Option<Correction>,
+    },
+    /// Leave authentik alone and report `error`; `diff` shows how the stage differs.
+    Refuse { error: Error, diff: Option<Diff> },
+}
+
+/// How a correction written to authentik is reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Correction {
+    /// The spec changed since the last reconcile: the user's update reached authentik.
+    Updated,
+    /// The spec did not change: someone changed authentik, and it was put back.
+    DriftCorrected,
+}
+
+pub fn plan(f: &Facts) -> Plan {
+    let observe = f.management == ManagementPolicy::Observe;
+    let compare = |body: &Value| diff(f.desired, body, f.shape.set_fields, f.shape.always_send);
+    let name = f.name;
+    match f.remote {
+        Remote::AtPk { pk, body, fresh } => bind(f, pk, compare(body), false, *fresh),
+        Remote::Vanished { pk } => refuse(
+            Error::NotFound(format!(
+                "the stage with pk {pk} no longer exists in authentik; Observe mode does not recreate it"
+            )),
+            None,
+        ),
+        Remote::Named { pk, body, .. } => {
+            let ours = is_own_create(f.status, name);
+            if !observe && !ours && !f.view_confirmed {
+                return Plan::Recheck(Recheck::View);
+            }
+            let d = compare(body);
+            match found_by_name(observe, ours, f.adoption, d.in_sync()) {
+                FoundByName::Take => bind(f, pk, d, false, true),
+                FoundByName::Adopt => bind(f, pk, d, true, true),
+                FoundByName::RefuseMismatch => refuse(
+                    Error::AdoptionMismatch(format!(
+                        "a stage named {name:?} already exists in authentik (pk {pk}) and differs from the spec (see status.drift); adoptionPolicy IfMatch leaves it alone"
+                    )),
+                    Some(d),
+                ),
+                FoundByName::RefuseExisting => refuse(
+                    Error::AlreadyExists(format!(
+                        "a stage named {name:?} already exists in authentik (pk {pk}); set adoptionPolicy to IfMatch or Always to take it over"
+                    )),
+                    Some(d),
+                ),
+            }
+        }
+        Remote::Absent { .. } if observe => refuse(
+            Error::NotFound(format!(
+                "no {} named {name:?} in authentik; Observe mode does not create it",
+                f.shape.noun
+            )),
+            None,
+        ),
+        Remote::Absent { after_vanished } => Plan::Act(Act::Create {
+            mark: f
+                .status
+                .is_none_or(|s| s.pk.is_some() || s.name.as_deref() != Some(name)),
+            recreate: *after_vanished,
+        }),
+    }
+}
+
+fn refuse(error: Error, diff: Option<Diff>) -> Plan {
+    Plan::Act(Act::Refuse { error, diff })
+}
+
+fn bind(f: &Facts, pk: &str, diff: Diff, adopted: bool, fresh: bool) -> Plan {
+    let manage = f.management == ManagementPolicy::Manage;
+    let write = manage && !diff.in_sync();
+    // A PATCH fills the required lists the spec leaves out with authentik's current value.
+    let fills_from_remote = f
+        .shape
+        .always_send
+        .iter()
+        .any(|k| !f.desired.contains_key(*k));
+    if write && fills_from_remote && !fresh {
+        return Plan::Recheck(Recheck::Stage { pk: pk.to_string() });
+    }
+    let observed = f.status.and_then(|s| s.observed_generation);
+    Plan::Act(Act::Bind {
+        pk: pk.to_string(),
+        adopted,
+        diff,
+        write: write.then(|| correction(f.generation, observed)),
+    })
+}
+
+/// The body of a create: authentik's create needs the body-validated lists even when the
+/// spec leaves one out (an identification stage without `user_fields` fails in the
+/// database), so those go empty.
+pub fn create_body(desired: &Map<String, Value>, always_send: &[&str]) -> Map<String, Value> {
+    let mut body = desired.clone();
+    for key in always_send {
+        body.entry(key.to_string())
+            .or_insert(Value::Array(Vec::new()));
+    }
+    body
+}
+
+/// After a write: fields authentik stored differently from what was sent (it trims strings,
+/// lower-cases UUIDs, ...). Writing them again could never converge, so this is an error
+/// that waits for a spec change, not a reason to write again.
+pub fn not_kept(after: &Diff) -> Option<Error> {
+    if after.in_sync() {
+        return None;
+    }
+    let fields: Vec<String> = after
+        .drift
+        .iter()
+        .map(|d| format!("{} (sent {}, stored {})", d.field, d.desired, d.actual))
+        .collect();
+    Some(Error::Rejected(format!(
+        "authentik stores these fields differently from the spec, so the spec can never match: {}; write them as authentik stores them",
+        fields.join("; ")
+    )))
+}
 
 /// Whether a stage with `name` in authentik is the operator's own create whose answer was
 /// lost (a crash, a timeout, an empty 405 after the insert): right before creating, the
@@ -42,15 +241,6 @@ pub fn found_by_name(
     }
 }
 
-/// How a correction written to authentik is reported.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Correction {
-    /// The spec changed since the last reconcile: the user's update reached authentik.
-    Updated,
-    /// The spec did not change: someone changed authentik, and it was put back.
-    DriftCorrected,
-}
-
 pub fn correction(generation: Option<i64>, observed_generation: Option<i64>) -> Correction {
     if generation == observed_generation {
         Correction::DriftCorrected
@@ -59,66 +249,54 @@ pub fn correction(generation: Option<i64>, observed_generation: Option<i64>) -> 
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use AdoptionPolicy::{Always, IfMatch, Never};
-    use FoundByName::{Adopt, RefuseExisting, RefuseMismatch, Take};
+/// What deleting a resource does to its stage.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Deletion {
+    /// Nothing to delete: no stage of ours (none known, only observed, another authentik).
+    Nothing,
+    /// Leave the stage in authentik; `pk` says which one, if known.
+    Orphan { pk: Option<String> },
+    /// Other resources still point at the stage: deleting it would silently clear their
+    /// references in authentik.
+    Blocked { referrers: Vec<String> },
+    /// Delete the stage at this pk.
+    AtPk(String),
+    /// The create marker: a create whose answer was lost may have made a stage with this
+    /// name; delete it if it exists.
+    ByName,
+}
 
-    #[test]
-    fn a_stage_found_by_name_behaviour_table() {
-        // (observe, ours, policy, in sync) → decision
-        let table = [
-            // Manage mode, someone else's stage: the policy decides.
-            (false, false, Never, false, RefuseExisting),
-            (false, false, Never, true, RefuseExisting),
-            (false, false, IfMatch, false, RefuseMismatch),
-            (false, false, IfMatch, true, Adopt),
-            (false, false, Always, false, Adopt),
-            (false, false, Always, true, Adopt),
-            // Our own create, whatever the policy: taken back silently.
-            (false, true, Never, false, Take),
-            (false, true, Never, true, Take),
-            (false, true, IfMatch, false, Take),
-            (false, true, IfMatch, true, Take),
-            (false, true, Always, false, Take),
-            (false, true, Always, true, Take),
-        ];
-        for (observe, ours, policy, in_sync, want) in table {
-            assert_eq!(
-                found_by_name(observe, ours, policy, in_sync),
-                want,
-                "observe={observe} ours={ours} policy={policy:?} in_sync={in_sync}"
-            );
-        }
-        // Observe mode takes what it finds and never writes, whatever else holds.
-        for ours in [false, true] {
-            for policy in [Never, IfMatch, Always] {
-                for in_sync in [false, true] {
-                    assert_eq!(found_by_name(true, ours, policy, in_sync), Take);
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn the_create_marker_is_a_name_without_a_pk() {
-        let status = |name: Option<&str>, pk: Option<&str>| StageStatus {
-            name: name.map(str::to_string),
-            pk: pk.map(str::to_string),
-            ..Default::default()
+/// What deleting the resource does, from its policies, status and referrers.
+pub fn deletion(
+    management: ManagementPolicy,
+    policy: DeletionPolicy,
+    status: Option<&StageStatus>,
+    connection: &str,
+    name: &str,
+    referrers: Vec<String>,
+    forced: bool,
+) -> Deletion {
+    if management == ManagementPolicy::Observe || policy == DeletionPolicy::Orphan {
+        return Deletion::Orphan {
+            pk: status.and_then(|s| s.pk.clone()),
         };
-        assert!(is_own_create(Some(&status(Some("a"), None)), "a"));
-        assert!(!is_own_create(Some(&status(Some("a"), Some("pk"))), "a"));
-        assert!(!is_own_create(Some(&status(Some("b"), None)), "a"));
-        assert!(!is_own_create(Some(&status(None, None)), "a"));
-        assert!(!is_own_create(None, "a"));
     }
-
-    #[test]
-    fn a_correction_is_an_update_only_when_the_spec_changed() {
-        assert_eq!(correction(Some(2), Some(1)), Correction::Updated);
-        assert_eq!(correction(Some(1), None), Correction::Updated);
-        assert_eq!(correction(Some(2), Some(2)), Correction::DriftCorrected);
+    // Never delete a stage that was only observed, or one in another authentik than the one
+    // this resource now points at.
+    let known = status.and_then(|s| s.trusted_pk(connection, false));
+    let marker = is_own_create(status, name);
+    if known.is_none() && !marker {
+        return Deletion::Nothing;
+    }
+    if !referrers.is_empty() && !forced {
+        return Deletion::Blocked { referrers };
+    }
+    match known {
+        Some(pk) => Deletion::AtPk(pk.to_string()),
+        None => Deletion::ByName,
     }
 }
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;

@@ -1,0 +1,97 @@
+//! Applying one resource: the finalizer first, then the sync against authentik, then the
+//! status and events. A view of the resource that turns out stale is read again.
+
+use super::context::Context;
+use super::kube_ops::{self, api_for, has_finalizer};
+use super::record::write_status;
+use super::status::Observation;
+use super::sync::{self, Report};
+use crate::crd::ManagementPolicy;
+use crate::crd::stage::Stage;
+use crate::error::{Error, Result};
+use kube::ResourceExt;
+use kube::runtime::controller::Action;
+use std::borrow::Cow;
+
+/// How many times a reconcile starts again from a fresh read when its view turns out stale.
+const MAX_VIEWS: usize = 3;
+
+pub(super) async fn apply<K: Stage>(obj: &K, ctx: &Context) -> Result<Action> {
+    let api = api_for(&ctx.kube, obj);
+    let mut view = Cow::Borrowed(obj);
+    for attempt in 1..=MAX_VIEWS {
+        match apply_view(view.as_ref(), ctx, &api).await {
+            Err(Error::StaleView) if attempt < MAX_VIEWS => {
+                match api.get_opt(&obj.name_any()).await? {
+                    Some(fresh) if fresh.meta().deletion_timestamp.is_none() => {
+                        view = Cow::Owned(fresh);
+                    }
+                    // Gone, or being deleted: the watch brings that on its own.
+                    _ => return Ok(Action::await_change()),
+                }
+            }
+            outcome => return outcome,
+        }
+    }
+    unreachable!("the last attempt returns")
+}
+
+/// One reconcile of one version of the object. Every write it makes is conditioned on that
+/// version (or on the one its own previous write left), so a stale view fails with
+/// [`Error::StaleView`] instead of overwriting newer state.
+async fn apply_view<K: Stage>(obj: &K, ctx: &Context, api: &kube::Api<K>) -> Result<Action> {
+    let manage = obj.common().management_policy == ManagementPolicy::Manage;
+    // The finalizer is persisted before anything can be created in authentik.
+    let finalized;
+    let obj = if manage && !has_finalizer(obj) {
+        match kube_ops::add_finalizer(api, obj).await? {
+            Some(written) => {
+                finalized = written;
+                &finalized
+            }
+            None => return Ok(Action::await_change()),
+        }
+    } else {
+        obj
+    };
+    let report = match ctx.connections.for_stage(obj) {
+        Ok((key, conn)) => {
+            let mut report = sync::sync(obj, ctx, &conn, api).await;
+            if matches!(report.outcome, Err(Error::Rejected(_))) {
+                // A resolved pk may be stale (the object was recreated): resolve afresh next time.
+                conn.lookups.forget();
+            }
+            if let Err(e) = &report.outcome
+                && e.is_outage()
+            {
+                report.obs.waiting = waiting_note(conn.client.health().failing_since(), ctx);
+            }
+            ctx.retry_if_back(&key, &conn);
+            report
+        }
+        Err(e) => Report {
+            obs: Observation::default(),
+            events: Vec::new(),
+            outcome: Err(e),
+        },
+    };
+    if let Err(Error::StaleView) = report.outcome {
+        // Nothing this view could say is worth writing: the caller reads the object afresh.
+        return Err(Error::StaleView);
+    }
+    let err = report.outcome.as_ref().err();
+    write_status(obj, ctx, api, &report.obs, err, &report.events).await?;
+    report.outcome.map(|()| Action::await_change())
+}
+
+/// What a resource waits for while its authentik fails. The same words for the whole
+/// outage: a status that changed on every attempt would be rewritten each time, and each
+/// write would start the next attempt at once.
+fn waiting_note(since: Option<jiff::Timestamp>, ctx: &Context) -> Option<String> {
+    let since = since?;
+    Some(format!(
+        "failing since {}; retried as soon as authentik answers again (checked at least every {}s), and on its own backoff meanwhile",
+        since.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        ctx.settings.resync.as_secs()
+    ))
+}

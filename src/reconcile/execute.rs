@@ -1,0 +1,222 @@
+//! Doing what the plan says: create the stage (after the create marker), or bind to it and
+//! patch what differs; each ends in a [`Report`].
+
+use super::diff::{Diff, diff};
+use super::plan::{self, Act, Correction};
+use super::status::Observation;
+use super::sync::{Event, On, Report};
+use crate::authentik::wire::pk_of;
+use crate::connections::Connection;
+use crate::crd::stage::{Stage, kind_name};
+use crate::error::{Error, Result};
+use crate::metrics::KindLabels;
+use serde_json::{Map, Value};
+
+pub(super) async fn execute<K: Stage>(
+    on: &On<'_, K>,
+    desired: &Map<String, Value>,
+    act: Act,
+    mut obs: Observation,
+) -> Report {
+    match act {
+        Act::Refuse { error, diff } => {
+            if let Some(d) = diff {
+                obs.drift = d.drift;
+                obs.unsupported = d.unsupported;
+            }
+            Report::failed(obs, error)
+        }
+        Act::Create { mark, recreate } => create(on, desired, mark, recreate, obs).await,
+        Act::Bind {
+            pk,
+            adopted,
+            diff,
+            write,
+        } => bind(on, desired, pk, adopted, diff, write, obs).await,
+    }
+}
+
+async fn bind<K: Stage>(
+    on: &On<'_, K>,
+    desired: &Map<String, Value>,
+    pk: String,
+    adopted: bool,
+    found: Diff,
+    write: Option<Correction>,
+    mut obs: Observation,
+) -> Report {
+    let name = on.obj.authentik_name();
+    let mut events = Vec::new();
+    if adopted {
+        let note = format!("adopted the existing authentik stage {name:?} (pk {pk})");
+        events.push(Event::normal("Adopted", note));
+    }
+    obs.pk = Some(pk.clone());
+    obs.name = Some(name.clone());
+    obs.unsupported = found.unsupported;
+    obs.drift = found.drift;
+    let Some(how) = write else {
+        return Report {
+            obs,
+            events,
+            outcome: Ok(()),
+        };
+    };
+    let updated = match patch::<K>(on.conn, &pk, &found.patch).await {
+        Ok(v) => v,
+        Err(e) => {
+            return Report {
+                obs,
+                events,
+                outcome: Err(e),
+            };
+        }
+    };
+    obs.wrote = true;
+    let after = diff(desired, &updated, K::SET_FIELDS, &[]);
+    if let Some(e) = plan::not_kept(&after) {
+        obs.drift = after.drift;
+        return Report {
+            obs,
+            events,
+            outcome: Err(e),
+        };
+    }
+    let fields: Vec<&str> = obs.drift.iter().map(|d| d.field.as_str()).collect();
+    let fields = fields.join(", ");
+    events.push(match how {
+        Correction::Updated => Event::normal(
+            "Updated",
+            format!("updated {fields} of the authentik stage {name:?}"),
+        ),
+        Correction::DriftCorrected => {
+            on.ctx
+                .metrics
+                .drift_corrections
+                .get_or_create(&kind_labels::<K>())
+                .inc();
+            Event::normal(
+                "DriftCorrected",
+                format!("corrected {fields} changed in authentik behind our back"),
+            )
+        }
+    });
+    Report {
+        obs,
+        events,
+        outcome: Ok(()),
+    }
+}
+
+/// One PATCH; the stage as authentik stored it.
+async fn patch<K: Stage>(conn: &Connection, pk: &str, body: &Map<String, Value>) -> Result<Value> {
+    let snapshot = conn.snapshot::<K>();
+    let Some(updated) = conn.client.patch(K::ENDPOINT, pk, body).await? else {
+        // Deleted between the sweep and now: the next reconcile recreates it.
+        snapshot.remove(pk);
+        return Err(vanished(pk));
+    };
+    snapshot.upsert(pk, updated.clone());
+    Ok(updated)
+}
+
+fn kind_labels<K: Stage>() -> KindLabels {
+    KindLabels {
+        kind: kind_name::<K>().to_string(),
+    }
+}
+
+async fn create<K: Stage>(
+    on: &On<'_, K>,
+    desired: &Map<String, Value>,
+    mark: bool,
+    recreate: bool,
+    mut obs: Observation,
+) -> Report {
+    let (obj, conn) = (on.obj, on.conn);
+    let name = obj.authentik_name();
+    if mark {
+        // The create marker (see `plan::is_own_create`): the name, no pk, written before the
+        // create so that a create whose answer is lost is recognised as ours.
+        let mut marked = obj.status().cloned().unwrap_or_default();
+        marked.name = Some(name.clone());
+        marked.pk = None;
+        let version = obj.meta().resource_version.as_deref();
+        match super::kube_ops::apply_status(on.api, obj, version, &marked).await {
+            Ok(written) => obs.written_version = written,
+            Err(e) => return Report::failed(obs, e),
+        }
+    }
+    obs.name = Some(name.clone());
+    obs.pk_cleared = true;
+    let body = plan::create_body(desired, K::ALWAYS_SEND);
+    let created = match conn.client.create(K::ENDPOINT, &body).await {
+        Ok(v) => v,
+        Err(Error::NameTaken(msg)) => {
+            obs.name_cleared = true;
+            let holder = name_taken_by_other_kind(conn, &name).await;
+            return Report::failed(obs, holder.unwrap_or(Error::Rejected(msg)));
+        }
+        Err(e) => return Report::failed(obs, e),
+    };
+    let Some(pk) = pk_of(&created).map(str::to_string) else {
+        let e = Error::Protocol("authentik created a stage but returned no pk".into());
+        return Report::failed(obs, e);
+    };
+    conn.snapshot::<K>().upsert(&pk, created.clone());
+    obs.pk = Some(pk.clone());
+    obs.wrote = true;
+    let kept = diff(desired, &created, K::SET_FIELDS, &[]);
+    obs.unsupported = kept.unsupported.clone();
+    let event = if recreate {
+        on.ctx
+            .metrics
+            .recreations
+            .get_or_create(&kind_labels::<K>())
+            .inc();
+        Event {
+            warning: true,
+            reason: "Recreated",
+            note: format!(
+                "the stage {name:?} was deleted in authentik; created it again (pk {pk})"
+            ),
+        }
+    } else {
+        Event::normal(
+            "Created",
+            format!("created the authentik stage {name:?} (pk {pk})"),
+        )
+    };
+    let outcome = match plan::not_kept(&kept) {
+        Some(e) => {
+            obs.drift = kept.drift;
+            Err(e)
+        }
+        None => Ok(()),
+    };
+    Report {
+        obs,
+        events: vec![event],
+        outcome,
+    }
+}
+
+pub(super) fn vanished(pk: &str) -> Error {
+    Error::NotFound(format!(
+        "the stage with pk {pk} vanished from authentik while being updated"
+    ))
+}
+
+/// A clearer message when the name is held by a stage of another kind.
+async fn name_taken_by_other_kind(conn: &Connection, name: &str) -> Option<Error> {
+    let holders = conn.client.find_by_name("stages/all/", name).await.ok()?;
+    let other = holders.first()?;
+    let kind = other
+        .get("verbose_name")
+        .and_then(Value::as_str)
+        .unwrap_or("stage");
+    Some(Error::AlreadyExists(format!(
+        "the name {name:?} is taken in authentik by a {kind} (pk {}); stage names are unique across all kinds",
+        pk_of(other).unwrap_or("?")
+    )))
+}

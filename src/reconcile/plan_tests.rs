@@ -1,0 +1,377 @@
+use super::*;
+use AdoptionPolicy::{Always, IfMatch, Never};
+use ManagementPolicy::{Manage, Observe};
+use serde_json::json;
+
+const PLAIN: Shape = Shape {
+    set_fields: &[],
+    always_send: &[],
+    noun: "passwordstage",
+};
+/// A kind whose writes need a list the spec may leave out (like identification stages).
+const NEEDS_LIST: Shape = Shape {
+    always_send: &["user_fields"],
+    ..PLAIN
+};
+
+fn desired() -> Map<String, Value> {
+    json!({"name": "login", "order": 1})
+        .as_object()
+        .unwrap()
+        .clone()
+}
+
+fn body(in_sync: bool) -> Value {
+    json!({"pk": "p1", "name": "login", "order": if in_sync { 1 } else { 2 }, "user_fields": []})
+}
+
+/// The status a resource carries into the reconcile.
+#[derive(Clone, Copy, Debug)]
+enum Had {
+    /// Never reconciled.
+    Nothing,
+    /// The create marker: the name written, no pk.
+    Marker,
+    /// A pk from an earlier create or adoption.
+    Pk,
+}
+
+fn status(had: Had) -> Option<StageStatus> {
+    match had {
+        Had::Nothing => None,
+        Had::Marker => Some(StageStatus {
+            name: Some("login".into()),
+            ..Default::default()
+        }),
+        Had::Pk => Some(StageStatus {
+            name: Some("login".into()),
+            pk: Some("p0".into()),
+            observed_generation: Some(1),
+            ..Default::default()
+        }),
+    }
+}
+
+fn facts<'a>(
+    management: ManagementPolicy,
+    adoption: AdoptionPolicy,
+    status: Option<&'a StageStatus>,
+    desired: &'a Map<String, Value>,
+    remote: &'a Remote,
+) -> Facts<'a> {
+    Facts {
+        management,
+        adoption,
+        status,
+        generation: Some(1),
+        name: "login",
+        desired,
+        shape: PLAIN,
+        remote,
+        view_confirmed: true,
+    }
+}
+
+/// The plan in a few words, for tables.
+fn said(plan: &Plan) -> String {
+    match plan {
+        Plan::Recheck(Recheck::View) => "confirm view".into(),
+        Plan::Recheck(Recheck::Stage { pk }) => format!("refresh {pk}"),
+        Plan::Act(Act::Create { mark, recreate }) => format!(
+            "create{}{}",
+            if *mark { " after marking" } else { "" },
+            if *recreate { " again" } else { "" }
+        ),
+        Plan::Act(Act::Bind {
+            pk,
+            adopted,
+            diff,
+            write,
+        }) => format!(
+            "{} {pk}{}{}",
+            if *adopted { "adopt" } else { "bind" },
+            if diff.in_sync() { "" } else { " drifted" },
+            match write {
+                None => String::new(),
+                Some(Correction::Updated) => ", update".into(),
+                Some(Correction::DriftCorrected) => ", correct drift".into(),
+            }
+        ),
+        Plan::Act(Act::Refuse { error, .. }) => format!("refuse {}", error.reason()),
+    }
+}
+
+#[test]
+fn a_stage_found_by_name_behaviour_table() {
+    let named = |in_sync| Remote::Named {
+        pk: "p1".into(),
+        body: body(in_sync),
+    };
+    // (management, adoption, status, in sync) → plan. Never reconciled = someone else's
+    // stage; the create marker = our own create whose answer was lost.
+    let table = [
+        (Manage, Never, Had::Nothing, true, "refuse AlreadyExists"),
+        (Manage, Never, Had::Nothing, false, "refuse AlreadyExists"),
+        (Manage, IfMatch, Had::Nothing, true, "adopt p1"),
+        (
+            Manage,
+            IfMatch,
+            Had::Nothing,
+            false,
+            "refuse AdoptionMismatch",
+        ),
+        (Manage, Always, Had::Nothing, true, "adopt p1"),
+        (
+            Manage,
+            Always,
+            Had::Nothing,
+            false,
+            "adopt p1 drifted, update",
+        ),
+        // Our own create, whatever the policy: taken back silently, and corrected.
+        (Manage, Never, Had::Marker, true, "bind p1"),
+        (Manage, Never, Had::Marker, false, "bind p1 drifted, update"),
+        (
+            Manage,
+            IfMatch,
+            Had::Marker,
+            false,
+            "bind p1 drifted, update",
+        ),
+        (Manage, Always, Had::Marker, true, "bind p1"),
+        // Observe mode takes what it finds and never writes.
+        (Observe, Never, Had::Nothing, true, "bind p1"),
+        (Observe, Never, Had::Nothing, false, "bind p1 drifted"),
+        (Observe, IfMatch, Had::Marker, false, "bind p1 drifted"),
+        (Observe, Always, Had::Nothing, false, "bind p1 drifted"),
+    ];
+    let desired = desired();
+    for (management, adoption, had, in_sync, want) in table {
+        let st = status(had);
+        let remote = named(in_sync);
+        let got = plan(&facts(management, adoption, st.as_ref(), &desired, &remote));
+        assert_eq!(
+            said(&got),
+            want,
+            "{management:?} {adoption:?} {had:?} in_sync={in_sync}"
+        );
+    }
+}
+
+#[test]
+fn a_refused_stage_shows_how_it_differs() {
+    let desired = desired();
+    let remote = Remote::Named {
+        pk: "p1".into(),
+        body: body(false),
+    };
+    let Plan::Act(Act::Refuse { diff: Some(d), .. }) =
+        plan(&facts(Manage, IfMatch, None, &desired, &remote))
+    else {
+        panic!("IfMatch refuses a differing stage")
+    };
+    assert_eq!(d.drift[0].field, "order");
+}
+
+#[test]
+fn someone_elses_stage_is_judged_only_on_a_confirmed_view() {
+    // Our own create marker may not have reached the cached object yet: before calling a
+    // stage foreign, the view must be confirmed current.
+    let desired = desired();
+    let remote = Remote::Named {
+        pk: "p1".into(),
+        body: body(true),
+    };
+    for adoption in [Never, IfMatch, Always] {
+        let mut f = facts(Manage, adoption, None, &desired, &remote);
+        f.view_confirmed = false;
+        assert_eq!(said(&plan(&f)), "confirm view", "{adoption:?}");
+    }
+    // Our own (the marker is in view) and Observe mode need no confirmation.
+    let marker = status(Had::Marker);
+    let mut f = facts(Manage, Never, marker.as_ref(), &desired, &remote);
+    f.view_confirmed = false;
+    assert_eq!(said(&plan(&f)), "bind p1");
+    let mut f = facts(Observe, Never, None, &desired, &remote);
+    f.view_confirmed = false;
+    assert_eq!(said(&plan(&f)), "bind p1");
+}
+
+#[test]
+fn nothing_found_behaviour_table() {
+    // (management, status, after the known pk vanished) → plan
+    let table = [
+        (Manage, Had::Nothing, false, "create after marking"),
+        // The marker is already written: no second status write before the create.
+        (Manage, Had::Marker, false, "create"),
+        (Manage, Had::Pk, true, "create after marking again"),
+        (Observe, Had::Nothing, false, "refuse NotFound"),
+        (Observe, Had::Pk, true, "refuse NotFound"),
+    ];
+    let desired = desired();
+    for (management, had, after_vanished, want) in table {
+        let st = status(had);
+        let remote = Remote::Absent { after_vanished };
+        for adoption in [Never, IfMatch, Always] {
+            let got = plan(&facts(management, adoption, st.as_ref(), &desired, &remote));
+            assert_eq!(said(&got), want, "{management:?} {had:?} {adoption:?}");
+        }
+    }
+    // Observe mode does not recreate a stage that vanished.
+    let gone = Remote::Vanished { pk: "p0".into() };
+    let st = status(Had::Pk);
+    let got = plan(&facts(Observe, Never, st.as_ref(), &desired, &gone));
+    assert_eq!(said(&got), "refuse NotFound");
+}
+
+#[test]
+fn the_known_stage_behaviour_table() {
+    // (management, spec changed since last reconcile, in sync) → plan
+    let table = [
+        (Manage, false, true, "bind p0"),
+        (Manage, false, false, "bind p0 drifted, correct drift"),
+        (Manage, true, false, "bind p0 drifted, update"),
+        (Manage, true, true, "bind p0"),
+        (Observe, false, false, "bind p0 drifted"),
+        (Observe, true, false, "bind p0 drifted"),
+    ];
+    let desired = desired();
+    let st = status(Had::Pk);
+    for (management, spec_changed, in_sync, want) in table {
+        let remote = Remote::AtPk {
+            pk: "p0".into(),
+            body: body(in_sync),
+            fresh: false,
+        };
+        let mut f = facts(management, Always, st.as_ref(), &desired, &remote);
+        f.generation = Some(if spec_changed { 2 } else { 1 });
+        assert_eq!(said(&plan(&f)), want, "{management:?} {spec_changed}");
+    }
+}
+
+#[test]
+fn a_patch_that_fills_required_lists_reads_the_stage_fresh_first() {
+    let desired = desired();
+    let st = status(Had::Pk);
+    let at = |in_sync, fresh| Remote::AtPk {
+        pk: "p0".into(),
+        body: body(in_sync),
+        fresh,
+    };
+    // (in sync, read fresh, spec sets the list) → plan
+    let table = [
+        (false, false, false, "refresh p0"),
+        (false, true, false, "bind p0 drifted, correct drift"),
+        (true, false, false, "bind p0"),
+        (false, false, true, "bind p0 drifted, correct drift"),
+    ];
+    for (in_sync, fresh, sets_list, want) in table {
+        let mut desired = desired.clone();
+        if sets_list {
+            desired.insert("user_fields".into(), json!([]));
+        }
+        let remote = at(in_sync, fresh);
+        let mut f = facts(Manage, Never, st.as_ref(), &desired, &remote);
+        f.shape = NEEDS_LIST;
+        assert_eq!(said(&plan(&f)), want, "{in_sync} {fresh} {sets_list}");
+    }
+}
+
+#[test]
+fn a_create_sends_required_lists_empty_unless_the_spec_sets_them() {
+    let mut desired = desired();
+    let body = create_body(&desired, &["user_fields", "sources"]);
+    assert_eq!(body["user_fields"], json!([]));
+    assert_eq!(body["sources"], json!([]));
+    desired.insert("user_fields".into(), json!(["email"]));
+    assert_eq!(
+        create_body(&desired, &["user_fields"])["user_fields"],
+        json!(["email"])
+    );
+}
+
+#[test]
+fn a_field_stored_differently_is_rejected_not_rewritten() {
+    let desired = desired();
+    assert!(not_kept(&diff(&desired, &body(true), &[], &[])).is_none());
+    let err = not_kept(&diff(&desired, &body(false), &[], &[])).expect("differs");
+    assert_eq!(err.reason(), "AuthentikRejected");
+    assert!(!err.is_transient(), "retrying cannot make it converge");
+    assert!(
+        err.to_string().contains("order (sent 1, stored 2)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_create_marker_is_a_name_without_a_pk() {
+    let status = |name: Option<&str>, pk: Option<&str>| StageStatus {
+        name: name.map(str::to_string),
+        pk: pk.map(str::to_string),
+        ..Default::default()
+    };
+    assert!(is_own_create(Some(&status(Some("a"), None)), "a"));
+    assert!(!is_own_create(Some(&status(Some("a"), Some("pk"))), "a"));
+    assert!(!is_own_create(Some(&status(Some("b"), None)), "a"));
+    assert!(!is_own_create(Some(&status(None, None)), "a"));
+    assert!(!is_own_create(None, "a"));
+}
+
+#[test]
+fn a_correction_is_an_update_only_when_the_spec_changed() {
+    assert_eq!(correction(Some(2), Some(1)), Correction::Updated);
+    assert_eq!(correction(Some(1), None), Correction::Updated);
+    assert_eq!(correction(Some(2), Some(2)), Correction::DriftCorrected);
+}
+
+#[test]
+fn deletion_behaviour_table() {
+    use DeletionPolicy::{Delete, Orphan};
+    let known = status(Had::Pk);
+    let marker = status(Had::Marker);
+    let observed = Some(StageStatus {
+        observed_only: true,
+        ..known.clone().unwrap()
+    });
+    let elsewhere = Some(StageStatus {
+        connection: Some("other/authentik".into()),
+        ..known.clone().unwrap()
+    });
+    let refs = || vec!["IdentificationStage default/login".to_string()];
+    let at = || Deletion::AtPk("p0".into());
+    let blocked = || Deletion::Blocked { referrers: refs() };
+    let orphan = |pk: Option<&str>| Deletion::Orphan {
+        pk: pk.map(str::to_string),
+    };
+    // (management, policy, status, referrers, forced) → deletion
+    let table = [
+        (Manage, Delete, &known, vec![], false, at()),
+        (Manage, Delete, &known, refs(), false, blocked()),
+        (Manage, Delete, &known, refs(), true, at()),
+        (Manage, Delete, &marker, vec![], false, Deletion::ByName),
+        (Manage, Delete, &marker, refs(), false, blocked()),
+        (Manage, Delete, &None, vec![], false, Deletion::Nothing),
+        // Nothing of ours to delete: no reason to block on referrers either.
+        (Manage, Delete, &None, refs(), false, Deletion::Nothing),
+        (Manage, Delete, &observed, vec![], false, Deletion::Nothing),
+        (Manage, Delete, &elsewhere, vec![], false, Deletion::Nothing),
+        (Manage, Orphan, &known, refs(), false, orphan(Some("p0"))),
+        (Manage, Orphan, &None, vec![], false, orphan(None)),
+        (Observe, Delete, &known, vec![], false, orphan(Some("p0"))),
+    ];
+    for (management, policy, st, referrers, forced, want) in table {
+        let got = deletion(
+            management,
+            policy,
+            st.as_ref(),
+            "default/authentik",
+            "login",
+            referrers,
+            forced,
+        );
+        assert_eq!(
+            got, want,
+            "{management:?} {policy:?} {st:?} forced={forced}"
+        );
+    }
+}
