@@ -152,29 +152,7 @@ pub async fn run_controllers(
         cluster_connections: Caches::new(vec![conns.cluster.store()]),
     };
 
-    let recorder = Recorder::new(
-        client.clone(),
-        Reporter {
-            controller: "authentik-operator".into(),
-            instance: args.identity.clone(),
-        },
-    );
-    let settings = Settings {
-        resync: args.resync_interval,
-        backoff_max: args.backoff_max,
-        authentik_timeout: args.authentik_timeout,
-        authentik_retries: args.authentik_retries,
-        cluster_secret_namespace: args.cluster_secret_namespace(),
-        ..Settings::default()
-    };
-    let ctx = Arc::new(Context::new(
-        client,
-        connections,
-        recorder,
-        metrics,
-        stores.clone(),
-        settings,
-    ));
+    let ctx = context(&args, client, connections, metrics, stores.clone());
 
     // A first sweep before the controllers start, so their initial reconciles read the
     // snapshot instead of sending one GET per resource; bounded, so an authentik that does
@@ -229,4 +207,37 @@ pub async fn run_controllers(
     readiness.abort();
     tracing::info!("controllers stopped");
     Ok(())
+}
+
+/// What every reconcile shares, from the command line.
+fn context(
+    args: &RunArgs,
+    client: Client,
+    connections: Arc<Registry>,
+    metrics: Arc<Metrics>,
+    stores: Stores,
+) -> Arc<Context> {
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "authentik-operator".into(),
+            instance: args.identity.clone(),
+        },
+    );
+    let settings = Settings {
+        resync: args.resync_interval,
+        backoff_max: args.backoff_max,
+        authentik_timeout: args.authentik_timeout,
+        authentik_retries: args.authentik_retries,
+        cluster_secret_namespace: args.cluster_secret_namespace(),
+        ..Settings::default()
+    };
+    Arc::new(Context::new(
+        client,
+        connections,
+        recorder,
+        metrics,
+        stores,
+        settings,
+    ))
 }

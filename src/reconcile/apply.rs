@@ -3,9 +3,10 @@
 
 use super::context::Context;
 use super::kube_ops::{self, api_for, has_finalizer};
+use super::record::Report;
 use super::record::write_status;
 use super::status::Observation;
-use super::sync::{self, Report};
+use super::sync;
 use crate::crd::ManagementPolicy;
 use crate::crd::stage::Stage;
 use crate::error::{Error, Result};

@@ -3,7 +3,7 @@
 
 use super::context::Context;
 use super::kinds;
-use super::kube_ops::{self, FORCE_DELETE_ANNOTATION, api_for, has_finalizer, publish};
+use super::kube_ops::{self, FORCE_DELETE_ANNOTATION, Notice, api_for, has_finalizer, publish};
 use super::plan::{self, Deletion};
 use super::record::write_status;
 use super::status::Observation;
@@ -88,16 +88,8 @@ pub(super) async fn cleanup<K: Stage>(obj: &K, ctx: &Context) -> Result<Action> 
                 let note = format!(
                     "left the authentik stage {name:?} in place (deletionPolicy Orphan or Observe mode)"
                 );
-                publish(
-                    &ctx.recorder,
-                    obj,
-                    Some(&pk),
-                    false,
-                    "Orphaned",
-                    "Delete",
-                    note,
-                )
-                .await;
+                let notice = Notice::normal("Orphaned", note).during("Delete");
+                publish(&ctx.recorder, obj, Some(&pk), &notice).await;
             }
             Ok(None)
         }
@@ -109,16 +101,8 @@ pub(super) async fn cleanup<K: Stage>(obj: &K, ctx: &Context) -> Result<Action> 
     match deleted {
         Ok(Some(pk)) => {
             let note = format!("deleted the authentik stage {name:?} (pk {pk})");
-            publish(
-                &ctx.recorder,
-                obj,
-                Some(&pk),
-                false,
-                "Deleted",
-                "Delete",
-                note,
-            )
-            .await;
+            let notice = Notice::normal("Deleted", note).during("Delete");
+            publish(&ctx.recorder, obj, Some(&pk), &notice).await;
         }
         Ok(None) => {}
         Err(e) => {
@@ -131,7 +115,6 @@ pub(super) async fn cleanup<K: Stage>(obj: &K, ctx: &Context) -> Result<Action> 
         }
     }
     kube_ops::remove_finalizer(&api, obj).await?;
-    ctx.reset_backoff(&super::key(obj));
     // Once the watch has removed this resource from the cache (a moment), the next claimant of
     // its name may take it.
     let stores = ctx.stores.clone();

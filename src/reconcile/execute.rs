@@ -1,16 +1,28 @@
 //! Doing what the plan says: create the stage (after the create marker), or bind to it and
 //! patch what differs; each ends in a [`Report`].
 
+use super::context::Context;
 use super::diff::{Diff, diff};
+use super::kube_ops::Notice;
 use super::plan::{self, Act, Correction};
+use super::record::Report;
 use super::status::Observation;
-use super::sync::{Event, On, Report};
 use crate::authentik::wire::pk_of;
 use crate::connections::Connection;
 use crate::crd::stage::{Stage, kind_name};
 use crate::error::{Error, Result};
 use crate::metrics::KindLabels;
+use kube::api::Api;
 use serde_json::{Map, Value};
+
+/// What one sync works on: the resource, what all reconciles share, the resource's
+/// authentik, and the API of its kind.
+pub(super) struct On<'a, K> {
+    pub obj: &'a K,
+    pub ctx: &'a Context,
+    pub conn: &'a Connection,
+    pub api: &'a Api<K>,
+}
 
 pub(super) async fn execute<K: Stage>(
     on: &On<'_, K>,
@@ -49,7 +61,7 @@ async fn bind<K: Stage>(
     let mut events = Vec::new();
     if adopted {
         let note = format!("adopted the existing authentik stage {name:?} (pk {pk})");
-        events.push(Event::normal("Adopted", note));
+        events.push(Notice::normal("Adopted", note));
     }
     obs.pk = Some(pk.clone());
     obs.name = Some(name.clone());
@@ -85,7 +97,7 @@ async fn bind<K: Stage>(
     let fields: Vec<&str> = obs.drift.iter().map(|d| d.field.as_str()).collect();
     let fields = fields.join(", ");
     events.push(match how {
-        Correction::Updated => Event::normal(
+        Correction::Updated => Notice::normal(
             "Updated",
             format!("updated {fields} of the authentik stage {name:?}"),
         ),
@@ -95,7 +107,7 @@ async fn bind<K: Stage>(
                 .drift_corrections
                 .get_or_create(&kind_labels::<K>())
                 .inc();
-            Event::normal(
+            Notice::normal(
                 "DriftCorrected",
                 format!("corrected {fields} changed in authentik behind our back"),
             )
@@ -174,15 +186,11 @@ async fn create<K: Stage>(
             .recreations
             .get_or_create(&kind_labels::<K>())
             .inc();
-        Event {
-            warning: true,
-            reason: "Recreated",
-            note: format!(
-                "the stage {name:?} was deleted in authentik; created it again (pk {pk})"
-            ),
-        }
+        let note =
+            format!("the stage {name:?} was deleted in authentik; created it again (pk {pk})");
+        Notice::warning("Recreated", note)
     } else {
-        Event::normal(
+        Notice::normal(
             "Created",
             format!("created the authentik stage {name:?} (pk {pk})"),
         )

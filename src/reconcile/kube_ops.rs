@@ -97,19 +97,50 @@ where
     }
 }
 
+/// Something that happened to a resource, told by [`publish`].
+#[derive(Debug)]
+pub struct Notice {
+    pub warning: bool,
+    pub reason: &'static str,
+    /// What the operator was doing (the event's `action`).
+    pub action: &'static str,
+    pub note: String,
+}
+
+impl Notice {
+    /// A normal event whose action is its reason (`Created`, `Adopted`, ...).
+    pub fn normal(reason: &'static str, note: String) -> Self {
+        Notice {
+            warning: false,
+            reason,
+            action: reason,
+            note,
+        }
+    }
+
+    pub fn warning(reason: &'static str, note: String) -> Self {
+        Notice {
+            warning: true,
+            ..Notice::normal(reason, note)
+        }
+    }
+
+    pub fn during(self, action: &'static str) -> Self {
+        Notice { action, ..self }
+    }
+}
+
 /// Tells what happened to a resource: an event for `kubectl describe`, and one log line
 /// with the resource, its authentik name and pk as fields (keys of the JSON logs). Callers
 /// publish on changes and on a failure's start or change only, so both stay quiet while
 /// nothing happens. A failure to publish is logged, never fails the reconcile.
-pub async fn publish<K: Stage>(
-    recorder: &Recorder,
-    obj: &K,
-    pk: Option<&str>,
-    warning: bool,
-    reason: &str,
-    action: &str,
-    note: String,
-) {
+pub async fn publish<K: Stage>(recorder: &Recorder, obj: &K, pk: Option<&str>, notice: &Notice) {
+    let Notice {
+        warning,
+        reason,
+        action,
+        ref note,
+    } = *notice;
     let kind = K::kind(&());
     let namespace = obj.namespace().unwrap_or_default();
     let name = obj.name_any();

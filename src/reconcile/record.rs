@@ -2,12 +2,30 @@
 //! events.
 
 use super::context::Context;
-use super::kube_ops::{apply_status, publish};
+use super::kube_ops::{Notice, apply_status, publish};
 use super::status::{Observation, SYNCED, changed, next_status};
-use super::sync::Event;
 use crate::crd::stage::Stage;
 use crate::error::{Error, Result};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+/// What one sync reports: what it learnt (even when a later step failed), the events to
+/// publish, and how it ended.
+#[derive(Debug)]
+pub struct Report {
+    pub obs: Observation,
+    pub events: Vec<Notice>,
+    pub outcome: Result<()>,
+}
+
+impl Report {
+    pub(super) fn failed(obs: Observation, error: Error) -> Self {
+        Report {
+            obs,
+            events: Vec::new(),
+            outcome: Err(error),
+        }
+    }
+}
 
 fn now() -> Time {
     Time(jiff::Timestamp::now())
@@ -21,7 +39,7 @@ pub(super) async fn write_status<K: Stage>(
     api: &kube::Api<K>,
     obs: &Observation,
     err: Option<&Error>,
-    events: &[Event],
+    events: &[Notice],
 ) -> Result<()> {
     let prev = obj.status();
     let next = next_status(prev, obj.meta().generation, obs, err, &now());
@@ -37,25 +55,16 @@ pub(super) async fn write_status<K: Stage>(
         Ok(())
     };
     // What happened in authentik happened, whatever became of the status write.
-    for e in events {
-        let (warning, reason, note) = (e.warning, e.reason, e.note.clone());
-        publish(&ctx.recorder, obj, pk, warning, reason, reason, note).await;
+    for notice in events {
+        publish(&ctx.recorder, obj, pk, notice).await;
     }
     written?;
     let prev_synced = prev.and_then(|s| s.condition(SYNCED));
     if let Some(e) = err {
         let same = prev_synced.is_some_and(|c| c.status == "False" && c.reason == e.reason());
         if !same {
-            publish(
-                &ctx.recorder,
-                obj,
-                pk,
-                true,
-                e.reason(),
-                "Reconcile",
-                e.to_string(),
-            )
-            .await;
+            let notice = Notice::warning(e.reason(), e.to_string()).during("Reconcile");
+            publish(&ctx.recorder, obj, pk, &notice).await;
         }
     }
     let newly_unsupported = next
@@ -63,19 +72,12 @@ pub(super) async fn write_status<K: Stage>(
         .iter()
         .any(|f| !prev.is_some_and(|p| p.unsupported_fields.contains(f)));
     if newly_unsupported {
-        publish(
-            &ctx.recorder,
-            obj,
-            pk,
-            true,
-            "UnsupportedFields",
-            "Reconcile",
-            format!(
-                "the connected authentik does not know {}: these fields are not applied (upgrade authentik or remove them)",
-                next.unsupported_fields.join(", ")
-            ),
-        )
-        .await;
+        let note = format!(
+            "the connected authentik does not know {}: these fields are not applied (upgrade authentik or remove them)",
+            next.unsupported_fields.join(", ")
+        );
+        let notice = Notice::warning("UnsupportedFields", note).during("Reconcile");
+        publish(&ctx.recorder, obj, pk, &notice).await;
     }
     Ok(())
 }

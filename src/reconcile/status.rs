@@ -47,7 +47,69 @@ pub fn next_status(
 ) -> StageStatus {
     let empty = StageStatus::default();
     let prev = prev.unwrap_or(&empty);
-    let (ready, synced) = match outcome {
+    let (ready, synced) = verdict(prev, generation, obs, outcome);
+    let conditions = vec![
+        carry_over(prev.condition(READY), ready, generation, now),
+        carry_over(prev.condition(SYNCED), synced, generation, now),
+    ];
+    let became_ready =
+        outcome.is_none() && !prev.is_ready() && (!obs.observe || obs.drift.is_empty());
+    let last_sync_time = if outcome.is_none() && (obs.wrote || became_ready) {
+        Some(now.clone())
+    } else {
+        prev.last_sync_time.clone()
+    };
+    // Drift is worth showing when it is not being corrected: Observe mode, or a failure.
+    let drift = if obs.observe || outcome.is_some() {
+        obs.drift.clone()
+    } else {
+        Vec::new()
+    };
+    let observed_only = if obs.pk.is_some() {
+        obs.observe
+    } else {
+        prev.observed_only
+    };
+    StageStatus {
+        connection: obs.connection.clone().or_else(|| prev.connection.clone()),
+        observed_only,
+        pk: if obs.pk_cleared {
+            obs.pk.clone()
+        } else {
+            obs.pk.clone().or_else(|| prev.pk.clone())
+        },
+        name: if obs.name_cleared {
+            None
+        } else {
+            obs.name.clone().or_else(|| prev.name.clone())
+        },
+        observed_generation: generation,
+        conditions,
+        last_sync_time,
+        drift,
+        // A failure before the comparison learnt nothing new about them: keep what we knew, so
+        // the warning about them is not published again on recovery.
+        unsupported_fields: if outcome.is_some() && obs.unsupported.is_empty() {
+            prev.unsupported_fields.clone()
+        } else {
+            obs.unsupported.clone()
+        },
+        resolved_references: if obs.resolved.is_empty() && outcome.is_some() {
+            prev.resolved_references.clone()
+        } else {
+            obs.resolved.clone()
+        },
+    }
+}
+
+/// The `Ready` and `Synced` conditions this reconcile earns, before timestamps carry over.
+fn verdict(
+    prev: &StageStatus,
+    generation: Option<i64>,
+    obs: &Observation,
+    outcome: Option<&Error>,
+) -> (Condition, Condition) {
+    match outcome {
         None if obs.observe && !obs.drift.is_empty() => (
             cond(READY, false, "Drifted", &drift_message(&obs.drift)),
             cond(
@@ -103,58 +165,6 @@ pub fn next_status(
             };
             (ready, synced)
         }
-    };
-    let conditions = vec![
-        carry_over(prev.condition(READY), ready, generation, now),
-        carry_over(prev.condition(SYNCED), synced, generation, now),
-    ];
-    let became_ready =
-        outcome.is_none() && !prev.is_ready() && (!obs.observe || obs.drift.is_empty());
-    let last_sync_time = if outcome.is_none() && (obs.wrote || became_ready) {
-        Some(now.clone())
-    } else {
-        prev.last_sync_time.clone()
-    };
-    // Drift is worth showing when it is not being corrected: Observe mode, or a failure.
-    let drift = if obs.observe || outcome.is_some() {
-        obs.drift.clone()
-    } else {
-        Vec::new()
-    };
-    let observed_only = if obs.pk.is_some() {
-        obs.observe
-    } else {
-        prev.observed_only
-    };
-    StageStatus {
-        connection: obs.connection.clone().or_else(|| prev.connection.clone()),
-        observed_only,
-        pk: if obs.pk_cleared {
-            obs.pk.clone()
-        } else {
-            obs.pk.clone().or_else(|| prev.pk.clone())
-        },
-        name: if obs.name_cleared {
-            None
-        } else {
-            obs.name.clone().or_else(|| prev.name.clone())
-        },
-        observed_generation: generation,
-        conditions,
-        last_sync_time,
-        drift,
-        // A failure before the comparison learnt nothing new about them: keep what we knew, so
-        // the warning about them is not published again on recovery.
-        unsupported_fields: if outcome.is_some() && obs.unsupported.is_empty() {
-            prev.unsupported_fields.clone()
-        } else {
-            obs.unsupported.clone()
-        },
-        resolved_references: if obs.resolved.is_empty() && outcome.is_some() {
-            prev.resolved_references.clone()
-        } else {
-            obs.resolved.clone()
-        },
     }
 }
 

@@ -4,8 +4,10 @@
 //! [`execute`] (create, or bind and patch) → a [`Report`] the status is computed from.
 
 use super::context::Context;
+use super::execute::On;
 use super::naming::{claim_of, conflicting};
 use super::plan::{self, Act, Facts, Plan, Recheck, Remote, Shape};
+use super::record::Report;
 use super::status::Observation;
 use crate::authentik::wire::pk_of;
 use crate::connections::{ConnKey, Connection};
@@ -16,52 +18,6 @@ use kube::ResourceExt;
 use kube::api::Api;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-
-/// An event worth publishing once the status is written.
-#[derive(Debug)]
-pub struct Event {
-    pub warning: bool,
-    pub reason: &'static str,
-    pub note: String,
-}
-
-impl Event {
-    pub(super) fn normal(reason: &'static str, note: String) -> Self {
-        Event {
-            warning: false,
-            reason,
-            note,
-        }
-    }
-}
-
-/// What one sync reports: what it learnt (even when a later step failed), the events to
-/// publish, and how it ended.
-#[derive(Debug)]
-pub struct Report {
-    pub obs: Observation,
-    pub events: Vec<Event>,
-    pub outcome: Result<()>,
-}
-
-impl Report {
-    pub(super) fn failed(obs: Observation, error: Error) -> Self {
-        Report {
-            obs,
-            events: Vec::new(),
-            outcome: Err(error),
-        }
-    }
-}
-
-/// What one sync works on: the resource, what all reconciles share, the resource's
-/// authentik, and the API of its kind.
-pub(super) struct On<'a, K> {
-    pub obj: &'a K,
-    pub ctx: &'a Context,
-    pub conn: &'a Connection,
-    pub api: &'a Api<K>,
-}
 
 /// Brings authentik in line with `obj` (Manage) or observes it (Observe).
 pub async fn sync<K: Stage>(obj: &K, ctx: &Context, conn: &Connection, api: &Api<K>) -> Report {
