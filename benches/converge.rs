@@ -9,8 +9,8 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use authentik_operator::crd::PasswordStage;
 use authentik_operator::crd::stage::Stage;
+use authentik_operator::kinds::PasswordStage;
 use authentik_sim::Profile;
 use common::{Env, TOKEN};
 use futures::StreamExt;

@@ -4,9 +4,8 @@
 
 mod common;
 
-use authentik_operator::crd::{
-    AuthentikConnection, ClusterAuthentikConnection, IdentificationStage, PasswordStage,
-};
+use authentik_operator::crd::{AuthentikConnection, ClusterAuthentikConnection};
+use authentik_operator::kinds::{IdentificationStage, PasswordStage};
 use authentik_sim::Profile;
 use common::{Env, TOKEN, another_sim, is_ready, put_token_secret};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};

@@ -3,7 +3,7 @@
 
 mod common;
 
-use authentik_operator::crd::{IdentificationStage, PasswordStage, UserLoginStage};
+use authentik_operator::kinds::{IdentificationStage, PasswordStage, UserLoginStage};
 use authentik_sim::Profile;
 use common::{Env, authentik, body, is_ready, reason};
 use serde_json::json;

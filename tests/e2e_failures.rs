@@ -3,7 +3,7 @@
 
 mod common;
 
-use authentik_operator::crd::{PasswordStage, UserLoginStage};
+use authentik_operator::kinds::{PasswordStage, UserLoginStage};
 use authentik_sim::{Fault, Profile};
 use common::{Env, TOKEN, is_ready, reason};
 use serde_json::json;

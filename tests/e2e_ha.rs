@@ -5,7 +5,7 @@
 
 mod common;
 
-use authentik_operator::crd::{PasswordStage, UserLoginStage};
+use authentik_operator::kinds::{PasswordStage, UserLoginStage};
 use authentik_sim::Profile;
 use common::{Env, TOKEN, is_ready};
 use k8s_openapi::api::coordination::v1::Lease;

@@ -6,9 +6,8 @@
 
 mod common;
 
-use authentik_operator::crd::{
-    AuthentikConnection, IdentificationStage, PasswordStage, UserLoginStage,
-};
+use authentik_operator::crd::AuthentikConnection;
+use authentik_operator::kinds::{IdentificationStage, PasswordStage, UserLoginStage};
 use authentik_sim::Profile;
 use common::{Env, TOKEN, authentik, body, is_ready, put_token_secret};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};

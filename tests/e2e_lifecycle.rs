@@ -4,7 +4,7 @@
 mod common;
 
 use authentik_operator::crd::stage::Stage;
-use authentik_operator::crd::{IdentificationStage, PasswordStage, UserLoginStage};
+use authentik_operator::kinds::{IdentificationStage, PasswordStage, UserLoginStage};
 use authentik_sim::Profile;
 use common::{Env, is_ready};
 use kube::api::{Patch, PatchParams};

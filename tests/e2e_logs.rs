@@ -5,7 +5,7 @@
 
 mod common;
 
-use authentik_operator::crd::PasswordStage;
+use authentik_operator::kinds::PasswordStage;
 use authentik_sim::Profile;
 use common::{Env, TOKEN, authentik, body, is_ready};
 use kube::api::{Patch, PatchParams};

@@ -4,8 +4,8 @@
 
 mod common;
 
-use authentik_operator::crd::PasswordStage;
 use authentik_operator::crd::stage::Stage;
+use authentik_operator::kinds::PasswordStage;
 use authentik_sim::{Fault, Profile};
 use common::{Env, RESYNC, is_ready};
 use serde_json::json;

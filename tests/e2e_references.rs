@@ -3,7 +3,7 @@
 
 mod common;
 
-use authentik_operator::crd::{IdentificationStage, PasswordStage};
+use authentik_operator::kinds::{IdentificationStage, PasswordStage};
 use authentik_sim::Profile;
 use common::{Env, authentik, is_ready};
 use kube::api::{Patch, PatchParams};

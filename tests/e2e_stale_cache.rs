@@ -5,8 +5,8 @@
 
 mod common;
 
-use authentik_operator::crd::PasswordStage;
 use authentik_operator::crd::stage::Stage;
+use authentik_operator::kinds::PasswordStage;
 use authentik_sim::Profile;
 use common::{Env, is_ready, lagging_watch};
 use futures::StreamExt;

@@ -4,7 +4,7 @@
 
 mod common;
 
-use authentik_operator::crd::{IdentificationStage, PasswordStage, UserLoginStage};
+use authentik_operator::kinds::{IdentificationStage, PasswordStage, UserLoginStage};
 use authentik_sim::Profile;
 use common::{Env, another_sim, is_ready, put_token_secret};
 use kube::api::Api;

@@ -1,4 +1,5 @@
-//! Custom resource types: one file per stage kind, shared parts beside them.
+//! What every custom resource shares: the stage trait, common spec fields, status,
+//! references, connections. The stage kinds themselves live in [`crate::kinds`].
 
 /// Declares a stage kind's spec with what every stage kind shares: the CRD's group and
 /// version, its status, category and printer columns. Written once so the kinds cannot drift
@@ -31,23 +32,18 @@ macro_rules! stage_spec {
         pub struct $name { $($body)* }
     };
 }
+pub(crate) use stage_spec;
 
 pub mod common;
 pub mod connection;
 pub mod duration;
-pub mod identification;
-pub mod password;
 pub mod refs;
 pub mod stage;
 pub mod status;
-pub mod user_login;
 
 pub use common::{AdoptionPolicy, DeletionPolicy, ManagementPolicy, StageCommon};
 pub use connection::{
     AuthentikConnection, ClusterAuthentikConnection, ConnectionKind, ConnectionRef,
 };
-pub use identification::{IdentificationStage, IdentificationStageSpec};
-pub use password::{PasswordStage, PasswordStageSpec};
 pub use refs::{FlowRef, SourceRef, StageRef};
 pub use status::{DriftEntry, StageStatus};
-pub use user_login::{UserLoginStage, UserLoginStageSpec};

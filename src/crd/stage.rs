@@ -127,7 +127,7 @@ pub fn desired_body<K: Stage>(obj: &K, resolved: &BTreeMap<String, Value>) -> Ma
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crd::UserLoginStage;
+    use crate::kinds::UserLoginStage;
     use std::borrow::Cow;
 
     #[test]
@@ -141,7 +141,7 @@ mod tests {
         assert!(matches!(UserLoginStage::kind(&()), Cow::Borrowed(_)));
     }
 
-    use crate::crd::{IdentificationStage, PasswordStage};
+    use crate::kinds::{IdentificationStage, PasswordStage};
     use serde_json::json;
 
     fn password(spec: Value) -> PasswordStage {

@@ -1,8 +1,8 @@
 //! `IdentificationStage`: authentik's identification stage (`/api/v3/stages/identification/`).
 
-use super::{FlowRef, SourceRef, StageCommon, StageRef, StageStatus};
 use crate::crd::refs::Target;
 use crate::crd::stage::{RefField, Stage};
+use crate::crd::{FlowRef, SourceRef, StageCommon, StageRef, StageStatus};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +15,7 @@ pub enum UserField {
     Upn,
 }
 
-stage_spec! {
+crate::crd::stage_spec! {
     kind = "IdentificationStage", shortname = "idstage",
     doc = "An identification stage in authentik: asks who the user is (by username, email or UPN, or through a source).",
     /// The desired state of the stage. Fields left out are not managed: the operator neither

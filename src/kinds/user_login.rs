@@ -1,7 +1,7 @@
 //! `UserLoginStage`: authentik's user login stage (`/api/v3/stages/user_login/`).
 
-use super::{StageCommon, StageStatus, duration};
 use crate::crd::stage::{RefField, Stage};
+use crate::crd::{StageCommon, StageStatus, duration};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -25,7 +25,7 @@ pub enum GeoipBinding {
     BindContinentCountryCity,
 }
 
-stage_spec! {
+crate::crd::stage_spec! {
     kind = "UserLoginStage", shortname = "loginstage",
     doc = "A user login stage in authentik: logs the pending user in and sets the session duration.",
     /// The desired state of the stage. Fields left out are not managed: the operator neither

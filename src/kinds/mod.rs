@@ -1,13 +1,19 @@
-//! The registry of stage kinds. A kind is its file under `src/crd/` (the custom resource and
-//! its [`Stage`] implementation) plus one line in [`each`]; everything per kind — its
-//! controllers and reference watches, name claims, drift sweeps, readiness, metrics labels,
-//! its CRD and the generated files — is driven from here, so a kind cannot be half wired.
+//! The stage kinds and their registry. A kind is its file here (the custom resource and its
+//! [`Stage`] implementation), its `mod` and `pub use` below, and one line in [`each`];
+//! everything per kind — its controllers and reference watches, name claims, drift sweeps,
+//! readiness, metrics labels, its CRD and the generated files — is driven from here, so a
+//! kind cannot be half wired.
+
+mod identification;
+mod password;
+mod user_login;
+
+pub use identification::{IdentificationStage, IdentificationStageSpec};
+pub use password::{Backend, PasswordStage, PasswordStageSpec};
+pub use user_login::{UserLoginStage, UserLoginStageSpec};
 
 use crate::crd::stage::Stage;
-use crate::crd::{
-    AuthentikConnection, ClusterAuthentikConnection, IdentificationStage, PasswordStage,
-    UserLoginStage,
-};
+use crate::crd::{AuthentikConnection, ClusterAuthentikConnection};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 
 /// Something done for each registered stage kind.

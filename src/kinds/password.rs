@@ -1,8 +1,8 @@
 //! `PasswordStage`: authentik's password stage (`/api/v3/stages/password/`).
 
-use super::{FlowRef, StageCommon, StageStatus};
 use crate::crd::refs::Target;
 use crate::crd::stage::{RefField, Stage};
+use crate::crd::{FlowRef, StageCommon, StageStatus};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -23,7 +23,7 @@ pub enum Backend {
     Kerberos,
 }
 
-stage_spec! {
+crate::crd::stage_spec! {
     kind = "PasswordStage", shortname = "pwstage",
     doc = "A password stage in authentik: checks the password of the user identified earlier in the flow.",
     /// The desired state of the stage. Fields left out are not managed: the operator neither
