@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::capacity::{Capacity, Workers};
 use crate::errors::{Reply, ReplyBody};
 use crate::model::Kind;
 use crate::out::Out;
@@ -126,6 +127,8 @@ pub(crate) struct Inner {
     state: RwLock<State>,
     faults: Mutex<Vec<Fault>>,
     latency_us: AtomicU64,
+    /// Capacity mode: `None` serves every request at once, in no time.
+    workers: RwLock<Option<Arc<Workers>>>,
     down: AtomicBool,
     log: Mutex<VecDeque<RecordedRequest>>,
     counters: Mutex<BTreeMap<String, u64>>,
@@ -152,6 +155,7 @@ impl Control {
             state: RwLock::new(fresh_state(profile, seed)),
             faults: Mutex::new(Vec::new()),
             latency_us: AtomicU64::new(0),
+            workers: RwLock::new(None),
             down: AtomicBool::new(false),
             log: Mutex::new(VecDeque::new()),
             counters: Mutex::new(BTreeMap::new()),
@@ -218,6 +222,28 @@ impl Control {
 
     pub fn latency(&self) -> Duration {
         Duration::from_micros(self.inner.latency_us.load(Ordering::SeqCst))
+    }
+
+    /// Capacity mode (see [`Capacity`]): from now on, API requests queue for `workers` and
+    /// take their service time; `None` turns it off.
+    pub fn set_capacity(&self, capacity: Option<Capacity>) {
+        *self
+            .inner
+            .workers
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = capacity.map(Workers::new);
+    }
+
+    pub fn capacity(&self) -> Option<Capacity> {
+        self.workers().map(|w| w.capacity)
+    }
+
+    pub(crate) fn workers(&self) -> Option<Arc<Workers>> {
+        self.inner
+            .workers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Add a fault; faults are tried in the order they were added.

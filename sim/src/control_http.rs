@@ -50,6 +50,7 @@ pub fn router(control: Control) -> Router {
         .route("/_sim/down", post(down))
         .route("/_sim/upgrade", post(upgrade))
         .route("/_sim/latency", post(latency))
+        .route("/_sim/capacity", post(capacity))
         .route(
             "/_sim/faults",
             post(add_fault).delete(clear_faults).get(list_faults),
@@ -94,6 +95,15 @@ async fn upgrade(State(c): State<Control>, Json(u): Json<Upgrade>) -> Response {
 
 async fn latency(State(c): State<Control>, Json(l): Json<Latency>) -> StatusCode {
     c.set_latency(Duration::from_millis(l.ms));
+    StatusCode::NO_CONTENT
+}
+
+/// `{"workers": 2, ...}` (omitted fields take their defaults) or `null` to turn it off.
+async fn capacity(
+    State(c): State<Control>,
+    Json(cap): Json<Option<crate::capacity::Capacity>>,
+) -> StatusCode {
+    c.set_capacity(cap);
     StatusCode::NO_CONTENT
 }
 

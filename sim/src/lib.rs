@@ -14,6 +14,7 @@
 //! # Ok(()) }
 //! ```
 
+mod capacity;
 mod control;
 mod control_http;
 mod duration;
@@ -34,6 +35,7 @@ mod server;
 mod state;
 mod validate;
 
+pub use capacity::Capacity;
 pub use control::{Control, Fault, RecordedRequest};
 pub use profile::{Profile, UnknownProfile};
 pub use server::{SimConfig, Simulator};

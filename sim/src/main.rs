@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use authentik_sim::{Profile, SimConfig, Simulator};
+use authentik_sim::{Capacity, Profile, SimConfig, Simulator};
 use clap::Parser;
 
 /// A stand-in for authentik's stages API, for tests and local runs.
@@ -26,6 +26,43 @@ struct Args {
     /// Start with a fresh install's default stages, flows and source.
     #[arg(long, env = "AUTHENTIK_SIM_SEED", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
     seed: bool,
+    /// Capacity mode: serve at most this many API requests at once (the rest queue), each
+    /// taking its service time below; 0 serves everything at once, in no time. The defaults
+    /// are a real authentik 2024.4.4 with 2 gunicorn workers.
+    #[arg(long, env = "AUTHENTIK_SIM_WORKERS", default_value_t = 0)]
+    workers: usize,
+    /// Capacity mode: milliseconds for a GET of one object.
+    #[arg(long, default_value_t = Capacity::default().get_ms)]
+    get_ms: f64,
+    /// Capacity mode: milliseconds for a list or lookup that returns nothing...
+    #[arg(long, default_value_t = Capacity::default().list_ms)]
+    list_ms: f64,
+    /// ...plus this much for each object it returns.
+    #[arg(long, default_value_t = Capacity::default().list_item_ms)]
+    list_item_ms: f64,
+    /// Capacity mode: milliseconds for a create.
+    #[arg(long, default_value_t = Capacity::default().create_ms)]
+    create_ms: f64,
+    /// Capacity mode: milliseconds for a PATCH or PUT.
+    #[arg(long, default_value_t = Capacity::default().patch_ms)]
+    patch_ms: f64,
+    /// Capacity mode: milliseconds for a DELETE.
+    #[arg(long, default_value_t = Capacity::default().delete_ms)]
+    delete_ms: f64,
+}
+
+impl Args {
+    fn capacity(&self) -> Option<Capacity> {
+        (self.workers > 0).then_some(Capacity {
+            workers: self.workers,
+            get_ms: self.get_ms,
+            list_ms: self.list_ms,
+            list_item_ms: self.list_item_ms,
+            create_ms: self.create_ms,
+            patch_ms: self.patch_ms,
+            delete_ms: self.delete_ms,
+        })
+    }
 }
 
 #[tokio::main]
@@ -39,12 +76,13 @@ async fn main() -> std::io::Result<()> {
         .init();
     let args = Args::parse();
     let cfg = SimConfig {
-        token: args.token,
+        token: args.token.clone(),
         profile: args.profile,
         seed: args.seed,
     };
     let sim = Simulator::start_on(args.listen, cfg).await?;
-    tracing::info!(url = %sim.url(), profile = %args.profile, seed = args.seed, "authentik-sim ready at {}", sim.url());
+    sim.control().set_capacity(args.capacity());
+    tracing::info!(url = %sim.url(), profile = %args.profile, seed = args.seed, workers = args.workers, "authentik-sim ready at {}", sim.url());
     shutdown_signal().await;
     tracing::info!("shutting down");
     sim.shutdown().await;

@@ -264,6 +264,12 @@ async fn pipeline(
             }
         };
     }
+    // Capacity mode: wait for a worker, and hold it for the request's service time.
+    let workers = control.workers();
+    let _worker = match &workers {
+        Some(w) => w.free.acquire().await.ok(),
+        None => None,
+    };
     let reply = routes::handle(
         &control,
         &method,
@@ -273,6 +279,9 @@ async fn pipeline(
         &parts.headers,
         &bytes,
     );
+    if let Some(w) = &workers {
+        tokio::time::sleep(w.capacity.service_time(&method, &template, &reply)).await;
+    }
     record(reply.status);
     Ok(reply.into_response(head_only))
 }

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use authentik_sim::{Fault, Profile};
+use authentik_sim::{Capacity, Fault, Profile};
 use common::{Api, TOKEN};
 use serde_json::{Value, json};
 
@@ -406,4 +406,36 @@ async fn the_binary_serves_until_sigterm() {
         .expect("exits")
         .expect("status");
     assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+}
+
+#[tokio::test]
+async fn capacity_mode_queues_requests_beyond_its_workers() {
+    let api = Api::start(Profile::Current, false).await;
+    let create = |i: usize| {
+        let body = json!({"name": format!("c{i}"), "backends": [INBUILT]});
+        api.call("POST", "stages/password/", Some(body))
+    };
+    // One worker, 50 ms a create: four at once take at least four service times.
+    let one = Capacity {
+        workers: 1,
+        create_ms: 50.0,
+        ..Capacity::default()
+    };
+    api.sim.control().set_capacity(Some(one));
+    assert_eq!(api.sim.control().capacity(), Some(one));
+    let started = Instant::now();
+    let answers = tokio::join!(create(0), create(1), create(2), create(3));
+    let answers = [answers.0, answers.1, answers.2, answers.3];
+    assert!(answers.iter().all(|r| r.status == 201), "{answers:?}");
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    // Off again, over the control API as a shell would.
+    let off = api
+        .client
+        .post(format!("{}/_sim/capacity", api.sim.url()))
+        .json(&Value::Null)
+        .send()
+        .await
+        .expect("control");
+    assert_eq!(off.status(), 204);
+    assert_eq!(api.sim.control().capacity(), None);
 }

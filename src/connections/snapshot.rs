@@ -1,11 +1,13 @@
 //! The per-kind picture of authentik that drift detection works from: one paginated list
 //! every resync interval instead of one GET per resource. Our own writes go through it, so a
-//! reconcile right after a write sees the write.
+//! reconcile right after a write sees the write. It also answers "does a stage of this kind
+//! hold this name?" while its last full list is recent, which spares a new resource its
+//! lookup by name.
 
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::sync::RwLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 #[derive(Default)]
 pub struct Snapshot {
@@ -16,7 +18,40 @@ pub struct Snapshot {
 struct Inner {
     /// Each object with when it was learnt (the start of the list, or our own write).
     by_pk: HashMap<String, (Value, Instant)>,
+    /// The name of each object in `by_pk`, to its pk.
+    names: HashMap<String, String>,
     taken: Option<Instant>,
+}
+
+impl Inner {
+    fn index(&mut self) {
+        self.names = self
+            .by_pk
+            .iter()
+            .filter_map(|(pk, (v, _))| Some((name_of(v)?.to_string(), pk.clone())))
+            .collect();
+    }
+
+    fn insert(&mut self, pk: &str, obj: Value, at: Instant) {
+        self.forget(pk);
+        if let Some(name) = name_of(&obj) {
+            self.names.insert(name.to_string(), pk.to_string());
+        }
+        self.by_pk.insert(pk.to_string(), (obj, at));
+    }
+
+    fn forget(&mut self, pk: &str) {
+        if let Some((old, _)) = self.by_pk.remove(pk)
+            && let Some(name) = name_of(&old)
+            && self.names.get(name).is_some_and(|p| p == pk)
+        {
+            self.names.remove(name);
+        }
+    }
+}
+
+fn name_of(v: &Value) -> Option<&str> {
+    v.get("name").and_then(Value::as_str)
 }
 
 impl Snapshot {
@@ -30,15 +65,22 @@ impl Snapshot {
     }
 
     pub fn upsert(&self, pk: &str, obj: Value) {
-        self.write(|i| {
-            i.by_pk.insert(pk.to_string(), (obj, Instant::now()));
-        });
+        self.write(|i| i.insert(pk, obj, Instant::now()));
     }
 
     pub fn remove(&self, pk: &str) {
-        self.write(|i| {
-            i.by_pk.remove(pk);
-        });
+        self.write(|i| i.forget(pk));
+    }
+
+    /// Whether a stage of this kind holds `name`, if a full list was taken within `max_age`
+    /// (with our own writes since); `None` when the picture is older than that, or was never
+    /// taken. A "no" can still be overtaken by someone creating the name since the list: the
+    /// caller must expect its create to be refused.
+    pub fn holds_name(&self, name: &str, max_age: Duration) -> Option<bool> {
+        self.read(|i| {
+            let recent = i.taken.is_some_and(|t| t.elapsed() <= max_age);
+            recent.then(|| i.names.contains_key(name))
+        })
     }
 
     /// Replaces the picture with a list whose reading started at `listed_from`, and returns
@@ -71,7 +113,9 @@ impl Snapshot {
                     .collect()
             };
             i.by_pk = next;
-            i.taken = Some(Instant::now());
+            i.index();
+            // Fresh as of the list's start: a name created during the reading may be missing.
+            i.taken = Some(listed_from);
             changed
         })
     }
@@ -141,5 +185,30 @@ mod tests {
             "no false drift"
         );
         assert_eq!(s.get("a"), Some(json!({"x": 2})));
+    }
+
+    #[test]
+    fn answers_names_only_while_its_list_is_recent() {
+        let s = Snapshot::default();
+        let minute = Duration::from_secs(60);
+        assert_eq!(s.holds_name("a", minute), None, "never listed");
+        let page = [("1".to_string(), json!({"name": "a"}))].into();
+        s.replace(page, Instant::now());
+        assert_eq!(s.holds_name("a", minute), Some(true));
+        assert_eq!(s.holds_name("b", minute), Some(false));
+        // Our own writes keep the names current: a rename, a create, a delete.
+        s.upsert("1", json!({"name": "b"}));
+        assert_eq!(s.holds_name("a", minute), Some(false));
+        assert_eq!(s.holds_name("b", minute), Some(true));
+        s.upsert("2", json!({"name": "c"}));
+        assert_eq!(s.holds_name("c", minute), Some(true));
+        s.remove("2");
+        assert_eq!(s.holds_name("c", minute), Some(false));
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(
+            s.holds_name("b", Duration::from_millis(10)),
+            None,
+            "too old"
+        );
     }
 }

@@ -4,7 +4,7 @@
 use super::context::Context;
 use super::diff::{Diff, diff};
 use super::kube_ops::Notice;
-use super::plan::{self, Act, Correction};
+use super::plan::{self, Act, Correction, Create};
 use super::record::Report;
 use super::status::Observation;
 use crate::authentik::wire::pk_of;
@@ -38,7 +38,7 @@ pub(super) async fn execute<K: Stage>(
             }
             Report::failed(obs, error)
         }
-        Act::Create { mark, recreate } => create(on, desired, mark, recreate, obs).await,
+        Act::Create(how) => create(on, desired, how, obs).await,
         Act::Bind {
             pk,
             adopted,
@@ -65,6 +65,8 @@ async fn bind<K: Stage>(
     }
     obs.pk = Some(pk.clone());
     obs.name = Some(name.clone());
+    // Bound: the name is this stage's, even after a create of it was refused.
+    obs.name_cleared = false;
     obs.unsupported = found.unsupported;
     obs.drift = found.drift;
     let Some(how) = write else {
@@ -141,13 +143,12 @@ fn kind_labels<K: Stage>() -> KindLabels {
 async fn create<K: Stage>(
     on: &On<'_, K>,
     desired: &Map<String, Value>,
-    mark: bool,
-    recreate: bool,
+    how: Create,
     mut obs: Observation,
 ) -> Report {
     let (obj, conn) = (on.obj, on.conn);
     let name = obj.authentik_name();
-    if mark {
+    if how.mark {
         // The create marker (see `plan::is_own_create`): the name, no pk, written before the
         // create so that a create whose answer is lost is recognised as ours.
         let mut marked = obj.status().cloned().unwrap_or_default();
@@ -165,7 +166,13 @@ async fn create<K: Stage>(
     let created = match conn.client.create(K::ENDPOINT, &body).await {
         Ok(v) => v,
         Err(Error::NameTaken(msg)) => {
+            // Not ours: the marker must go, so that deleting this resource never deletes
+            // the stage holding the name.
             obs.name_cleared = true;
+            if !how.checked {
+                // The caller looks at who took the name since the sweep's list.
+                return Report::failed(obs, Error::NameTaken(msg));
+            }
             let holder = name_taken_by_other_kind(conn, &name).await;
             return Report::failed(obs, holder.unwrap_or(Error::Rejected(msg)));
         }
@@ -180,7 +187,7 @@ async fn create<K: Stage>(
     obs.wrote = true;
     let kept = diff(desired, &created, K::SET_FIELDS, &[]);
     obs.unsupported = kept.unsupported.clone();
-    let event = if recreate {
+    let event = if how.recreate {
         on.ctx
             .metrics
             .recreations
@@ -216,7 +223,7 @@ pub(super) fn vanished(pk: &str) -> Error {
 }
 
 /// A clearer message when the name is held by a stage of another kind.
-async fn name_taken_by_other_kind(conn: &Connection, name: &str) -> Option<Error> {
+pub(super) async fn name_taken_by_other_kind(conn: &Connection, name: &str) -> Option<Error> {
     let holders = conn.client.find_by_name("stages/all/", name).await.ok()?;
     let other = holders.first()?;
     let kind = other

@@ -23,6 +23,9 @@ pub enum Remote {
     Named { pk: String, body: Value },
     /// No trusted pk (or it vanished), and no stage holds the name.
     Absent { after_vanished: bool },
+    /// No trusted pk (or it vanished), and the sweep's recent list of the kind holds no
+    /// stage of the name: authentik was not asked.
+    Unlisted { after_vanished: bool },
 }
 
 /// How the kind's body compares: see [`crate::crd::stage::Stage`].
@@ -48,7 +51,9 @@ pub struct Facts<'a> {
     pub desired: &'a Map<String, Value>,
     pub shape: Shape,
     pub remote: &'a Remote,
-    /// The API server confirmed that the resource version read is its current one.
+    /// A stage found by name may be judged someone else's: the API server confirmed that
+    /// the resource version read is its current one (so no create marker of ours is
+    /// missing from it), or authentik just refused our create of that name.
     pub view_confirmed: bool,
 }
 
@@ -69,13 +74,16 @@ pub enum Recheck {
     /// Read the stage at `pk` afresh, then plan again: the patch would fill the lists
     /// authentik requires from a snapshot that may be older than a change made meanwhile.
     Stage { pk: String },
+    /// Ask authentik for the stage holding the name, then plan again: the list says none,
+    /// but our own create may have made one since (the create marker), or Observe mode is
+    /// about to report it missing.
+    Name,
 }
 
 /// What to do in authentik.
 #[derive(Debug)]
 pub enum Act {
-    /// Create the stage; write the create marker first when `mark`.
-    Create { mark: bool, recreate: bool },
+    Create(Create),
     /// The resource is bound to the stage at `pk`. `diff` is what differs; `write` says
     /// whether to patch it and how the change is reported.
     Bind {
@@ -85,7 +93,22 @@ pub enum Act {
         write: Option<Correction>,
     },
     /// Leave authentik alone and report `error`; `diff` shows how the stage differs.
-    Refuse { error: Error, diff: Option<Diff> },
+    Refuse {
+        error: Error,
+        diff: Option<Diff>,
+    },
+}
+
+/// Create the stage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Create {
+    /// Write the create marker first (it is not in the status yet).
+    pub mark: bool,
+    /// The stage known by the resource's pk vanished: this creates it again.
+    pub recreate: bool,
+    /// authentik said no stage holds the name; otherwise only the sweep's list did, and a
+    /// refused create means someone took the name since.
+    pub checked: bool,
 }
 
 /// How a correction written to authentik is reported.
@@ -139,12 +162,18 @@ pub fn plan(f: &Facts) -> Plan {
             )),
             None,
         ),
-        Remote::Absent { after_vanished } => Plan::Act(Act::Create {
-            mark: f
-                .status
-                .is_none_or(|s| s.pk.is_some() || s.name.as_deref() != Some(name)),
-            recreate: *after_vanished,
-        }),
+        Remote::Unlisted { .. } if observe || is_own_create(f.status, name) => {
+            Plan::Recheck(Recheck::Name)
+        }
+        Remote::Absent { after_vanished } | Remote::Unlisted { after_vanished } => {
+            Plan::Act(Act::Create(Create {
+                mark: f
+                    .status
+                    .is_none_or(|s| s.pk.is_some() || s.name.as_deref() != Some(name)),
+                recreate: *after_vanished,
+                checked: matches!(f.remote, Remote::Absent { .. }),
+            }))
+        }
     }
 }
 

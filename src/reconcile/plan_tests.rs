@@ -77,10 +77,16 @@ fn said(plan: &Plan) -> String {
     match plan {
         Plan::Recheck(Recheck::View) => "confirm view".into(),
         Plan::Recheck(Recheck::Stage { pk }) => format!("refresh {pk}"),
-        Plan::Act(Act::Create { mark, recreate }) => format!(
-            "create{}{}",
+        Plan::Recheck(Recheck::Name) => "look up the name".into(),
+        Plan::Act(Act::Create(Create {
+            mark,
+            recreate,
+            checked,
+        })) => format!(
+            "create{}{}{}",
             if *mark { " after marking" } else { "" },
-            if *recreate { " again" } else { "" }
+            if *recreate { " again" } else { "" },
+            if *checked { "" } else { " unchecked" }
         ),
         Plan::Act(Act::Bind {
             pk,
@@ -216,6 +222,30 @@ fn nothing_found_behaviour_table() {
             let got = plan(&facts(management, adoption, st.as_ref(), &desired, &remote));
             assert_eq!(said(&got), want, "{management:?} {had:?} {adoption:?}");
         }
+    }
+    // The sweep's recent list says no stage holds the name: create without asking, unless
+    // our own earlier create may hold it (the marker) or Observe mode is about to say no.
+    let table = [
+        (
+            Manage,
+            Had::Nothing,
+            false,
+            "create after marking unchecked",
+        ),
+        (
+            Manage,
+            Had::Pk,
+            true,
+            "create after marking again unchecked",
+        ),
+        (Manage, Had::Marker, false, "look up the name"),
+        (Observe, Had::Nothing, false, "look up the name"),
+    ];
+    for (management, had, after_vanished, want) in table {
+        let st = status(had);
+        let remote = Remote::Unlisted { after_vanished };
+        let got = plan(&facts(management, Never, st.as_ref(), &desired, &remote));
+        assert_eq!(said(&got), want, "{management:?} {had:?}");
     }
     // Observe mode does not recreate a stage that vanished.
     let gone = Remote::Vanished { pk: "p0".into() };

@@ -4,9 +4,9 @@
 //! [`execute`] (create, or bind and patch) → a [`Report`] the status is computed from.
 
 use super::context::Context;
-use super::execute::On;
+use super::execute::{On, execute, name_taken_by_other_kind};
 use super::naming::{claim_of, conflicting};
-use super::plan::{self, Act, Facts, Plan, Recheck, Remote, Shape};
+use super::plan::{self, Act, Create, Facts, Plan, Recheck, Remote, Shape};
 use super::record::Report;
 use super::status::Observation;
 use crate::authentik::wire::pk_of;
@@ -47,8 +47,42 @@ pub async fn sync<K: Stage>(obj: &K, ctx: &Context, conn: &Connection, api: &Api
         Ok(r) => r,
         Err(e) => return Report::failed(obs, e),
     };
-    match decide(&on, &desired, remote).await {
-        Ok(act) => super::execute::execute(&on, &desired, act, obs).await,
+    let act = match decide(&on, &desired, remote, false).await {
+        Ok(act) => act,
+        Err(e) => return Report::failed(obs, e),
+    };
+    let unchecked = matches!(act, Act::Create(Create { checked: false, .. }));
+    let report = execute(&on, &desired, act, obs).await;
+    match report.outcome {
+        Err(Error::NameTaken(_)) if unchecked => taken_since_listed(&on, &desired, report).await,
+        _ => report,
+    }
+}
+
+/// The sweep's list held no stage of the name, but authentik refused our create of it:
+/// someone took the name since. Not our stage (our create was just refused), so it is
+/// judged as someone else's, by the adoption policy; or it is a stage of another kind.
+async fn taken_since_listed<K: Stage>(
+    on: &On<'_, K>,
+    desired: &Map<String, Value>,
+    refused: Report,
+) -> Report {
+    let Report { obs, outcome, .. } = refused;
+    let holder = match by_name(on, false).await {
+        Ok(Remote::Named { pk, body }) => Remote::Named { pk, body },
+        Ok(_) => {
+            let name = on.obj.authentik_name();
+            let refusal = match outcome {
+                Err(Error::NameTaken(msg)) => Error::Rejected(msg),
+                other => other.err().unwrap_or(Error::StaleView),
+            };
+            let other_kind = name_taken_by_other_kind(on.conn, &name).await;
+            return Report::failed(obs, other_kind.unwrap_or(refusal));
+        }
+        Err(e) => return Report::failed(obs, e),
+    };
+    match decide(on, desired, holder, true).await {
+        Ok(act) => execute(on, desired, act, obs).await,
         Err(e) => Report::failed(obs, e),
     }
 }
@@ -101,6 +135,17 @@ async fn look<K: Stage>(on: &On<'_, K>, trusted: Option<&str>, observe: bool) ->
         }
         after_vanished = true;
     }
+    // A recent list that holds no stage of the name spares the lookup: authentik refuses a
+    // create of a name someone took since, and that refusal is handled.
+    let max_age = on.ctx.settings.resync * 2;
+    if snapshot.holds_name(&on.obj.authentik_name(), max_age) == Some(false) {
+        return Ok(Remote::Unlisted { after_vanished });
+    }
+    by_name(on, after_vanished).await
+}
+
+/// The stage holding the resource's name, asked of authentik (one GET).
+async fn by_name<K: Stage>(on: &On<'_, K>, after_vanished: bool) -> Result<Remote> {
     let found = on
         .conn
         .client
@@ -112,21 +157,21 @@ async fn look<K: Stage>(on: &On<'_, K>, trusted: Option<&str>, observe: bool) ->
     let pk = pk_of(&body)
         .ok_or_else(|| Error::Protocol("a stage without pk".into()))?
         .to_string();
-    snapshot.upsert(&pk, body.clone());
+    on.conn.snapshot::<K>().upsert(&pk, body.clone());
     Ok(Remote::Named { pk, body })
 }
 
 /// Plans, doing the rechecks the plan asks for until it says what to do. Each recheck
-/// settles the fact that asked for it, so this ends after at most two of them.
+/// settles the fact that asked for it, so this ends after at most three of them.
 async fn decide<K: Stage>(
     on: &On<'_, K>,
     desired: &Map<String, Value>,
     mut remote: Remote,
+    mut view_confirmed: bool,
 ) -> Result<Act> {
     let obj = on.obj;
     let common = obj.common();
     let name = obj.authentik_name();
-    let mut view_confirmed = false;
     loop {
         let facts = Facts {
             management: common.management_policy,
@@ -162,6 +207,15 @@ async fn decide<K: Stage>(
                     body,
                     fresh: true,
                 };
+            }
+            Plan::Recheck(Recheck::Name) => {
+                let after_vanished = matches!(
+                    remote,
+                    Remote::Unlisted {
+                        after_vanished: true
+                    }
+                );
+                remote = by_name(on, after_vanished).await?;
             }
         }
     }
