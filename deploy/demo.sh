@@ -57,15 +57,17 @@ bin=$(cat "$work/bin")
 step "building the operator, the simulator and the test harness"
 with_progress "compiling" cargo build --quiet -p authentik-operator -p authentik-sim -p testenv
 kubectl="$bin/kubectl"
+# Where cargo put them: CARGO_TARGET_DIR when set (relative to here), else ./target.
+built="${CARGO_TARGET_DIR:-target}/debug"
 
 step "starting etcd and kube-apiserver on loopback"
-target/debug/testenv up --dir "$work" --exit-with-parent >"$work/testenv.out" 2>"$work/testenv.log" &
+"$built/testenv" up --dir "$work" --exit-with-parent >"$work/testenv.out" 2>"$work/testenv.log" &
 pids+=($!)
 export KUBECONFIG=$(wait_for_line "$work/testenv.out" 'KUBECONFIG=.*' 120 | cut -d= -f2-)
 
 step "starting the authentik simulator"
 token="demo-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
-AUTHENTIK_SIM_TOKEN="$token" target/debug/authentik-sim --listen 127.0.0.1:0 --seed >"$work/sim.log" 2>&1 &
+AUTHENTIK_SIM_TOKEN="$token" "$built/authentik-sim" --listen 127.0.0.1:0 --seed >"$work/sim.log" 2>&1 &
 pids+=($!)
 url=$(wait_for_line "$work/sim.log" 'http://127\.0\.0\.1:[0-9]+' 30)
 
@@ -75,7 +77,7 @@ step "installing the CRDs"
 
 step "running the operator against $url"
 printf '%s' "$token" >"$work/token"
-target/debug/authentik-operator run --authentik-url "$url" --authentik-token-file "$work/token" \
+"$built/authentik-operator" run --authentik-url "$url" --authentik-token-file "$work/token" \
   --metrics-addr 127.0.0.1:0 --resync-interval 5s >"$work/operator.log" 2>&1 &
 pids+=($!)
 
