@@ -30,9 +30,10 @@ use futures::{StreamExt, TryStreamExt};
 use kube::ResourceExt;
 use kube::api::{DeleteParams, ListParams, WatchEvent, WatchParams};
 use serde_json::json;
+use std::collections::HashSet;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The operator process, killed however the benchmark ends: on return or panic by this
@@ -130,15 +131,15 @@ async fn create_resources(env: &Env, prefix: &str, n: usize) {
         .await;
 }
 
-/// Waits until all `n` resources are Ready; returns when, from `started`.
-async fn all_ready(env: &Env, n: usize, started: Instant) -> Duration {
-    let api = env.api::<PasswordStage>();
+/// Waits until all `n` resources are Ready (as the watch of [`Tracker`] sees them);
+/// returns when, from `started`. Reading the watch, not listing: a list of thousands of
+/// objects every few hundred milliseconds would load the API server more than the operator.
+async fn all_ready(env: &Env, tracker: &Tracker, n: usize, started: Instant) -> Duration {
     let stall = Duration::from_secs(env_number("BENCH_STALL_SECS", 60));
     let (mut best, mut progressed, mut reported) = (0, Instant::now(), Instant::now());
     loop {
-        let list = api.list(&ListParams::default()).await.expect("list");
-        let ready = list.items.iter().filter(|o| common::is_ready(*o)).count();
-        if ready == n {
+        let ready = tracker.ready();
+        if ready >= n {
             return started.elapsed();
         }
         if ready > best {
@@ -152,9 +153,11 @@ async fn all_ready(env: &Env, n: usize, started: Instant) -> Duration {
             reported = Instant::now();
         }
         if progressed.elapsed() > stall {
+            let api = env.api::<PasswordStage>();
+            let list = api.list(&ListParams::default()).await.expect("list");
             give_up(&list.items, ready, n, stall);
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -188,40 +191,80 @@ async fn delete_all(env: &Env) -> Duration {
     }
 }
 
-/// Counts the API server's changes to the resources (finalizer, create marker, status), as
-/// its watch reports them, until dropped.
-fn count_resource_writes(env: &Env) -> (Arc<AtomicUsize>, tokio::task::JoinHandle<()>) {
-    let writes = Arc::new(AtomicUsize::new(0));
-    let api = env.api::<PasswordStage>();
-    let counted = writes.clone();
-    let task = tokio::spawn(async move {
-        let rv = api
+/// Follows the resources through one watch: how many changes the API server made to them
+/// (finalizer, create marker, status: every MODIFIED), and which are Ready.
+struct Tracker {
+    writes: Arc<AtomicUsize>,
+    ready: Arc<Mutex<HashSet<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Tracker {
+    async fn start(env: &Env) -> Tracker {
+        let writes = Arc::new(AtomicUsize::new(0));
+        let ready = Arc::new(Mutex::new(HashSet::new()));
+        let api = env.api::<PasswordStage>();
+        let list = api
             .list_metadata(&ListParams::default())
             .await
             .expect("list");
-        let mut rv = rv.metadata.resource_version.unwrap_or_default();
-        loop {
-            let params = WatchParams::default().timeout(290);
-            let Ok(stream) = api.watch(&params, &rv).await else {
-                return;
-            };
-            let mut stream = stream.boxed();
-            while let Ok(Some(event)) = stream.try_next().await {
-                match event {
-                    WatchEvent::Modified(o) => {
-                        counted.fetch_add(1, Ordering::Relaxed);
-                        rv = o.resource_version().unwrap_or_default();
+        let mut rv = list.metadata.resource_version.unwrap_or_default();
+        let (counted, seen) = (writes.clone(), ready.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                let params = WatchParams::default().timeout(290);
+                let Ok(stream) = api.watch(&params, &rv).await else {
+                    return;
+                };
+                let mut stream = stream.boxed();
+                while let Ok(Some(event)) = stream.try_next().await {
+                    let o = match event {
+                        WatchEvent::Modified(o) => {
+                            counted.fetch_add(1, Ordering::Relaxed);
+                            o
+                        }
+                        WatchEvent::Added(o) => o,
+                        WatchEvent::Deleted(o) => {
+                            rv = o.resource_version().unwrap_or_default();
+                            seen.lock().unwrap().remove(&o.name_any());
+                            continue;
+                        }
+                        WatchEvent::Bookmark(b) => {
+                            rv = b.metadata.resource_version;
+                            continue;
+                        }
+                        WatchEvent::Error(_) => return,
+                    };
+                    rv = o.resource_version().unwrap_or_default();
+                    let mut seen = seen.lock().unwrap();
+                    if common::is_ready(&o) {
+                        seen.insert(o.name_any());
+                    } else {
+                        seen.remove(&o.name_any());
                     }
-                    WatchEvent::Added(o) | WatchEvent::Deleted(o) => {
-                        rv = o.resource_version().unwrap_or_default();
-                    }
-                    WatchEvent::Bookmark(b) => rv = b.metadata.resource_version,
-                    WatchEvent::Error(_) => return,
                 }
             }
+        });
+        Tracker {
+            writes,
+            ready,
+            task,
         }
-    });
-    (writes, task)
+    }
+
+    fn writes(&self) -> usize {
+        self.writes.load(Ordering::Relaxed)
+    }
+
+    fn ready(&self) -> usize {
+        self.ready.lock().unwrap().len()
+    }
+}
+
+impl Drop for Tracker {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 /// Events the operator published in the namespace.
@@ -247,19 +290,18 @@ async fn unlimited(env: &Env, n: usize) {
     );
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (idle_rss, _) = operator.rss_kib();
-    let (writes, watch) = count_resource_writes(env);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let tracker = Tracker::start(env).await;
     env.sim.control().clear_requests();
 
     let started = Instant::now();
     create_resources(env, "bench", n).await;
     let created = started.elapsed();
-    let ready = all_ready(env, n, started).await;
+    let ready = all_ready(env, &tracker, n, started).await;
     let converge_requests = env.sim.control().requests().len();
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let kube_writes = writes.load(Ordering::Relaxed);
+    let kube_writes = tracker.writes();
     let events = events(env).await;
-    watch.abort();
+    drop(tracker);
 
     // Steady state: nothing to do. RSS sampled every second for its slope.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -399,9 +441,11 @@ async fn at_capacity(env: &Env, n: usize) {
     let operator = Operator::start(env, &[]);
     tokio::time::sleep(Duration::from_secs(2)).await;
     env.sim.control().clear_requests();
+    let tracker = Tracker::start(env).await;
     let started = Instant::now();
     create_resources(env, "cap", n).await;
-    let ready = all_ready(env, n, started).await;
+    let ready = all_ready(env, &tracker, n, started).await;
+    drop(tracker);
     let requests = env.sim.control().requests().len();
     let deleted = delete_all(env).await;
     drop(operator);

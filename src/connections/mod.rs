@@ -121,7 +121,7 @@ impl Connection {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .entry(K::ENDPOINT)
-            .or_default()
+            .or_insert_with(|| Arc::new(Snapshot::keeping(crate::crd::stage::body_fields::<K>())))
             .clone()
     }
 

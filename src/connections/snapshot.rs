@@ -12,6 +12,10 @@ use std::time::{Duration, Instant};
 #[derive(Default)]
 pub struct Snapshot {
     inner: RwLock<Inner>,
+    /// The fields kept of each object (empty: all). A stage body carries much the operator
+    /// never compares (`flow_set`, `component`, ...); keeping only what a spec can set
+    /// keeps the snapshot small, and changes to the rest cause no reconcile.
+    keep: HashSet<String>,
 }
 
 #[derive(Default)]
@@ -55,6 +59,31 @@ fn name_of(v: &Value) -> Option<&str> {
 }
 
 impl Snapshot {
+    /// A snapshot that keeps only these fields of each object (`pk` and `name` always);
+    /// none given, it keeps everything.
+    pub fn keeping(fields: impl IntoIterator<Item = String>) -> Snapshot {
+        let mut keep: HashSet<String> = fields.into_iter().collect();
+        if !keep.is_empty() {
+            keep.extend(["pk".to_string(), "name".to_string()]);
+        }
+        Snapshot {
+            keep,
+            ..Snapshot::default()
+        }
+    }
+
+    fn trimmed(&self, obj: Value) -> Value {
+        match obj {
+            Value::Object(fields) if !self.keep.is_empty() => Value::Object(
+                fields
+                    .into_iter()
+                    .filter(|(k, _)| self.keep.contains(k))
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+
     /// Whether a full list has been taken yet.
     pub fn is_taken(&self) -> bool {
         self.read(|i| i.taken.is_some())
@@ -65,6 +94,7 @@ impl Snapshot {
     }
 
     pub fn upsert(&self, pk: &str, obj: Value) {
+        let obj = self.trimmed(obj);
         self.write(|i| i.insert(pk, obj, Instant::now()));
     }
 
@@ -93,6 +123,10 @@ impl Snapshot {
         objects: HashMap<String, Value>,
         listed_from: Instant,
     ) -> HashSet<String> {
+        let objects: Vec<(String, Value)> = objects
+            .into_iter()
+            .map(|(pk, v)| (pk, self.trimmed(v)))
+            .collect();
         self.write(|i| {
             let mut next: HashMap<String, (Value, Instant)> = objects
                 .into_iter()
@@ -209,6 +243,28 @@ mod tests {
             s.holds_name("b", Duration::from_millis(10)),
             None,
             "too old"
+        );
+    }
+
+    #[test]
+    fn keeps_only_the_fields_it_is_told_to() {
+        let s = Snapshot::keeping(["order".to_string()]);
+        let full = json!({"pk": "1", "name": "a", "order": 2, "flow_set": [{"big": true}]});
+        s.upsert("1", full.clone());
+        assert_eq!(
+            s.get("1"),
+            Some(json!({"pk": "1", "name": "a", "order": 2}))
+        );
+        s.replace([("1".to_string(), full)].into(), Instant::now());
+        assert_eq!(
+            s.get("1"),
+            Some(json!({"pk": "1", "name": "a", "order": 2}))
+        );
+        // A change to a field no spec can set is no change.
+        let other = json!({"pk": "1", "name": "a", "order": 2, "flow_set": []});
+        assert!(
+            s.replace([("1".to_string(), other)].into(), Instant::now())
+                .is_empty()
         );
     }
 }

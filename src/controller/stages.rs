@@ -8,11 +8,12 @@ use crate::crd::stage::{Stage, kind_name};
 use crate::kinds::{self, StageKinds};
 use crate::reconcile::kinds::{KindOps, KindRuntime};
 use crate::reconcile::{self, Context};
+use futures::TryStreamExt;
 use futures::channel::mpsc::{self, UnboundedReceiver};
 use futures::future::BoxFuture;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Client, ResourceExt};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -30,11 +31,18 @@ fn stage_controllers<K: Stage>(
     let mut queues = Queues::default();
     for scope in scopes {
         let (tx, rx) = mpsc::unbounded();
-        let c = Controller::new(
+        // The cache holds what the operator reads: not the managed fields, which are about
+        // as large as the rest of a resource and never looked at.
+        let writer = reflector::store::Writer::<K>::default();
+        let reader = writer.as_reader();
+        let watch = watcher::watcher(
             api::<K>(client, scope.as_deref()),
             watcher::Config::default(),
         )
-        .with_config(cfg.clone());
+        .default_backoff()
+        .map_ok(|event| event.modify(|o| o.managed_fields_mut().clear()));
+        let stream = reflector::reflector(writer, watch).applied_objects();
+        let c = Controller::for_stream(stream, reader).with_config(cfg.clone());
         queues.add(scope.as_deref(), tx);
         controllers.push((c, rx));
     }

@@ -99,6 +99,23 @@ pub fn kind_name<K: Stage>() -> &'static str {
     }
 }
 
+/// Every field of an authentik body that the kind's spec can set, as the CRD's schema lists
+/// the spec's properties (what [`desired_body`] may send; the common ones included).
+pub fn body_fields<K: Stage>() -> Vec<String> {
+    let crd = K::crd();
+    let spec = crd
+        .spec
+        .versions
+        .first()
+        .and_then(|v| v.schema.as_ref())
+        .and_then(|s| s.open_api_v3_schema.as_ref())
+        .and_then(|s| s.properties.as_ref())
+        .and_then(|p| p.get("spec"))
+        .and_then(|s| s.properties.as_ref());
+    spec.map(|p| p.keys().map(|k| snake_case(k)).collect())
+        .unwrap_or_default()
+}
+
 /// The authentik body the spec asks for: only the fields the spec sets, references replaced
 /// by the pks they resolved to (`resolved`: spec field → pk string or list of pk strings).
 pub fn desired_body<K: Stage>(obj: &K, resolved: &BTreeMap<String, Value>) -> Map<String, Value> {
@@ -127,6 +144,20 @@ pub fn desired_body<K: Stage>(obj: &K, resolved: &BTreeMap<String, Value>) -> Ma
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_body_fields_are_the_specs_properties_in_snake_case() {
+        let fields = body_fields::<crate::kinds::PasswordStage>();
+        for f in [
+            "name",
+            "backends",
+            "configure_flow",
+            "failed_attempts_before_cancel",
+        ] {
+            assert!(fields.iter().any(|k| k == f), "{f} in {fields:?}");
+        }
+        assert!(!fields.iter().any(|k| k == "flow_set"));
+    }
     use crate::kinds::UserLoginStage;
     use std::borrow::Cow;
 

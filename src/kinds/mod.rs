@@ -89,6 +89,11 @@ mod tests {
                 queues: Queues::default(),
             };
             assert_eq!(ops.kind(), kind);
+            // The snapshot keeps these fields of each stage: every one the spec can send.
+            let kept = crate::crd::stage::body_fields::<K>();
+            for field in K::SET_FIELDS.iter().chain(K::ALWAYS_SEND).chain(&["name"]) {
+                assert!(kept.iter().any(|k| k == field), "{kind}: {field} not kept");
+            }
             self.kinds.push(kind);
             self.endpoints.push(K::ENDPOINT);
             self.models.push(K::MODEL);
