@@ -1,13 +1,19 @@
 //! What a new resource costs authentik: one create, no lookup by name while the sweep's
-//! recent list answers "no such name"; and what happens when someone takes the name after
-//! that list was read (authentik refuses our create, and the adoption policy decides).
+//! recent list answers "no such name"; what it costs the API server: two writes (the
+//! finalizer with the create marker, then the status); and what happens when someone takes
+//! the name after that list was read (authentik refuses our create, and the adoption policy
+//! decides).
 
 mod common;
 
 use authentik_operator::kinds::PasswordStage;
 use authentik_sim::{Profile, RecordedRequest};
 use common::{Env, authentik, body, is_ready, reason};
+use futures::{StreamExt, TryStreamExt};
+use kube::api::{ListParams, WatchEvent, WatchParams};
 use serde_json::json;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 fn password(name: &str, policy: &str) -> serde_json::Value {
     json!({
@@ -49,9 +55,36 @@ fn lookups(env: &Env, name: &str) -> usize {
         .count()
 }
 
+/// Counts the API server's changes to the PasswordStages of `env` (every MODIFIED its watch
+/// reports) from now on.
+async fn count_changes(env: &Env) -> Arc<AtomicUsize> {
+    let api = env.api::<PasswordStage>();
+    let listed = api
+        .list_metadata(&ListParams::default())
+        .await
+        .expect("list");
+    let from = listed.metadata.resource_version.unwrap_or_default();
+    let stream = api
+        .watch(&WatchParams::default(), &from)
+        .await
+        .expect("watch");
+    let changes = Arc::new(AtomicUsize::new(0));
+    let counted = changes.clone();
+    tokio::spawn(async move {
+        let mut stream = stream.boxed();
+        while let Ok(Some(event)) = stream.try_next().await {
+            if matches!(event, WatchEvent::Modified(_)) {
+                counted.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    });
+    changes
+}
+
 #[tokio::test]
 async fn a_new_resource_costs_one_create_and_no_lookup() {
     let env = env_with_one_list().await;
+    let changes = count_changes(&env).await;
     let names: Vec<String> = (0..12).map(|i| format!("new-{i}")).collect();
     for name in &names {
         env.create::<PasswordStage>(password(name, "Never")).await;
@@ -71,6 +104,10 @@ async fn a_new_resource_costs_one_create_and_no_lookup() {
         .filter(|r| !is_sweep_list(r))
         .map(|r| format!("{} {} {:?}", r.method, r.path, r.query))
         .collect();
+    // The finalizer with the create marker, then the status with the pk: nothing more, and
+    // nothing after (given a moment for a late write to show).
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(changes.load(Ordering::SeqCst), 2 * names.len());
     assert!(
         other.is_empty(),
         "nothing but creates and the sweep's list: {other:?}"

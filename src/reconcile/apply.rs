@@ -2,12 +2,11 @@
 //! status and events. A view of the resource that turns out stale is read again.
 
 use super::context::Context;
-use super::kube_ops::{self, api_for, has_finalizer};
+use super::kube_ops::api_for;
 use super::record::Report;
 use super::record::write_status;
 use super::status::Observation;
 use super::sync;
-use crate::crd::ManagementPolicy;
 use crate::crd::stage::Stage;
 use crate::error::{Error, Result};
 use kube::ResourceExt;
@@ -41,20 +40,6 @@ pub(super) async fn apply<K: Stage>(obj: &K, ctx: &Context) -> Result<Action> {
 /// version (or on the one its own previous write left), so a stale view fails with
 /// [`Error::StaleView`] instead of overwriting newer state.
 async fn apply_view<K: Stage>(obj: &K, ctx: &Context, api: &kube::Api<K>) -> Result<Action> {
-    let manage = obj.common().management_policy == ManagementPolicy::Manage;
-    // The finalizer is persisted before anything can be created in authentik.
-    let finalized;
-    let obj = if manage && !has_finalizer(obj) {
-        match kube_ops::add_finalizer(api, obj).await? {
-            Some(written) => {
-                finalized = written;
-                &finalized
-            }
-            None => return Ok(Action::await_change()),
-        }
-    } else {
-        obj
-    };
     let report = match ctx.connections.for_stage(obj) {
         Ok((key, conn)) => {
             let mut report = sync::sync(obj, ctx, &conn, api).await;

@@ -28,7 +28,7 @@ fn deletion_of<K: Stage>(obj: &K, ctx: &Context) -> Deletion {
     plan::deletion(
         common.management_policy,
         common.deletion_policy,
-        obj.status(),
+        kube_ops::record(obj),
         &ConnKey::of_stage(obj).id(),
         &obj.authentik_name(),
         referrers,

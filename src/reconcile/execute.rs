@@ -3,12 +3,13 @@
 
 use super::context::Context;
 use super::diff::{Diff, diff};
-use super::kube_ops::Notice;
+use super::kube_ops::{Notice, has_finalizer};
 use super::plan::{self, Act, Correction, Create};
 use super::record::Report;
 use super::status::Observation;
 use crate::authentik::wire::pk_of;
 use crate::connections::Connection;
+use crate::crd::ManagementPolicy;
 use crate::crd::stage::{Stage, kind_name};
 use crate::error::{Error, Result};
 use crate::metrics::KindLabels;
@@ -57,7 +58,19 @@ async fn bind<K: Stage>(
     write: Option<Correction>,
     mut obs: Observation,
 ) -> Report {
-    let name = on.obj.authentik_name();
+    let obj = on.obj;
+    let name = obj.authentik_name();
+    // The finalizer holds the resource before it owns a stage (Manage mode). A write earlier
+    // in this reconcile was the create step's, which put it there.
+    let manage = obj.common().management_policy == ManagementPolicy::Manage;
+    if manage && !has_finalizer(obj) && obs.written_version.is_none() {
+        let version = obj.meta().resource_version.as_deref();
+        match super::kube_ops::add_finalizer(on.api, obj, version).await {
+            Ok(Some(v)) => obs.written_version = Some(v),
+            Ok(None) => return Report::failed(obs, Error::StaleView),
+            Err(e) => return Report::failed(obs, e),
+        }
+    }
     let mut events = Vec::new();
     if adopted {
         let note = format!("adopted the existing authentik stage {name:?} (pk {pk})");
@@ -148,17 +161,8 @@ async fn create<K: Stage>(
 ) -> Report {
     let (obj, conn) = (on.obj, on.conn);
     let name = obj.authentik_name();
-    if how.mark {
-        // The create marker (see `plan::is_own_create`): the name, no pk, written before the
-        // create so that a create whose answer is lost is recognised as ours.
-        let mut marked = obj.status().cloned().unwrap_or_default();
-        marked.name = Some(name.clone());
-        marked.pk = None;
-        let version = obj.meta().resource_version.as_deref();
-        match super::kube_ops::apply_status(on.api, obj, version, &marked).await {
-            Ok(written) => obs.written_version = written,
-            Err(e) => return Report::failed(obs, e),
-        }
+    if let Err(e) = prepare_create(on, &name, how, &mut obs.written_version).await {
+        return Report::failed(obs, e);
     }
     obs.name = Some(name.clone());
     obs.pk_cleared = true;
@@ -166,9 +170,14 @@ async fn create<K: Stage>(
     let created = match conn.client.create(K::ENDPOINT, &body).await {
         Ok(v) => v,
         Err(Error::NameTaken(msg)) => {
-            // Not ours: the marker must go, so that deleting this resource never deletes
-            // the stage holding the name.
+            // Not ours: the marker must go, so that this resource never takes (or deletes)
+            // the stage holding the name as its own.
             obs.name_cleared = true;
+            let version = current_version(on, &obs.written_version);
+            match super::kube_ops::unmark_create(on.api, obj, version.as_deref()).await {
+                Ok(written) => obs.written_version = written,
+                Err(e) => return Report::failed(obs, e),
+            }
             if !how.checked {
                 // The caller looks at who took the name since the sweep's list.
                 return Report::failed(obs, Error::NameTaken(msg));
@@ -214,6 +223,47 @@ async fn create<K: Stage>(
         events: vec![event],
         outcome,
     }
+}
+
+/// The resourceVersion the next write is conditioned on: the one this reconcile's own last
+/// write left, else the one it read.
+fn current_version<K: Stage>(on: &On<'_, K>, written: &Option<String>) -> Option<String> {
+    written
+        .clone()
+        .or_else(|| on.obj.meta().resource_version.clone())
+}
+
+/// The writes a create needs first, each conditioned on the version the one before left
+/// (`written`): the finalizer and the create marker in one write, and for a stage created
+/// again, the vanished pk out of the status.
+async fn prepare_create<K: Stage>(
+    on: &On<'_, K>,
+    name: &str,
+    how: Create,
+    written: &mut Option<String>,
+) -> Result<()> {
+    let obj = on.obj;
+    if how.mark {
+        let version = current_version(on, written);
+        let Some(v) = super::kube_ops::mark_create(on.api, obj, version.as_deref(), name).await?
+        else {
+            // Deleted meanwhile: nothing to create for.
+            return Err(Error::StaleView);
+        };
+        *written = Some(v);
+    }
+    if how.clear_pk {
+        let mut cleared = obj.status().cloned().unwrap_or_default();
+        cleared.name = Some(name.to_string());
+        cleared.pk = None;
+        let version = current_version(on, written);
+        let status = super::kube_ops::apply_status(on.api, obj, version.as_deref(), &cleared);
+        let Some(v) = status.await? else {
+            return Err(Error::StaleView);
+        };
+        *written = Some(v);
+    }
+    Ok(())
 }
 
 pub(super) fn vanished(pk: &str) -> Error {

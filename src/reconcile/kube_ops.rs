@@ -1,5 +1,7 @@
-//! The Kubernetes side of a reconcile, in one place: finalizer, status, events.
+//! The Kubernetes side of a reconcile, in one place: finalizer, create marker, status,
+//! events.
 
+use super::plan::Record;
 use crate::crd::stage::Stage;
 use crate::error::{Error, Result};
 use kube::ResourceExt;
@@ -11,6 +13,10 @@ pub const FINALIZER: &str = "authentik-operator.io/stage";
 pub const FIELD_MANAGER: &str = "authentik-operator";
 /// Annotation that lets a user delete a PasswordStage that others still reference.
 pub const FORCE_DELETE_ANNOTATION: &str = "authentik-operator.io/force-delete";
+/// Annotation the operator writes with its finalizer right before it creates the stage: the
+/// name created. With no pk in the status it tells our own create whose answer was lost from
+/// someone else's stage of that name.
+pub const CREATED_NAME_ANNOTATION: &str = "authentik-operator.io/created-name";
 
 pub fn api_for<K: Stage>(client: &kube::Client, obj: &K) -> Api<K> {
     Api::namespaced(client.clone(), &obj.namespace().unwrap_or_default())
@@ -20,13 +26,56 @@ pub fn has_finalizer<K: Stage>(obj: &K) -> bool {
     obj.finalizers().iter().any(|f| f == FINALIZER)
 }
 
-/// Adds the finalizer and returns the object as written (the view later writes build on).
-/// The merge patch carries the resourceVersion, so a concurrent change makes it fail
-/// ([`Error::StaleView`]) instead of silently dropping another finalizer.
-pub async fn add_finalizer<K: Stage>(api: &Api<K>, obj: &K) -> Result<Option<K>> {
+/// What the resource records of its stage, for [`crate::reconcile::plan`].
+pub fn record<K: Stage>(obj: &K) -> Record<'_> {
+    Record {
+        status: obj.status(),
+        created_name: obj
+            .annotations()
+            .get(CREATED_NAME_ANNOTATION)
+            .map(String::as_str),
+        finalized: has_finalizer(obj),
+    }
+}
+
+/// The create marker (see [`crate::reconcile::plan::is_own_create`]) and the finalizer, in
+/// one write, right before the create: the finalizer must hold the resource before anything
+/// exists in authentik, and the marker must be there before the create is sent.
+pub async fn mark_create<K: Stage>(
+    api: &Api<K>,
+    obj: &K,
+    version: Option<&str>,
+    name: &str,
+) -> Result<Option<String>> {
+    let mut finalizers = obj.finalizers().to_vec();
+    if !has_finalizer(obj) {
+        finalizers.push(FINALIZER.to_string());
+    }
+    let metadata =
+        json!({"finalizers": finalizers, "annotations": {CREATED_NAME_ANNOTATION: name}});
+    patch_metadata(api, obj, version, metadata).await
+}
+
+/// Takes the create marker back: authentik refused the create, the stage holding the name
+/// is someone else's, and must never be taken (or deleted) as ours.
+pub async fn unmark_create<K: Stage>(
+    api: &Api<K>,
+    obj: &K,
+    version: Option<&str>,
+) -> Result<Option<String>> {
+    let metadata = json!({"annotations": {CREATED_NAME_ANNOTATION: null}});
+    patch_metadata(api, obj, version, metadata).await
+}
+
+/// Adds the finalizer (before an adopted stage is bound).
+pub async fn add_finalizer<K: Stage>(
+    api: &Api<K>,
+    obj: &K,
+    version: Option<&str>,
+) -> Result<Option<String>> {
     let mut finalizers = obj.finalizers().to_vec();
     finalizers.push(FINALIZER.to_string());
-    patch_finalizers(api, obj, finalizers).await
+    patch_metadata(api, obj, version, json!({"finalizers": finalizers})).await
 }
 
 pub async fn remove_finalizer<K: Stage>(api: &Api<K>, obj: &K) -> Result<()> {
@@ -36,16 +85,28 @@ pub async fn remove_finalizer<K: Stage>(api: &Api<K>, obj: &K) -> Result<()> {
         .filter(|f| *f != FINALIZER)
         .cloned()
         .collect();
-    patch_finalizers(api, obj, finalizers).await.map(drop)
+    let version = obj.resource_version();
+    patch_metadata(
+        api,
+        obj,
+        version.as_deref(),
+        json!({"finalizers": finalizers}),
+    )
+    .await
+    .map(drop)
 }
 
-async fn patch_finalizers<K: Stage>(
+/// A merge patch of the metadata, on condition that the object is still at `version` (so a
+/// concurrent change fails with [`Error::StaleView`] instead of being overwritten, another
+/// finalizer dropped); the resourceVersion written, `None` if the object is gone.
+async fn patch_metadata<K: Stage>(
     api: &Api<K>,
     obj: &K,
-    finalizers: Vec<String>,
-) -> Result<Option<K>> {
-    let patch =
-        json!({"metadata": {"finalizers": finalizers, "resourceVersion": obj.resource_version()}});
+    version: Option<&str>,
+    mut metadata: serde_json::Value,
+) -> Result<Option<String>> {
+    metadata["resourceVersion"] = json!(version);
+    let patch = json!({ "metadata": metadata });
     match api
         .patch(
             &obj.name_any(),
@@ -54,7 +115,7 @@ async fn patch_finalizers<K: Stage>(
         )
         .await
     {
-        Ok(written) => Ok(Some(written)),
+        Ok(written) => Ok(written.resource_version()),
         // Gone already: nothing left to hold.
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
         Err(kube::Error::Api(s)) if s.code == 409 => Err(Error::StaleView),

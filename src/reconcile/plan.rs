@@ -39,12 +39,23 @@ pub struct Shape {
     pub noun: &'static str,
 }
 
+/// What the resource itself records of its stage.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Record<'a> {
+    pub status: Option<&'a StageStatus>,
+    /// The `created-name` annotation: the name of the stage the operator creates (or
+    /// created), written with the finalizer in one write right before the create.
+    pub created_name: Option<&'a str>,
+    /// The finalizer is on the resource.
+    pub finalized: bool,
+}
+
 /// Everything [`plan`] decides from.
 #[derive(Clone, Copy, Debug)]
 pub struct Facts<'a> {
     pub management: ManagementPolicy,
     pub adoption: AdoptionPolicy,
-    pub status: Option<&'a StageStatus>,
+    pub record: Record<'a>,
     pub generation: Option<i64>,
     /// The authentik name the spec asks for.
     pub name: &'a str,
@@ -102,8 +113,12 @@ pub enum Act {
 /// Create the stage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Create {
-    /// Write the create marker first (it is not in the status yet).
+    /// Write the finalizer and the `created-name` marker first (in one write): they are not
+    /// both on the resource yet.
     pub mark: bool,
+    /// Clear the pk of the vanished stage from the status first, so that a create whose
+    /// answer is lost is recognised as ours (the marker counts only without a pk).
+    pub clear_pk: bool,
     /// The stage known by the resource's pk vanished: this creates it again.
     pub recreate: bool,
     /// authentik said no stage holds the name; otherwise only the sweep's list did, and a
@@ -133,7 +148,7 @@ pub fn plan(f: &Facts) -> Plan {
             None,
         ),
         Remote::Named { pk, body, .. } => {
-            let ours = is_own_create(f.status, name);
+            let ours = is_own_create(f.record, name);
             if !observe && !ours && !f.view_confirmed {
                 return Plan::Recheck(Recheck::View);
             }
@@ -162,14 +177,13 @@ pub fn plan(f: &Facts) -> Plan {
             )),
             None,
         ),
-        Remote::Unlisted { .. } if observe || is_own_create(f.status, name) => {
+        Remote::Unlisted { .. } if observe || is_own_create(f.record, name) => {
             Plan::Recheck(Recheck::Name)
         }
         Remote::Absent { after_vanished } | Remote::Unlisted { after_vanished } => {
             Plan::Act(Act::Create(Create {
-                mark: f
-                    .status
-                    .is_none_or(|s| s.pk.is_some() || s.name.as_deref() != Some(name)),
+                mark: f.record.created_name != Some(name) || !f.record.finalized,
+                clear_pk: f.record.status.is_some_and(|s| s.pk.is_some()),
                 recreate: *after_vanished,
                 checked: matches!(f.remote, Remote::Absent { .. }),
             }))
@@ -193,7 +207,7 @@ fn bind(f: &Facts, pk: &str, diff: Diff, adopted: bool, fresh: bool) -> Plan {
     if write && fills_from_remote && !fresh {
         return Plan::Recheck(Recheck::Stage { pk: pk.to_string() });
     }
-    let observed = f.status.and_then(|s| s.observed_generation);
+    let observed = f.record.status.and_then(|s| s.observed_generation);
     Plan::Act(Act::Bind {
         pk: pk.to_string(),
         adopted,
@@ -234,10 +248,15 @@ pub fn not_kept(after: &Diff) -> Option<Error> {
 
 /// Whether a stage with `name` in authentik is the operator's own create whose answer was
 /// lost (a crash, a timeout, an empty 405 after the insert): right before creating, the
-/// status gets the name and loses the pk (the create marker). A stage that merely shares the
-/// name of one we lost (pk still set) is not ours.
-pub fn is_own_create(status: Option<&StageStatus>, name: &str) -> bool {
-    status.is_some_and(|s| s.pk.is_none() && s.name.as_deref() == Some(name))
+/// resource gets the `created-name` annotation (the create marker), and its status holds no
+/// pk. A stage that merely shares the name of one we lost (pk still set) is not ours. A
+/// status with the name and no pk is the marker of earlier releases, still honoured.
+pub fn is_own_create(record: Record, name: &str) -> bool {
+    let status = record.status;
+    let no_pk = status.is_none_or(|s| s.pk.is_none());
+    let marked = record.created_name == Some(name)
+        || status.is_some_and(|s| s.name.as_deref() == Some(name));
+    no_pk && marked
 }
 
 /// What to do with the stage found by name, for a resource with no trusted pk.
@@ -299,12 +318,13 @@ pub enum Deletion {
 pub fn deletion(
     management: ManagementPolicy,
     policy: DeletionPolicy,
-    status: Option<&StageStatus>,
+    record: Record,
     connection: &str,
     name: &str,
     referrers: Vec<String>,
     forced: bool,
 ) -> Deletion {
+    let status = record.status;
     if management == ManagementPolicy::Observe || policy == DeletionPolicy::Orphan {
         return Deletion::Orphan {
             pk: status.and_then(|s| s.pk.clone()),
@@ -313,7 +333,7 @@ pub fn deletion(
     // Never delete a stage that was only observed, or one in another authentik than the one
     // this resource now points at.
     let known = status.and_then(|s| s.trusted_pk(connection, false));
-    let marker = is_own_create(status, name);
+    let marker = is_own_create(record, name);
     if known.is_none() && !marker {
         return Deletion::Nothing;
     }

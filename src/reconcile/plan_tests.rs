@@ -25,21 +25,23 @@ fn body(in_sync: bool) -> Value {
     json!({"pk": "p1", "name": "login", "order": if in_sync { 1 } else { 2 }, "user_fields": []})
 }
 
-/// The status a resource carries into the reconcile.
+/// What a resource carries into the reconcile.
 #[derive(Clone, Copy, Debug)]
 enum Had {
     /// Never reconciled.
     Nothing,
-    /// The create marker: the name written, no pk.
+    /// The create marker: the finalizer and the `created-name` annotation, no status.
     Marker,
-    /// A pk from an earlier create or adoption.
+    /// The create marker of earlier releases: the name in the status, no pk.
+    StatusMarker,
+    /// A pk from an earlier create, the marker still on the resource.
     Pk,
 }
 
 fn status(had: Had) -> Option<StageStatus> {
     match had {
-        Had::Nothing => None,
-        Had::Marker => Some(StageStatus {
+        Had::Nothing | Had::Marker => None,
+        Had::StatusMarker => Some(StageStatus {
             name: Some("login".into()),
             ..Default::default()
         }),
@@ -52,17 +54,27 @@ fn status(had: Had) -> Option<StageStatus> {
     }
 }
 
+/// The record of `had`, with its status `st` (from [`status`]).
+fn rec(had: Had, st: &Option<StageStatus>) -> Record<'_> {
+    let marked = matches!(had, Had::Marker | Had::Pk);
+    Record {
+        status: st.as_ref(),
+        created_name: marked.then_some("login"),
+        finalized: !matches!(had, Had::Nothing),
+    }
+}
+
 fn facts<'a>(
     management: ManagementPolicy,
     adoption: AdoptionPolicy,
-    status: Option<&'a StageStatus>,
+    record: Record<'a>,
     desired: &'a Map<String, Value>,
     remote: &'a Remote,
 ) -> Facts<'a> {
     Facts {
         management,
         adoption,
-        status,
+        record,
         generation: Some(1),
         name: "login",
         desired,
@@ -80,11 +92,13 @@ fn said(plan: &Plan) -> String {
         Plan::Recheck(Recheck::Name) => "look up the name".into(),
         Plan::Act(Act::Create(Create {
             mark,
+            clear_pk,
             recreate,
             checked,
         })) => format!(
-            "create{}{}{}",
+            "create{}{}{}{}",
             if *mark { " after marking" } else { "" },
+            if *clear_pk { " clearing the pk" } else { "" },
             if *recreate { " again" } else { "" },
             if *checked { "" } else { " unchecked" }
         ),
@@ -155,7 +169,13 @@ fn a_stage_found_by_name_behaviour_table() {
     for (management, adoption, had, in_sync, want) in table {
         let st = status(had);
         let remote = named(in_sync);
-        let got = plan(&facts(management, adoption, st.as_ref(), &desired, &remote));
+        let got = plan(&facts(
+            management,
+            adoption,
+            rec(had, &st),
+            &desired,
+            &remote,
+        ));
         assert_eq!(
             said(&got),
             want,
@@ -171,9 +191,13 @@ fn a_refused_stage_shows_how_it_differs() {
         pk: "p1".into(),
         body: body(false),
     };
-    let Plan::Act(Act::Refuse { diff: Some(d), .. }) =
-        plan(&facts(Manage, IfMatch, None, &desired, &remote))
-    else {
+    let Plan::Act(Act::Refuse { diff: Some(d), .. }) = plan(&facts(
+        Manage,
+        IfMatch,
+        Record::default(),
+        &desired,
+        &remote,
+    )) else {
         panic!("IfMatch refuses a differing stage")
     };
     assert_eq!(d.drift[0].field, "order");
@@ -189,16 +213,16 @@ fn someone_elses_stage_is_judged_only_on_a_confirmed_view() {
         body: body(true),
     };
     for adoption in [Never, IfMatch, Always] {
-        let mut f = facts(Manage, adoption, None, &desired, &remote);
+        let mut f = facts(Manage, adoption, Record::default(), &desired, &remote);
         f.view_confirmed = false;
         assert_eq!(said(&plan(&f)), "confirm view", "{adoption:?}");
     }
     // Our own (the marker is in view) and Observe mode need no confirmation.
     let marker = status(Had::Marker);
-    let mut f = facts(Manage, Never, marker.as_ref(), &desired, &remote);
+    let mut f = facts(Manage, Never, rec(Had::Marker, &marker), &desired, &remote);
     f.view_confirmed = false;
     assert_eq!(said(&plan(&f)), "bind p1");
-    let mut f = facts(Observe, Never, None, &desired, &remote);
+    let mut f = facts(Observe, Never, Record::default(), &desired, &remote);
     f.view_confirmed = false;
     assert_eq!(said(&plan(&f)), "bind p1");
 }
@@ -207,10 +231,14 @@ fn someone_elses_stage_is_judged_only_on_a_confirmed_view() {
 fn nothing_found_behaviour_table() {
     // (management, status, after the known pk vanished) → plan
     let table = [
+        // One write (finalizer and marker) before the create.
         (Manage, Had::Nothing, false, "create after marking"),
-        // The marker is already written: no second status write before the create.
+        // The marker is already written: no write before the create.
         (Manage, Had::Marker, false, "create"),
-        (Manage, Had::Pk, true, "create after marking again"),
+        // The marker of earlier releases: the finalizer and the annotation take over.
+        (Manage, Had::StatusMarker, false, "create after marking"),
+        // The stage vanished: its pk leaves the status before the create, the marker stays.
+        (Manage, Had::Pk, true, "create clearing the pk again"),
         (Observe, Had::Nothing, false, "refuse NotFound"),
         (Observe, Had::Pk, true, "refuse NotFound"),
     ];
@@ -219,7 +247,13 @@ fn nothing_found_behaviour_table() {
         let st = status(had);
         let remote = Remote::Absent { after_vanished };
         for adoption in [Never, IfMatch, Always] {
-            let got = plan(&facts(management, adoption, st.as_ref(), &desired, &remote));
+            let got = plan(&facts(
+                management,
+                adoption,
+                rec(had, &st),
+                &desired,
+                &remote,
+            ));
             assert_eq!(said(&got), want, "{management:?} {had:?} {adoption:?}");
         }
     }
@@ -236,21 +270,22 @@ fn nothing_found_behaviour_table() {
             Manage,
             Had::Pk,
             true,
-            "create after marking again unchecked",
+            "create clearing the pk again unchecked",
         ),
         (Manage, Had::Marker, false, "look up the name"),
+        (Manage, Had::StatusMarker, false, "look up the name"),
         (Observe, Had::Nothing, false, "look up the name"),
     ];
     for (management, had, after_vanished, want) in table {
         let st = status(had);
         let remote = Remote::Unlisted { after_vanished };
-        let got = plan(&facts(management, Never, st.as_ref(), &desired, &remote));
+        let got = plan(&facts(management, Never, rec(had, &st), &desired, &remote));
         assert_eq!(said(&got), want, "{management:?} {had:?}");
     }
     // Observe mode does not recreate a stage that vanished.
     let gone = Remote::Vanished { pk: "p0".into() };
-    let st = status(Had::Pk);
-    let got = plan(&facts(Observe, Never, st.as_ref(), &desired, &gone));
+    let (had, st) = (Had::Pk, status(Had::Pk));
+    let got = plan(&facts(Observe, Never, rec(had, &st), &desired, &gone));
     assert_eq!(said(&got), "refuse NotFound");
 }
 
@@ -266,14 +301,14 @@ fn the_known_stage_behaviour_table() {
         (Observe, true, false, "bind p0 drifted"),
     ];
     let desired = desired();
-    let st = status(Had::Pk);
+    let (had, st) = (Had::Pk, status(Had::Pk));
     for (management, spec_changed, in_sync, want) in table {
         let remote = Remote::AtPk {
             pk: "p0".into(),
             body: body(in_sync),
             fresh: false,
         };
-        let mut f = facts(management, Always, st.as_ref(), &desired, &remote);
+        let mut f = facts(management, Always, rec(had, &st), &desired, &remote);
         f.generation = Some(if spec_changed { 2 } else { 1 });
         assert_eq!(said(&plan(&f)), want, "{management:?} {spec_changed}");
     }
@@ -282,7 +317,7 @@ fn the_known_stage_behaviour_table() {
 #[test]
 fn a_patch_that_fills_required_lists_reads_the_stage_fresh_first() {
     let desired = desired();
-    let st = status(Had::Pk);
+    let (had, st) = (Had::Pk, status(Had::Pk));
     let at = |in_sync, fresh| Remote::AtPk {
         pk: "p0".into(),
         body: body(in_sync),
@@ -301,7 +336,7 @@ fn a_patch_that_fills_required_lists_reads_the_stage_fresh_first() {
             desired.insert("user_fields".into(), json!([]));
         }
         let remote = at(in_sync, fresh);
-        let mut f = facts(Manage, Never, st.as_ref(), &desired, &remote);
+        let mut f = facts(Manage, Never, rec(had, &st), &desired, &remote);
         f.shape = NEEDS_LIST;
         assert_eq!(said(&plan(&f)), want, "{in_sync} {fresh} {sets_list}");
     }
@@ -340,11 +375,25 @@ fn the_create_marker_is_a_name_without_a_pk() {
         pk: pk.map(str::to_string),
         ..Default::default()
     };
-    assert!(is_own_create(Some(&status(Some("a"), None)), "a"));
-    assert!(!is_own_create(Some(&status(Some("a"), Some("pk"))), "a"));
-    assert!(!is_own_create(Some(&status(Some("b"), None)), "a"));
-    assert!(!is_own_create(Some(&status(None, None)), "a"));
-    assert!(!is_own_create(None, "a"));
+    fn record<'a>(created: Option<&'a str>, st: &'a Option<StageStatus>) -> Record<'a> {
+        Record {
+            status: st.as_ref(),
+            created_name: created,
+            finalized: true,
+        }
+    }
+    let (none, with_pk) = (None, Some(status(Some("a"), Some("pk"))));
+    let (name_only, other_name) = (Some(status(Some("a"), None)), Some(status(Some("b"), None)));
+    // The annotation, no pk: ours.
+    assert!(is_own_create(record(Some("a"), &none), "a"));
+    assert!(!is_own_create(record(Some("b"), &none), "a"));
+    // A pk in the status: the marker is of a create that answered; a stage of the same
+    // name now is someone else's.
+    assert!(!is_own_create(record(Some("a"), &with_pk), "a"));
+    // The marker of earlier releases.
+    assert!(is_own_create(record(None, &name_only), "a"));
+    assert!(!is_own_create(record(None, &other_name), "a"));
+    assert!(!is_own_create(record(None, &none), "a"));
 }
 
 #[test]
@@ -358,7 +407,7 @@ fn a_correction_is_an_update_only_when_the_spec_changed() {
 fn deletion_behaviour_table() {
     use DeletionPolicy::{Delete, Orphan};
     let known = status(Had::Pk);
-    let marker = status(Had::Marker);
+    let marker = status(Had::StatusMarker);
     let observed = Some(StageStatus {
         observed_only: true,
         ..known.clone().unwrap()
@@ -390,10 +439,14 @@ fn deletion_behaviour_table() {
         (Observe, Delete, &known, vec![], false, orphan(Some("p0"))),
     ];
     for (management, policy, st, referrers, forced, want) in table {
+        let record = Record {
+            status: st.as_ref(),
+            ..Record::default()
+        };
         let got = deletion(
             management,
             policy,
-            st.as_ref(),
+            record,
             "default/authentik",
             "login",
             referrers,
@@ -404,4 +457,20 @@ fn deletion_behaviour_table() {
             "{management:?} {policy:?} {st:?} forced={forced}"
         );
     }
+    // The create marker on the resource, no status yet: a create whose answer was lost.
+    let marked = Record {
+        created_name: Some("login"),
+        finalized: true,
+        ..Record::default()
+    };
+    let got = deletion(
+        Manage,
+        Delete,
+        marked,
+        "default/authentik",
+        "login",
+        vec![],
+        false,
+    );
+    assert_eq!(got, Deletion::ByName);
 }

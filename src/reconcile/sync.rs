@@ -176,7 +176,7 @@ async fn decide<K: Stage>(
         let facts = Facts {
             management: common.management_policy,
             adoption: common.adoption_policy,
-            status: obj.status(),
+            record: super::kube_ops::record(obj),
             generation: obj.meta().generation,
             name: &name,
             desired,
