@@ -65,8 +65,9 @@ async fn a_reconcile_on_a_stale_version_keeps_its_own_stage() {
     recorder.abort();
     let history = history.lock().unwrap().clone();
 
-    // The bad order did happen: a second reconcile looked the stage up by name again
-    // because the version it read had neither the create marker nor the pk.
+    // The bad order did happen: a reconcile ran on a version without the pk the operator had
+    // already recorded, so it looked the stage up by name (the first reconcile never does:
+    // the sweep's recent list says the name is free).
     let lookups = env
         .sim
         .control()
@@ -81,7 +82,7 @@ async fn a_reconcile_on_a_stale_version_keeps_its_own_stage() {
         })
         .count();
     assert!(
-        lookups >= 2,
+        lookups >= 1,
         "no reconcile ran on a stale version ({lookups} lookup by name); the test proves nothing"
     );
 
