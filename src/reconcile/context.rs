@@ -76,11 +76,14 @@ impl Stores {
             .map(|k| k.as_ref())
     }
 
-    /// Names claimed by resources that manage (not merely observe) a stage.
-    pub fn claims(&self) -> Vec<Claim> {
+    /// The claims on the authentik name `name` by resources that manage (not merely
+    /// observe) a stage. Only the resources of that name become claims: every reconcile
+    /// asks, and building a claim for each of thousands of resources each time made
+    /// converging quadratic.
+    pub fn claims_on(&self, name: &str) -> Vec<Claim> {
         let mut out = Vec::new();
         for k in &self.kinds {
-            k.claims(&mut out);
+            k.claims_on(name, &mut out);
         }
         out
     }

@@ -4,7 +4,7 @@
 //! cannot be half wired). Kinds are registered once, in [`crate::kinds`].
 
 use super::naming::Claim;
-use super::naming::claim_of;
+use super::naming::{claim_of, named};
 use crate::authentik::wire::pk_of;
 use crate::caches::{Caches, Queues};
 use crate::connections::{ConnKey, Connection};
@@ -38,7 +38,7 @@ pub trait KindOps: Send + Sync {
     /// The kind's name (`PasswordStage`).
     fn kind(&self) -> &'static str;
     /// The name claims of the resources that manage (not merely observe) a stage.
-    fn claims(&self, out: &mut Vec<Claim>);
+    fn claims_on(&self, name: &str, out: &mut Vec<Claim>);
     /// `Kind/name` of the resources in `namespace` that `ref` the `kind` resource `name`.
     fn referrers(&self, kind: &str, namespace: &str, name: &str, out: &mut Vec<String>);
     /// The resource `namespace/name`, for a `ref` to it: its connection and its pk, if any.
@@ -84,9 +84,11 @@ impl<K: Stage> KindOps for KindRuntime<K> {
         kind_name::<K>()
     }
 
-    fn claims(&self, out: &mut Vec<Claim>) {
+    fn claims_on(&self, name: &str, out: &mut Vec<Claim>) {
         for obj in self.caches.state() {
-            if obj.common().management_policy == ManagementPolicy::Manage {
+            if named(obj.as_ref(), name)
+                && obj.common().management_policy == ManagementPolicy::Manage
+            {
                 out.push(claim_of(obj.as_ref()));
             }
         }

@@ -47,6 +47,12 @@ pub fn conflicting<'a>(me: &Claim, all: impl IntoIterator<Item = &'a Claim>) -> 
         .min_by(|a, b| a.order_key().cmp(&b.order_key()))
 }
 
+/// Whether `obj` asks for the authentik name `name` (without building the name).
+pub fn named<K: Stage>(obj: &K, name: &str) -> bool {
+    let own = obj.common().name.as_deref().or(obj.meta().name.as_deref());
+    own.unwrap_or_default() == name
+}
+
 /// The claim `obj` makes on its authentik name.
 pub fn claim_of<K: Stage>(obj: &K) -> Claim {
     Claim {
@@ -121,5 +127,22 @@ mod tests {
         let all = vec![a.clone(), b.clone()];
         assert_eq!(conflicting(&b, &all), Some(&a));
         assert_eq!(conflicting(&a, &all), None);
+    }
+
+    #[test]
+    fn a_resource_asks_for_its_spec_name_else_its_own() {
+        let stage = |spec: serde_json::Value| -> crate::kinds::PasswordStage {
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "authentik-operator.io/v1alpha1", "kind": "PasswordStage",
+                "metadata": {"name": "res", "namespace": "ns"}, "spec": spec
+            }))
+            .unwrap()
+        };
+        let inbuilt = "authentik.core.auth.InbuiltBackend";
+        let plain = stage(serde_json::json!({"backends": [inbuilt]}));
+        assert!(named(&plain, "res") && !named(&plain, "other"));
+        let renamed = stage(serde_json::json!({"name": "login", "backends": [inbuilt]}));
+        assert!(named(&renamed, "login") && !named(&renamed, "res"));
+        assert_eq!(claim_of(&renamed).authentik_name, "login");
     }
 }

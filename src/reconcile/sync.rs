@@ -95,12 +95,16 @@ async fn desire<K: Stage>(
 ) -> Result<(Map<String, Value>, BTreeMap<String, String>)> {
     let obj = on.obj;
     obj.check_spec().map_err(Error::InvalidSpec)?;
-    if !observe && let Some(winner) = conflicting(&claim_of(obj), &on.ctx.stores.claims()) {
-        return Err(Error::NameConflict(format!(
-            "the authentik stage name {:?} is already claimed by {}; authentik stage names are unique across all stage kinds",
-            obj.authentik_name(),
-            winner.describe()
-        )));
+    if !observe {
+        let me = claim_of(obj);
+        let claims = on.ctx.stores.claims_on(&me.authentik_name);
+        if let Some(winner) = conflicting(&me, &claims) {
+            return Err(Error::NameConflict(format!(
+                "the authentik stage name {:?} is already claimed by {}; authentik stage names are unique across all stage kinds",
+                me.authentik_name,
+                winner.describe()
+            )));
+        }
     }
     let resolved = super::resolve::resolve(obj, on.ctx, on.conn).await?;
     Ok((desired_body(obj, &resolved.body), resolved.shown))
