@@ -161,8 +161,9 @@ async fn create<K: Stage>(
 ) -> Report {
     let (obj, conn) = (on.obj, on.conn);
     let name = obj.authentik_name();
-    if let Err(e) = prepare_create(on, &name, how, &mut obs.written_version).await {
-        return Report::failed(obs, e);
+    match prepare_create(on, &name, how, obs.written_version.clone()).await {
+        Ok(written) => obs.written_version = written,
+        Err(e) => return Report::failed(obs, e),
     }
     obs.name = Some(name.clone());
     obs.pk_cleared = true;
@@ -234,36 +235,36 @@ fn current_version<K: Stage>(on: &On<'_, K>, written: &Option<String>) -> Option
 }
 
 /// The writes a create needs first, each conditioned on the version the one before left
-/// (`written`): the finalizer and the create marker in one write, and for a stage created
-/// again, the vanished pk out of the status.
+/// (starting from `written`): the finalizer and the create marker in one write, and for a
+/// stage created again, the vanished pk out of the status. Returns the version they left.
 async fn prepare_create<K: Stage>(
     on: &On<'_, K>,
     name: &str,
     how: Create,
-    written: &mut Option<String>,
-) -> Result<()> {
+    mut written: Option<String>,
+) -> Result<Option<String>> {
     let obj = on.obj;
     if how.mark {
-        let version = current_version(on, written);
+        let version = current_version(on, &written);
         let Some(v) = super::kube_ops::mark_create(on.api, obj, version.as_deref(), name).await?
         else {
             // Deleted meanwhile: nothing to create for.
             return Err(Error::StaleView);
         };
-        *written = Some(v);
+        written = Some(v);
     }
     if how.clear_pk {
         let mut cleared = obj.status().cloned().unwrap_or_default();
         cleared.name = Some(name.to_string());
         cleared.pk = None;
-        let version = current_version(on, written);
+        let version = current_version(on, &written);
         let status = super::kube_ops::apply_status(on.api, obj, version.as_deref(), &cleared);
         let Some(v) = status.await? else {
             return Err(Error::StaleView);
         };
-        *written = Some(v);
+        written = Some(v);
     }
-    Ok(())
+    Ok(written)
 }
 
 pub(super) fn vanished(pk: &str) -> Error {
