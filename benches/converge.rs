@@ -166,9 +166,18 @@ async fn all_ready(env: &Env, tracker: &Tracker, n: usize, started: Instant) -> 
 async fn delete_all(env: &Env) -> Duration {
     let api = env.api::<PasswordStage>();
     let started = Instant::now();
-    api.delete_collection(&DeleteParams::default(), &ListParams::default())
-        .await
-        .expect("delete all");
+    // Tens of thousands of deletes in one request can outlast the API server's request
+    // timeout; what is left is deleted by the next try.
+    for attempt in 1.. {
+        match api
+            .delete_collection(&DeleteParams::default(), &ListParams::default())
+            .await
+        {
+            Ok(_) => break,
+            Err(e) if attempt < 5 => eprintln!("  delete all: {e}; again"),
+            Err(e) => panic!("delete all: {e}"),
+        }
+    }
     let mut reported = Instant::now();
     loop {
         let left = api
@@ -325,8 +334,6 @@ async fn unlimited(env: &Env, n: usize) {
     let steady_writes = steady.iter().filter(|r| r.method != "GET").count();
     let in_authentik = env.sim.control().stages("password").len();
     let (rss, peak) = operator.rss_kib();
-    delete_all(env).await;
-    drop(operator);
 
     println!("-- {n} PasswordStages (one flow slug reference each), simulator unlimited --");
     println!(
@@ -360,6 +367,8 @@ async fn unlimited(env: &Env, n: usize) {
         peak / 1024,
         slope(&samples) * 60.0 / 1024.0
     );
+    delete_all(env).await;
+    drop(operator);
 }
 
 /// Least-squares slope of (seconds, KiB): KiB per second.
