@@ -55,11 +55,7 @@ async fn apply_view<K: Stage>(obj: &K, ctx: &Context, api: &kube::Api<K>) -> Res
             ctx.retry_if_back(&key, &conn);
             report
         }
-        Err(e) => Report {
-            obs: Observation::default(),
-            events: Vec::new(),
-            outcome: Err(e),
-        },
+        Err(e) => Report::failed(Observation::default(), e),
     };
     if let Err(Error::StaleView) = report.outcome {
         // Nothing this view could say is worth writing: the caller reads the object afresh.

@@ -9,8 +9,8 @@ use super::record::Report;
 use super::status::Observation;
 use crate::authentik::wire::pk_of;
 use crate::connections::Connection;
-use crate::crd::ManagementPolicy;
 use crate::crd::stage::{Stage, kind_name};
+use crate::crd::{DriftEntry, ManagementPolicy};
 use crate::error::{Error, Result};
 use crate::metrics::KindLabels;
 use kube::api::Api;
@@ -58,18 +58,10 @@ async fn bind<K: Stage>(
     write: Option<Correction>,
     mut obs: Observation,
 ) -> Report {
-    let obj = on.obj;
-    let name = obj.authentik_name();
-    // The finalizer holds the resource before it owns a stage (Manage mode). A write earlier
-    // in this reconcile was the create step's, which put it there.
-    let manage = obj.common().management_policy == ManagementPolicy::Manage;
-    if manage && !has_finalizer(obj) && obs.written_version.is_none() {
-        let version = obj.meta().resource_version.as_deref();
-        match super::kube_ops::add_finalizer(on.api, obj, version).await {
-            Ok(Some(v)) => obs.written_version = Some(v),
-            Ok(None) => return Report::failed(obs, Error::StaleView),
-            Err(e) => return Report::failed(obs, e),
-        }
+    let name = on.obj.authentik_name();
+    match hold(on, obs.written_version.clone()).await {
+        Ok(written) => obs.written_version = written,
+        Err(e) => return Report::failed(obs, e),
     }
     let mut events = Vec::new();
     if adopted {
@@ -83,35 +75,49 @@ async fn bind<K: Stage>(
     obs.unsupported = found.unsupported;
     obs.drift = found.drift;
     let Some(how) = write else {
-        return Report {
-            obs,
-            events,
-            outcome: Ok(()),
-        };
+        return Report::new(obs, events, Ok(()));
     };
     let updated = match patch::<K>(on.conn, &pk, &found.patch).await {
         Ok(v) => v,
-        Err(e) => {
-            return Report {
-                obs,
-                events,
-                outcome: Err(e),
-            };
-        }
+        Err(e) => return Report::new(obs, events, Err(e)),
     };
     obs.wrote = true;
     let after = diff(desired, &updated, K::SET_FIELDS, &[]);
     if let Some(e) = plan::not_kept(&after) {
         obs.drift = after.drift;
-        return Report {
-            obs,
-            events,
-            outcome: Err(e),
-        };
+        return Report::new(obs, events, Err(e));
     }
-    let fields: Vec<&str> = obs.drift.iter().map(|d| d.field.as_str()).collect();
+    events.push(corrected(on, how, &obs.drift, &name));
+    Report::new(obs, events, Ok(()))
+}
+
+/// The finalizer, before the resource owns a stage (Manage mode); the version written, or
+/// `written` unchanged. A write earlier in this reconcile (`written`) was the create
+/// step's, which put the finalizer there.
+async fn hold<K: Stage>(on: &On<'_, K>, written: Option<String>) -> Result<Option<String>> {
+    let obj = on.obj;
+    let manage = obj.common().management_policy == ManagementPolicy::Manage;
+    if !manage || has_finalizer(obj) || written.is_some() {
+        return Ok(written);
+    }
+    let version = obj.meta().resource_version.as_deref();
+    match super::kube_ops::add_finalizer(on.api, obj, version).await? {
+        Some(v) => Ok(Some(v)),
+        // Deleted meanwhile: nothing to bind.
+        None => Err(Error::StaleView),
+    }
+}
+
+/// What a correction written to authentik tells the user (and, for drift, the metrics).
+fn corrected<K: Stage>(
+    on: &On<'_, K>,
+    how: Correction,
+    drift: &[DriftEntry],
+    name: &str,
+) -> Notice {
+    let fields: Vec<&str> = drift.iter().map(|d| d.field.as_str()).collect();
     let fields = fields.join(", ");
-    events.push(match how {
+    match how {
         Correction::Updated => Notice::normal(
             "Updated",
             format!("updated {fields} of the authentik stage {name:?}"),
@@ -127,11 +133,6 @@ async fn bind<K: Stage>(
                 format!("corrected {fields} changed in authentik behind our back"),
             )
         }
-    });
-    Report {
-        obs,
-        events,
-        outcome: Ok(()),
     }
 }
 
@@ -219,11 +220,7 @@ async fn create<K: Stage>(
         }
         None => Ok(()),
     };
-    Report {
-        obs,
-        events: vec![event],
-        outcome,
-    }
+    Report::new(obs, vec![event], outcome)
 }
 
 /// The resourceVersion the next write is conditioned on: the one this reconcile's own last

@@ -18,12 +18,16 @@ pub struct Report {
 }
 
 impl Report {
-    pub(super) fn failed(obs: Observation, error: Error) -> Self {
+    pub(super) fn new(obs: Observation, events: Vec<Notice>, outcome: Result<()>) -> Self {
         Report {
             obs,
-            events: Vec::new(),
-            outcome: Err(error),
+            events,
+            outcome,
         }
+    }
+
+    pub(super) fn failed(obs: Observation, error: Error) -> Self {
+        Report::new(obs, Vec::new(), Err(error))
     }
 }
 
