@@ -3,7 +3,7 @@
 
 use super::context::Context;
 use super::diff::{Diff, diff};
-use super::kube_ops::{Notice, has_finalizer};
+use super::kube_ops::{Notice, condition_version, has_finalizer};
 use super::plan::{self, Act, Correction, Create};
 use super::record::Report;
 use super::status::Observation;
@@ -175,8 +175,8 @@ async fn create<K: Stage>(
             // Not ours: the marker must go, so that this resource never takes (or deletes)
             // the stage holding the name as its own.
             obs.name_cleared = true;
-            let version = current_version(on, &obs.written_version);
-            match super::kube_ops::unmark_create(on.api, obj, version.as_deref()).await {
+            let version = condition_version(obj, obs.written_version.as_deref());
+            match super::kube_ops::unmark_create(on.api, obj, version).await {
                 Ok(written) => obs.written_version = written,
                 Err(e) => return Report::failed(obs, e),
             }
@@ -223,14 +223,6 @@ async fn create<K: Stage>(
     Report::new(obs, vec![event], outcome)
 }
 
-/// The resourceVersion the next write is conditioned on: the one this reconcile's own last
-/// write left, else the one it read.
-fn current_version<K: Stage>(on: &On<'_, K>, written: &Option<String>) -> Option<String> {
-    written
-        .clone()
-        .or_else(|| on.obj.meta().resource_version.clone())
-}
-
 /// The writes a create needs first, each conditioned on the version the one before left
 /// (starting from `written`): the finalizer and the create marker in one write, and for a
 /// stage created again, the vanished pk out of the status. Returns the version they left.
@@ -242,9 +234,8 @@ async fn prepare_create<K: Stage>(
 ) -> Result<Option<String>> {
     let obj = on.obj;
     if how.mark {
-        let version = current_version(on, &written);
-        let Some(v) = super::kube_ops::mark_create(on.api, obj, version.as_deref(), name).await?
-        else {
+        let version = condition_version(obj, written.as_deref());
+        let Some(v) = super::kube_ops::mark_create(on.api, obj, version, name).await? else {
             // Deleted meanwhile: nothing to create for.
             return Err(Error::StaleView);
         };
@@ -254,8 +245,8 @@ async fn prepare_create<K: Stage>(
         let mut cleared = obj.status().cloned().unwrap_or_default();
         cleared.name = Some(name.to_string());
         cleared.pk = None;
-        let version = current_version(on, &written);
-        let status = super::kube_ops::apply_status(on.api, obj, version.as_deref(), &cleared);
+        let version = condition_version(obj, written.as_deref());
+        let status = super::kube_ops::apply_status(on.api, obj, version, &cleared);
         let Some(v) = status.await? else {
             return Err(Error::StaleView);
         };

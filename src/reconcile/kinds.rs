@@ -95,6 +95,11 @@ impl<K: Stage> KindOps for KindRuntime<K> {
     }
 
     fn referrers(&self, kind: &str, namespace: &str, name: &str, out: &mut Vec<String>) {
+        // Only kinds that may name `kind` are walked: each delete asks, and walking every
+        // resource of every kind made deleting thousands quadratic.
+        if !K::REFERENCES.contains(&kind) {
+            return;
+        }
         for obj in self.caches.state() {
             if obj.namespace().as_deref() != Some(namespace)
                 || obj.meta().deletion_timestamp.is_some()

@@ -26,6 +26,12 @@ pub fn has_finalizer<K: Stage>(obj: &K) -> bool {
     obj.finalizers().iter().any(|f| f == FINALIZER)
 }
 
+/// The resourceVersion a write is conditioned on: the one this reconcile's own last write
+/// left (`written`), else the one it read.
+pub fn condition_version<'a, K: Stage>(obj: &'a K, written: Option<&'a str>) -> Option<&'a str> {
+    written.or(obj.meta().resource_version.as_deref())
+}
+
 /// What the resource records of its stage, for [`crate::reconcile::plan`].
 pub fn record<K: Stage>(obj: &K) -> Record<'_> {
     Record {

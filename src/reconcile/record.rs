@@ -2,7 +2,7 @@
 //! events.
 
 use super::context::Context;
-use super::kube_ops::{Notice, apply_status, publish};
+use super::kube_ops::{Notice, apply_status, condition_version, publish};
 use super::status::{Observation, SYNCED, changed, next_status};
 use crate::crd::stage::Stage;
 use crate::error::{Error, Result};
@@ -50,10 +50,7 @@ pub(super) async fn write_status<K: Stage>(
     let pk = next.pk.as_deref();
     // The status first: the sooner it lands, the fewer reconciles run on a version without it.
     let written = if changed(prev, &next) {
-        let version = obs
-            .written_version
-            .as_deref()
-            .or(obj.meta().resource_version.as_deref());
+        let version = condition_version(obj, obs.written_version.as_deref());
         apply_status(api, obj, version, &next).await.map(drop)
     } else {
         Ok(())
