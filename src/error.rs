@@ -57,6 +57,11 @@ pub enum Error {
     #[error("{0}")]
     AdoptionMismatch(String),
 
+    /// The change would alter what a live object does (a flow's designation) and the
+    /// resource does not allow it.
+    #[error("{0}")]
+    ChangeRefused(String),
+
     /// A referenced custom resource does not exist yet or has no pk yet.
     #[error("{0}")]
     ReferenceNotReady(String),
@@ -113,6 +118,7 @@ impl Error {
             Error::NameConflict(_) => "NameConflict",
             Error::AlreadyExists(_) => "AlreadyExists",
             Error::AdoptionMismatch(_) => "AdoptionMismatch",
+            Error::ChangeRefused(_) => "ChangeRefused",
             Error::ReferenceNotReady(_) => "ReferenceNotReady",
             Error::ReferenceNotFound(_) => "ReferenceNotFound",
             Error::InvalidReference(_) => "InvalidReference",
@@ -139,6 +145,7 @@ impl Error {
             Error::Rejected(_)
             | Error::NameTaken(_)
             | Error::InvalidReference(_)
+            | Error::ChangeRefused(_)
             | Error::InvalidSpec(_) => false,
             Error::Unreachable(_)
             | Error::Forbidden(_)
@@ -214,6 +221,7 @@ mod tests {
             Error::NameConflict("x".into()),
             Error::AlreadyExists("x".into()),
             Error::AdoptionMismatch("x".into()),
+            Error::ChangeRefused("x".into()),
             Error::ReferenceNotReady("x".into()),
             Error::ReferenceNotFound("x".into()),
             Error::InvalidReference("x".into()),
@@ -239,6 +247,7 @@ mod tests {
             (Error::NameTaken(s()), false),
             (Error::InvalidReference(s()), false),
             (Error::InvalidSpec(s()), false),
+            (Error::ChangeRefused(s()), false),
             // Passes on its own: authentik, the cluster or another resource may change.
             (Error::Unreachable(s()), true),
             (Error::Forbidden(s()), true),

@@ -14,7 +14,7 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const TMP: &str = env!("CARGO_TARGET_TMPDIR");
 /// The registered stage kinds.
 fn kinds() -> Vec<String> {
-    authentik_operator::kinds::stage_crds()
+    authentik_operator::kinds::kind_crds()
         .into_iter()
         .map(|c| c.spec.names.kind)
         .collect()

@@ -6,7 +6,7 @@
 use super::errors::{describe_body, describe_text};
 use super::health::{Health, Seen};
 use super::retry::{RetryPolicy, parse_retry_after};
-use super::wire::{PAGE_SIZE, Page, Version, name_of};
+use super::wire::{PAGE_SIZE, Page, Version};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use reqwest::{Method, StatusCode};
@@ -205,8 +205,14 @@ impl AuthentikClient {
         }
     }
 
-    /// Every object of a list endpoint, following authentik's page numbers.
-    pub async fn list_all(&self, endpoint: &str, filters: &[(&str, String)]) -> Result<Vec<Value>> {
+    /// Every object of a list endpoint, following authentik's page numbers, in `ordering`
+    /// (a field that pages stably).
+    pub async fn list_all(
+        &self,
+        endpoint: &str,
+        filters: &[(&str, String)],
+        ordering: &str,
+    ) -> Result<Vec<Value>> {
         let mut out = Vec::new();
         let mut page: u64 = 1;
         // A bound on pages protects against a server that never says "last page".
@@ -214,7 +220,7 @@ impl AuthentikClient {
             let mut query: Vec<(&str, String)> = filters.to_vec();
             query.push(("page", page.to_string()));
             query.push(("page_size", PAGE_SIZE.to_string()));
-            query.push(("ordering", "name".to_string()));
+            query.push(("ordering", ordering.to_string()));
             let answer = self
                 .request(Method::GET, endpoint, endpoint, &query, None)
                 .await?;
@@ -233,26 +239,31 @@ impl AuthentikClient {
         Err(Error::Protocol(format!("{endpoint}: too many pages")))
     }
 
-    /// Objects of `endpoint` whose `name` is exactly `name` (authentik ignores unknown
-    /// filters, so the results are checked rather than trusted).
+    /// Objects of `endpoint` whose `name` is exactly `name`.
     pub async fn find_by_name(&self, endpoint: &str, name: &str) -> Result<Vec<Value>> {
-        let found = self
-            .list_all(endpoint, &[("name", name.to_string())])
-            .await?;
-        Ok(found
-            .into_iter()
-            .filter(|o| name_of(o) == Some(name))
-            .collect())
+        self.find_exact(endpoint, &[("name", name.to_string())], "name")
+            .await
     }
 
     /// Objects of `endpoint` whose `slug` is exactly `slug`.
     pub async fn find_by_slug(&self, endpoint: &str, slug: &str) -> Result<Vec<Value>> {
-        let found = self
-            .list_all(endpoint, &[("slug", slug.to_string())])
-            .await?;
+        self.find_exact(endpoint, &[("slug", slug.to_string())], "slug")
+            .await
+    }
+
+    /// Objects of `endpoint` whose fields hold exactly the values of `filters` (authentik
+    /// ignores unknown filters and some match loosely, so the results are checked rather
+    /// than trusted).
+    pub async fn find_exact(
+        &self,
+        endpoint: &str,
+        filters: &[(&str, String)],
+        ordering: &str,
+    ) -> Result<Vec<Value>> {
+        let found = self.list_all(endpoint, filters, ordering).await?;
         Ok(found
             .into_iter()
-            .filter(|o| o.get("slug").and_then(Value::as_str) == Some(slug))
+            .filter(|o| filters.iter().all(|(f, v)| holds(o, f, v)))
             .collect())
     }
 
@@ -348,7 +359,7 @@ fn classify(
         .as_ref()
         .map_or_else(|| describe_text(text), describe_body);
     Err(match status.as_u16() {
-        400 if json.as_ref().is_some_and(name_is_taken) => Error::NameTaken(message),
+        400 if json.as_ref().is_some_and(key_is_taken) => Error::NameTaken(message),
         400 => Error::Rejected(message),
         401 | 403 => Error::Forbidden(message),
         404 => Error::NotFound(message),
@@ -377,16 +388,32 @@ fn classify(
     })
 }
 
-/// Whether a 400 body says the name is taken: DRF's uniqueness error on the `name` field
-/// (`{"name": ["stage with this name already exists."]}`).
-fn name_is_taken(body: &Value) -> bool {
-    body.get("name")
-        .and_then(Value::as_array)
-        .is_some_and(|msgs| {
-            msgs.iter()
-                .filter_map(Value::as_str)
-                .any(|m| m.ends_with("already exists."))
-        })
+/// Whether `obj`'s field `field` prints as `value` (a string, or a number as written).
+fn holds(obj: &Value, field: &str, value: &str) -> bool {
+    match obj.get(field) {
+        Some(Value::String(s)) => s == value,
+        Some(Value::Number(n)) => n.to_string() == value,
+        _ => false,
+    }
+}
+
+/// Whether a 400 body says the object's key is taken: DRF's uniqueness error on a stage's
+/// `name` (`{"name": ["stage with this name already exists."]}`), a flow's `slug`, or a
+/// binding's (target, stage, order) (`{"non_field_errors": ["The fields target, stage,
+/// order must make a unique set."]}`).
+fn key_is_taken(body: &Value) -> bool {
+    let says = |field: &str, end: &str| {
+        body.get(field)
+            .and_then(Value::as_array)
+            .is_some_and(|msgs| {
+                msgs.iter()
+                    .filter_map(Value::as_str)
+                    .any(|m| m.ends_with(end))
+            })
+    };
+    says("name", "already exists.")
+        || says("slug", "already exists.")
+        || says("non_field_errors", "must make a unique set.")
 }
 
 /// A transport error as one line: the cause chain, without the request URL's query.

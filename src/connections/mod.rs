@@ -8,7 +8,7 @@ pub mod snapshot;
 
 use crate::authentik::AuthentikClient;
 use crate::crd::stage::Stage;
-use crate::crd::{ConnectionKind, StageCommon};
+use crate::crd::{ConnectionKind, Policies};
 use crate::error::{Error, Result};
 use lookups::Lookups;
 use snapshot::Snapshot;
@@ -57,8 +57,8 @@ impl ConnKey {
     }
 
     /// The connection a stage in `namespace` with these common fields uses.
-    pub fn of(common: &StageCommon, namespace: &str) -> ConnKey {
-        match &common.connection_ref {
+    pub fn of(policies: &Policies, namespace: &str) -> ConnKey {
+        match &policies.connection_ref {
             None => ConnKey::Default,
             Some(r) if r.kind == ConnectionKind::ClusterAuthentikConnection => ConnKey::Cluster {
                 name: r.name.clone(),
@@ -72,7 +72,7 @@ impl ConnKey {
 
     pub fn of_stage<K: Stage>(obj: &K) -> ConnKey {
         ConnKey::of(
-            obj.common(),
+            obj.policies(),
             &kube::ResourceExt::namespace(obj).unwrap_or_default(),
         )
     }
@@ -121,7 +121,12 @@ impl Connection {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .entry(K::ENDPOINT)
-            .or_insert_with(|| Arc::new(Snapshot::keeping(crate::crd::stage::body_fields::<K>())))
+            .or_insert_with(|| {
+                Arc::new(Snapshot::keeping(
+                    K::KEY,
+                    crate::crd::stage::body_fields::<K>(),
+                ))
+            })
             .clone()
     }
 

@@ -1,74 +1,81 @@
 //! The per-kind picture of authentik that drift detection works from: one paginated list
 //! every resync interval instead of one GET per resource. Our own writes go through it, so a
-//! reconcile right after a write sees the write. It also answers "does a stage of this kind
-//! hold this name?" while its last full list is recent, which spares a new resource its
-//! lookup by name.
+//! reconcile right after a write sees the write. It also answers "does an object of this
+//! kind hold this key (a name, a slug)?" while its last full list is recent, which spares a
+//! new resource its lookup.
 
+use crate::crd::stage::key_text;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
-#[derive(Default)]
 pub struct Snapshot {
     inner: RwLock<Inner>,
     /// The fields kept of each object (empty: all). A stage body carries much the operator
     /// never compares (`flow_set`, `component`, ...); keeping only what a spec can set
     /// keeps the snapshot small, and changes to the rest cause no reconcile.
     keep: HashSet<String>,
+    /// The fields that make an object's key (see `Stage::KEY`).
+    key: &'static [&'static str],
 }
 
 #[derive(Default)]
 struct Inner {
     /// Each object with when it was learnt (the start of the list, or our own write).
     by_pk: HashMap<String, (Value, Instant)>,
-    /// The name of each object in `by_pk`, to its pk.
-    names: HashMap<String, String>,
+    /// The key of each object in `by_pk`, to its pk.
+    keys: HashMap<String, String>,
     taken: Option<Instant>,
 }
 
 impl Inner {
-    fn index(&mut self) {
-        self.names = self
+    fn index(&mut self, key: &[&str]) {
+        self.keys = self
             .by_pk
             .iter()
-            .filter_map(|(pk, (v, _))| Some((name_of(v)?.to_string(), pk.clone())))
+            .filter_map(|(pk, (v, _))| Some((key_of(key, v)?, pk.clone())))
             .collect();
     }
 
-    fn insert(&mut self, pk: &str, obj: Value, at: Instant) {
-        self.forget(pk);
-        if let Some(name) = name_of(&obj) {
-            self.names.insert(name.to_string(), pk.to_string());
+    fn insert(&mut self, key: &[&str], pk: &str, obj: Value, at: Instant) {
+        self.forget(key, pk);
+        if let Some(k) = key_of(key, &obj) {
+            self.keys.insert(k, pk.to_string());
         }
         self.by_pk.insert(pk.to_string(), (obj, at));
     }
 
-    fn forget(&mut self, pk: &str) {
+    fn forget(&mut self, key: &[&str], pk: &str) {
         if let Some((old, _)) = self.by_pk.remove(pk)
-            && let Some(name) = name_of(&old)
-            && self.names.get(name).is_some_and(|p| p == pk)
+            && let Some(k) = key_of(key, &old)
+            && self.keys.get(&k).is_some_and(|p| p == pk)
         {
-            self.names.remove(name);
+            self.keys.remove(&k);
         }
     }
 }
 
-fn name_of(v: &Value) -> Option<&str> {
-    v.get("name").and_then(Value::as_str)
+fn key_of(key: &[&str], v: &Value) -> Option<String> {
+    key_text(key, v.as_object()?)
 }
 
 impl Snapshot {
-    /// A snapshot that keeps only these fields of each object (`pk` and `name` always);
-    /// none given, it keeps everything.
-    pub fn keeping(fields: impl IntoIterator<Item = String>) -> Snapshot {
+    /// A snapshot of objects with this key that keeps only these fields of each (`pk` and
+    /// the key's always); none given, it keeps everything.
+    pub fn keeping(
+        key: &'static [&'static str],
+        fields: impl IntoIterator<Item = String>,
+    ) -> Snapshot {
         let mut keep: HashSet<String> = fields.into_iter().collect();
         if !keep.is_empty() {
-            keep.extend(["pk".to_string(), "name".to_string()]);
+            keep.insert("pk".to_string());
+            keep.extend(key.iter().map(|k| k.to_string()));
         }
         Snapshot {
             keep,
-            ..Snapshot::default()
+            key,
+            inner: RwLock::default(),
         }
     }
 
@@ -95,21 +102,23 @@ impl Snapshot {
 
     pub fn upsert(&self, pk: &str, obj: Value) {
         let obj = self.trimmed(obj);
-        self.write(|i| i.insert(pk, obj, Instant::now()));
+        let key = self.key;
+        self.write(|i| i.insert(key, pk, obj, Instant::now()));
     }
 
     pub fn remove(&self, pk: &str) {
-        self.write(|i| i.forget(pk));
+        let key = self.key;
+        self.write(|i| i.forget(key, pk));
     }
 
-    /// Whether a stage of this kind holds `name`, if a full list was taken within `max_age`
+    /// Whether an object of this kind holds the key `text`, if a full list was taken within `max_age`
     /// (with our own writes since); `None` when the picture is older than that, or was never
     /// taken. A "no" can still be overtaken by someone creating the name since the list: the
     /// caller must expect its create to be refused.
-    pub fn holds_name(&self, name: &str, max_age: Duration) -> Option<bool> {
+    pub fn holds_key(&self, text: &str, max_age: Duration) -> Option<bool> {
         self.read(|i| {
             let recent = i.taken.is_some_and(|t| t.elapsed() <= max_age);
-            recent.then(|| i.names.contains_key(name))
+            recent.then(|| i.keys.contains_key(text))
         })
     }
 
@@ -147,7 +156,7 @@ impl Snapshot {
                     .collect()
             };
             i.by_pk = next;
-            i.index();
+            i.index(self.key);
             // Fresh as of the list's start: a name created during the reading may be missing.
             i.taken = Some(listed_from);
             changed
@@ -180,7 +189,7 @@ mod tests {
 
     #[test]
     fn reports_changed_and_vanished() {
-        let s = Snapshot::default();
+        let s = Snapshot::keeping(&["name"], []);
         let first: HashMap<_, _> = [
             ("a".to_string(), json!({"x": 1})),
             ("b".to_string(), json!({"x": 1})),
@@ -199,7 +208,7 @@ mod tests {
 
     #[test]
     fn own_writes_are_not_reported_as_changes() {
-        let s = Snapshot::default();
+        let s = Snapshot::keeping(&["name"], []);
         s.replace([("a".to_string(), json!({"x": 1}))].into(), Instant::now());
         s.upsert("a", json!({"x": 2}));
         let later = Instant::now();
@@ -209,7 +218,7 @@ mod tests {
 
     #[test]
     fn a_write_during_the_list_beats_the_list() {
-        let s = Snapshot::default();
+        let s = Snapshot::keeping(&["name"], []);
         s.replace([("a".to_string(), json!({"x": 1}))].into(), Instant::now());
         let listing_started = Instant::now();
         s.upsert("a", json!({"x": 2})); // our PATCH lands while the pages are read
@@ -223,32 +232,28 @@ mod tests {
 
     #[test]
     fn answers_names_only_while_its_list_is_recent() {
-        let s = Snapshot::default();
+        let s = Snapshot::keeping(&["name"], []);
         let minute = Duration::from_secs(60);
-        assert_eq!(s.holds_name("a", minute), None, "never listed");
+        assert_eq!(s.holds_key("a", minute), None, "never listed");
         let page = [("1".to_string(), json!({"name": "a"}))].into();
         s.replace(page, Instant::now());
-        assert_eq!(s.holds_name("a", minute), Some(true));
-        assert_eq!(s.holds_name("b", minute), Some(false));
+        assert_eq!(s.holds_key("a", minute), Some(true));
+        assert_eq!(s.holds_key("b", minute), Some(false));
         // Our own writes keep the names current: a rename, a create, a delete.
         s.upsert("1", json!({"name": "b"}));
-        assert_eq!(s.holds_name("a", minute), Some(false));
-        assert_eq!(s.holds_name("b", minute), Some(true));
+        assert_eq!(s.holds_key("a", minute), Some(false));
+        assert_eq!(s.holds_key("b", minute), Some(true));
         s.upsert("2", json!({"name": "c"}));
-        assert_eq!(s.holds_name("c", minute), Some(true));
+        assert_eq!(s.holds_key("c", minute), Some(true));
         s.remove("2");
-        assert_eq!(s.holds_name("c", minute), Some(false));
+        assert_eq!(s.holds_key("c", minute), Some(false));
         std::thread::sleep(Duration::from_millis(20));
-        assert_eq!(
-            s.holds_name("b", Duration::from_millis(10)),
-            None,
-            "too old"
-        );
+        assert_eq!(s.holds_key("b", Duration::from_millis(10)), None, "too old");
     }
 
     #[test]
     fn keeps_only_the_fields_it_is_told_to() {
-        let s = Snapshot::keeping(["order".to_string()]);
+        let s = Snapshot::keeping(&["name"], ["order".to_string()]);
         let full = json!({"pk": "1", "name": "a", "order": 2, "flow_set": [{"big": true}]});
         s.upsert("1", full.clone());
         assert_eq!(

@@ -3,7 +3,6 @@
 
 use super::scoped::{api, drive};
 use crate::caches::{Caches, Queues};
-use crate::crd::refs::By;
 use crate::crd::stage::{Stage, kind_name};
 use crate::kinds::{self, StageKinds};
 use crate::reconcile::kinds::{KindOps, KindRuntime};
@@ -73,17 +72,16 @@ async fn run_stage_controllers<K: Stage>(
 /// The `K` resources (in `t`'s namespace) whose `ref` fields name `t`.
 fn referrers_in<K: Stage, T: Stage>(caches: &Caches<K>, t: &T) -> Vec<ObjectRef<K>> {
     let ns = t.namespace();
-    let name = By::Ref(t.name_any());
+    let name = t.name_any();
     let kind = kind_name::<T>();
     caches
         .state()
         .iter()
         .filter(|k| k.namespace() == ns)
         .filter(|k| {
-            k.references().iter().any(|f| {
-                f.target.custom_resource_kind() == Some(kind)
-                    && f.values.iter().flatten().any(|v| v.as_ref() == Some(&name))
-            })
+            k.references()
+                .iter()
+                .any(|f| f.refs_to(kind).any(|n| n == name))
         })
         .map(|k| ObjectRef::from_obj(k.as_ref()))
         .collect()
@@ -94,12 +92,11 @@ fn referenced_by<K: Stage, T: Stage>(t: &T) -> Vec<ObjectRef<K>> {
     let ns = t.namespace().unwrap_or_default();
     let kind = kind_name::<K>();
     t.references()
-        .into_iter()
-        .filter(|f| f.target.custom_resource_kind() == Some(kind))
-        .flat_map(|f| f.values.unwrap_or_default())
-        .filter_map(|v| match v {
-            Some(By::Ref(name)) => Some(ObjectRef::new(&name).within(&ns)),
-            _ => None,
+        .iter()
+        .flat_map(|f| {
+            f.refs_to(kind)
+                .map(|name| ObjectRef::new(name).within(&ns))
+                .collect::<Vec<_>>()
         })
         .collect()
 }
@@ -172,7 +169,7 @@ impl<K: Stage> StageKinds for ReferenceWatches<'_, K> {
             return;
         };
         let wc = watcher::Config::default();
-        if K::REFERENCES.contains(&kind_name::<T>()) {
+        if K::referenced_kinds().contains(&kind_name::<T>()) {
             // A T resource getting (or changing) its pk re-triggers the K resources that
             // `ref` it.
             let caches = self.caches.clone();
@@ -182,7 +179,7 @@ impl<K: Stage> StageKinds for ReferenceWatches<'_, K> {
                 move |t: T| referrers_in::<K, T>(&caches, &t),
             );
         }
-        if T::REFERENCES.contains(&kind_name::<K>()) {
+        if T::referenced_kinds().contains(&kind_name::<K>()) {
             // A referrer changing or going away re-triggers the K resources it named (a
             // delete waits while one is referenced).
             c = c.watches(api::<T>(self.api_client, self.scope), wc, |t: T| {

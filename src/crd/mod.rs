@@ -41,7 +41,7 @@ pub mod refs;
 pub mod stage;
 pub mod status;
 
-pub use common::{AdoptionPolicy, DeletionPolicy, ManagementPolicy, StageCommon};
+pub use common::{AdoptionPolicy, DeletionPolicy, ManagementPolicy, Policies, StageCommon};
 pub use connection::{
     AuthentikConnection, ClusterAuthentikConnection, ConnectionKind, ConnectionRef,
 };

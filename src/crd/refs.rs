@@ -27,10 +27,14 @@ pub struct StageRef {
     pub pk: Option<String>,
 }
 
-/// A reference to an authentik flow, by slug or pk.
+/// A reference to an authentik flow: a `Flow` resource, a slug or a pk.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
-#[x_kube(validation = Rule::new("[has(self.slug), has(self.pk)].filter(x, x).size() == 1").message("exactly one of slug or pk must be set"))]
+#[x_kube(validation = Rule::new("[has(self.ref), has(self.slug), has(self.pk)].filter(x, x).size() == 1").message("exactly one of ref, slug or pk must be set"))]
 pub struct FlowRef {
+    /// Name of a `Flow` resource in the same namespace; resolved through its `status.pk`.
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub r#ref: Option<String>,
     /// The flow's slug.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[-a-zA-Z0-9_]+$"))]
@@ -61,6 +65,8 @@ pub enum Target {
     PasswordStage,
     CaptchaStage,
     AuthenticatorValidateStage,
+    /// A stage of any kind (what a binding binds); a `ref` names the kind.
+    AnyStage,
     Flow,
     Source,
 }
@@ -74,14 +80,21 @@ impl Target {
             Target::AuthenticatorValidateStage => {
                 Some("authentik_stages_authenticator_validate.authenticatorvalidatestage")
             }
-            Target::Flow | Target::Source => None,
+            Target::AnyStage | Target::Flow | Target::Source => None,
         }
     }
 
-    /// The custom resource kind a `ref` may name, if we manage that kind.
+    /// Whether a name lookup in `stages/all/` may find the target (any stage kind, or the
+    /// one this field needs).
+    pub fn is_stage(self) -> bool {
+        !matches!(self, Target::Flow | Target::Source)
+    }
+
+    /// The custom resource kind a plain `ref` names, if we manage that kind.
     pub fn custom_resource_kind(self) -> Option<&'static str> {
         match self {
             Target::PasswordStage => Some("PasswordStage"),
+            Target::Flow => Some("Flow"),
             _ => None,
         }
     }
@@ -90,8 +103,10 @@ impl Target {
 /// One way of pointing at an object, whatever the reference type.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum By {
-    /// A custom resource in the same namespace.
+    /// A custom resource in the same namespace, of the kind the field names.
     Ref(String),
+    /// A custom resource in the same namespace, of the kind given (kind, name).
+    KindRef(String, String),
     /// A stage's name in authentik.
     Name(String),
     /// A flow's or source's slug.
@@ -104,6 +119,7 @@ impl std::fmt::Display for By {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             By::Ref(v) => write!(f, "ref {v:?}"),
+            By::KindRef(k, v) => write!(f, "ref {k} {v:?}"),
             By::Name(v) => write!(f, "name {v:?}"),
             By::Slug(v) => write!(f, "slug {v:?}"),
             By::Pk(v) => write!(f, "pk {v}"),
@@ -124,7 +140,11 @@ impl StageRef {
 
 impl FlowRef {
     pub fn by(&self) -> Option<By> {
-        one_of([self.slug.clone().map(By::Slug), self.pk.clone().map(By::Pk)])
+        one_of([
+            self.r#ref.clone().map(By::Ref),
+            self.slug.clone().map(By::Slug),
+            self.pk.clone().map(By::Pk),
+        ])
     }
 }
 
@@ -161,6 +181,7 @@ mod tests {
         };
         assert_eq!(two.by(), None);
         let none = FlowRef {
+            r#ref: None,
             slug: None,
             pk: None,
         };

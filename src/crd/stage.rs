@@ -1,10 +1,11 @@
-//! What the generic reconciler needs to know about a stage kind. Each kind contributes its
-//! endpoint, its model name, which list fields compare as sets, and its references; the spec
-//! to body mapping itself is generic (camelCase spec keys become snake_case body keys).
+//! What the generic reconciler needs to know about a kind. Each kind contributes its
+//! endpoint, its model name, how authentik identifies its objects, which list fields compare
+//! as sets, and its references; the spec to body mapping itself is generic (camelCase spec
+//! keys become snake_case body keys, or the body key the kind renames them to).
 
 use crate::case::snake_case;
 use crate::crd::refs::{By, Target};
-use crate::crd::{StageCommon, StageStatus, common::COMMON_KEYS};
+use crate::crd::{Policies, StageStatus, common::POLICY_KEYS};
 use kube::Resource;
 use kube::core::NamespaceResourceScope;
 use serde::Serialize;
@@ -35,6 +36,20 @@ impl RefField {
         }
     }
 
+    /// The resources of `kind` (in the referrer's namespace) this field names by `ref`.
+    pub fn refs_to<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        let plain = self.target.custom_resource_kind() == Some(kind);
+        self.values
+            .iter()
+            .flatten()
+            .flatten()
+            .filter_map(move |by| match by {
+                By::Ref(name) if plain => Some(name.as_str()),
+                By::KindRef(k, name) if k == kind => Some(name.as_str()),
+                _ => None,
+            })
+    }
+
     pub fn many(spec_field: &'static str, target: Target, values: Option<Vec<Option<By>>>) -> Self {
         RefField {
             spec_field,
@@ -45,7 +60,18 @@ impl RefField {
     }
 }
 
-/// A stage custom resource kind.
+/// How authentik's URLs name an object of a kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// By pk (`stages/password/<pk>/`).
+    Pk,
+    /// By slug (`flows/instances/<slug>/`; a pk there is a 404). An object is found by pk
+    /// through the list filter `pk_filter`.
+    Slug { pk_filter: &'static str },
+}
+
+/// A kind of authentik object this operator manages as a custom resource: the stage kinds,
+/// flows and flow-stage bindings. The reconciler is generic over it.
 pub trait Stage:
     Resource<DynamicType = (), Scope = NamespaceResourceScope>
     + kube::CustomResourceExt
@@ -61,16 +87,40 @@ pub trait Stage:
     const ENDPOINT: &'static str;
     /// `meta_model_name` authentik reports for this kind.
     const MODEL: &'static str;
+    /// What its objects are called in messages.
+    const NOUN: &'static str = "stage";
+    /// The body fields that identify an object in authentik, unique together: a stage's
+    /// `name` (across every stage kind), a flow's `slug`, a binding's flow, stage and order.
+    const KEY: &'static [&'static str] = &["name"];
+    /// The endpoint that lists every object whose key may clash with this kind's (stage
+    /// names are unique across the stage kinds).
+    const KEY_SCOPE: &'static str = "stages/all/";
+    /// How URLs name an object.
+    const LOOKUP: Lookup = Lookup::Pk;
+    /// The ordering that pages the kind's list stably.
+    const ORDERING: &'static str = "name";
+    /// Spec keys sent under another body key (spec key, body key).
+    const RENAMED: &'static [(&'static str, &'static str)] = &[];
     /// Body keys whose lists carry no order.
     const SET_FIELDS: &'static [&'static str];
     /// Body keys every PATCH must carry (from the spec, else from authentik's current value).
     const ALWAYS_SEND: &'static [&'static str];
+    /// Why two resources must not claim one identity, for the message that refuses one.
+    const UNIQUENESS: &'static str = "authentik stage names are unique across all stage kinds";
+    /// Body keys the operator changes on a live object only when the resource says so with
+    /// [`ALLOW_GUARDED_ANNOTATION`] (a flow's designation changes what the flow does).
+    const GUARDED: &'static [&'static str] = &[];
+
     /// The kinds whose resources this kind's `ref` fields may name: their changes (a pk
     /// learnt) re-trigger the referrers, and the referrers' changes re-trigger them (a delete
     /// waits while it is referenced).
-    const REFERENCES: &'static [&'static str] = &[];
-
-    fn common(&self) -> &StageCommon;
+    fn referenced_kinds() -> Vec<&'static str> {
+        Vec::new()
+    }
+    fn policies(&self) -> &Policies;
+    /// The spec's value of the kind's one key field, if it sets one (a stage's `name`, a
+    /// flow's `slug`); `metadata.name` stands in when it does not.
+    fn spec_key(&self) -> Option<&str>;
     /// The spec as JSON (camelCase keys).
     fn spec_json(&self) -> Value;
     fn references(&self) -> Vec<RefField>;
@@ -80,13 +130,60 @@ pub trait Stage:
         Ok(())
     }
 
-    /// The stage's name in authentik.
-    fn authentik_name(&self) -> String {
-        self.common()
-            .name
-            .clone()
+    /// The object with key `key`, for messages (`stage named "login"`).
+    fn describe_key(key: &str) -> String {
+        format!("{} named {key:?}", Self::NOUN)
+    }
+
+    /// The object with [`Stage::identity`] `identity`, for messages.
+    fn describe_identity(identity: &str) -> String {
+        Self::describe_key(identity)
+    }
+
+    /// The object's identity as the spec writes it: for a kind keyed by one field, its value
+    /// in authentik (a stage's name, a flow's slug); for a binding, its references and order
+    /// as written (what two resources must not both claim).
+    fn identity(&self) -> String {
+        self.spec_key()
+            .map(str::to_string)
             .unwrap_or_else(|| self.meta().name.clone().unwrap_or_default())
     }
+}
+
+/// The annotation that lets the operator change a [`Stage::GUARDED`] field of a live object.
+pub const ALLOW_GUARDED_ANNOTATION: &str = "authentik-operator.io/allow-guarded-changes";
+
+/// An object's key in authentik from its body: the [`Stage::KEY`] fields' values joined
+/// with `/` (none of a multi-field key's values holds one: they are pks and numbers).
+pub fn key_text(key: &[&str], body: &Map<String, Value>) -> Option<String> {
+    let parts: Option<Vec<String>> = key
+        .iter()
+        .map(|f| match body.get(*f)? {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+        .collect();
+    Some(parts?.join("/"))
+}
+
+/// The list filters that find the object with key `text`.
+pub fn key_query(key: &[&'static str], text: &str) -> Vec<(&'static str, String)> {
+    if let [one] = key {
+        return vec![(one, text.to_string())];
+    }
+    key.iter()
+        .zip(text.splitn(key.len(), '/'))
+        .map(|(f, v)| (*f, v.to_string()))
+        .collect()
+}
+
+/// The body key a spec key is sent as.
+pub fn body_key<K: Stage>(spec_key: &str) -> String {
+    K::RENAMED
+        .iter()
+        .find(|(s, _)| *s == spec_key)
+        .map_or_else(|| snake_case(spec_key), |(_, b)| b.to_string())
 }
 
 /// The kind's name (`PasswordStage`), from the CRD derive: the one source of it, so no kind
@@ -112,19 +209,23 @@ pub fn body_fields<K: Stage>() -> Vec<String> {
         .and_then(|s| s.properties.as_ref())
         .and_then(|p| p.get("spec"))
         .and_then(|s| s.properties.as_ref());
-    spec.map(|p| p.keys().map(|k| snake_case(k)).collect())
-        .unwrap_or_default()
+    spec.map(|p| {
+        p.keys()
+            .filter(|k| !POLICY_KEYS.contains(&k.as_str()))
+            .map(|k| body_key::<K>(k))
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 /// The authentik body the spec asks for: only the fields the spec sets, references replaced
 /// by the pks they resolved to (`resolved`: spec field → pk string or list of pk strings).
 pub fn desired_body<K: Stage>(obj: &K, resolved: &BTreeMap<String, Value>) -> Map<String, Value> {
     let mut body = Map::new();
-    body.insert("name".into(), Value::String(obj.authentik_name()));
     let ref_fields: Vec<&str> = obj.references().iter().map(|r| r.spec_field).collect();
     if let Value::Object(spec) = obj.spec_json() {
         for (key, value) in spec {
-            if COMMON_KEYS.contains(&key.as_str()) || value.is_null() {
+            if POLICY_KEYS.contains(&key.as_str()) || value.is_null() {
                 continue;
             }
             let value = if ref_fields.contains(&key.as_str()) {
@@ -135,8 +236,12 @@ pub fn desired_body<K: Stage>(obj: &K, resolved: &BTreeMap<String, Value>) -> Ma
             } else {
                 value
             };
-            body.insert(snake_case(&key), value);
+            body.insert(body_key::<K>(&key), value);
         }
+    }
+    // A one-field key defaults to the resource's name.
+    if let [key] = K::KEY {
+        body.insert(key.to_string(), Value::String(obj.identity()));
     }
     body
 }

@@ -2,7 +2,7 @@
 
 use crate::crd::refs::Target;
 use crate::crd::stage::{RefField, Stage};
-use crate::crd::{FlowRef, SourceRef, StageCommon, StageRef, StageStatus};
+use crate::crd::{FlowRef, Policies, SourceRef, StageCommon, StageRef, StageStatus};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -75,10 +75,17 @@ impl Stage for IdentificationStage {
     // authentik validates an identification write on its body alone: a PATCH without both
     // of these is refused even when the stored stage is valid.
     const ALWAYS_SEND: &'static [&'static str] = &["user_fields", "sources"];
-    const REFERENCES: &'static [&'static str] = &["PasswordStage"];
 
-    fn common(&self) -> &StageCommon {
-        &self.spec.common
+    fn referenced_kinds() -> Vec<&'static str> {
+        vec!["PasswordStage", "Flow"]
+    }
+
+    fn policies(&self) -> &Policies {
+        &self.spec.common.policies
+    }
+
+    fn spec_key(&self) -> Option<&str> {
+        self.spec.common.name.as_deref()
     }
 
     fn spec_json(&self) -> serde_json::Value {

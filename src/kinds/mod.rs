@@ -1,13 +1,18 @@
-//! The stage kinds and their registry. A kind is its file here (the custom resource and its
+//! The kinds of authentik object the operator manages, and their registry: the stage kinds,
+//! flows and flow-stage bindings. A kind is its file here (the custom resource and its
 //! [`Stage`] implementation), its `mod` and `pub use` below, and one line in [`each`];
-//! everything per kind — its controllers and reference watches, name claims, drift sweeps,
-//! readiness, metrics labels, its CRD and the generated files — is driven from here, so a
-//! kind cannot be half wired.
+//! everything per kind — its controllers and reference watches, identity claims, drift
+//! sweeps, readiness, metrics labels, its CRD and the generated files — is driven from here,
+//! so a kind cannot be half wired.
 
+mod binding;
+mod flow;
 mod identification;
 mod password;
 mod user_login;
 
+pub use binding::{BoundStage, FlowStageBinding, FlowStageBindingSpec, StageResource};
+pub use flow::{Designation, Flow, FlowSpec};
 pub use identification::{IdentificationStage, IdentificationStageSpec};
 pub use password::{Backend, PasswordStage, PasswordStageSpec};
 pub use user_login::{UserLoginStage, UserLoginStageSpec};
@@ -16,20 +21,40 @@ use crate::crd::stage::Stage;
 use crate::crd::{AuthentikConnection, ClusterAuthentikConnection};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 
-/// Something done for each registered stage kind.
+/// Something done for each registered kind.
 pub trait StageKinds {
     fn visit<K: Stage>(&mut self);
 }
 
-/// Visits every registered stage kind, in the order they are listed everywhere.
+/// Visits every registered kind, in the order they are listed everywhere.
 pub fn each(v: &mut impl StageKinds) {
     v.visit::<PasswordStage>();
     v.visit::<IdentificationStage>();
     v.visit::<UserLoginStage>();
+    v.visit::<Flow>();
+    v.visit::<FlowStageBinding>();
 }
 
-/// The CRDs of the stage kinds.
-pub fn stage_crds() -> Vec<CustomResourceDefinition> {
+/// Where stage names are unique: every kind keyed there is a stage kind.
+pub const STAGES: &str = "stages/all/";
+
+/// The registered stage kinds (what a binding may bind).
+pub fn stage_kinds() -> Vec<&'static str> {
+    struct Names(Vec<&'static str>);
+    impl StageKinds for Names {
+        fn visit<K: Stage>(&mut self) {
+            if K::KEY_SCOPE == STAGES {
+                self.0.push(crate::crd::stage::kind_name::<K>());
+            }
+        }
+    }
+    let mut names = Names(Vec::new());
+    each(&mut names);
+    names.0
+}
+
+/// The CRDs of the registered kinds.
+pub fn kind_crds() -> Vec<CustomResourceDefinition> {
     struct Crds(Vec<CustomResourceDefinition>);
     impl StageKinds for Crds {
         fn visit<K: Stage>(&mut self) {
@@ -41,9 +66,9 @@ pub fn stage_crds() -> Vec<CustomResourceDefinition> {
     crds.0
 }
 
-/// Every CRD the operator serves: the stage kinds, then the connections.
+/// Every CRD the operator serves: the registered kinds, then the connections.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    let mut all = stage_crds();
+    let mut all = kind_crds();
     all.extend([
         <AuthentikConnection as kube::CustomResourceExt>::crd(),
         <ClusterAuthentikConnection as kube::CustomResourceExt>::crd(),
@@ -82,7 +107,8 @@ mod tests {
                     .is_some_and(|c| c.iter().any(|c| c == "authentik")),
                 "{kind}: `kubectl get authentik` lists it"
             );
-            assert!(K::ENDPOINT.starts_with("stages/") && K::ENDPOINT.ends_with('/'));
+            assert!(K::ENDPOINT.ends_with('/') && K::KEY_SCOPE.ends_with('/'));
+            assert!(!K::KEY.is_empty(), "{kind}: a key");
             // The runtime every part of the operator reaches the kind through.
             let ops = KindRuntime::<K> {
                 caches: Caches::new(Vec::new()),
@@ -91,14 +117,26 @@ mod tests {
             assert_eq!(ops.kind(), kind);
             // The snapshot keeps these fields of each stage: every one the spec can send.
             let kept = crate::crd::stage::body_fields::<K>();
-            for field in K::SET_FIELDS.iter().chain(K::ALWAYS_SEND).chain(&["name"]) {
+            for field in K::SET_FIELDS.iter().chain(K::ALWAYS_SEND).chain(K::KEY) {
                 assert!(kept.iter().any(|k| k == field), "{kind}: {field} not kept");
             }
             self.kinds.push(kind);
             self.endpoints.push(K::ENDPOINT);
             self.models.push(K::MODEL);
-            self.references.extend(K::REFERENCES);
+            self.references.extend(K::referenced_kinds());
+            // The guarded fields are body fields the spec can set.
+            for field in K::GUARDED {
+                assert!(kept.iter().any(|k| k == field), "{kind}: {field} guarded");
+            }
         }
+    }
+
+    #[test]
+    fn the_stage_kinds_are_those_keyed_by_stage_name() {
+        assert_eq!(
+            stage_kinds(),
+            ["PasswordStage", "IdentificationStage", "UserLoginStage"]
+        );
     }
 
     #[test]
@@ -115,10 +153,7 @@ mod tests {
                 "a `ref` to {r}, which is not registered"
             );
         }
-        let crds: Vec<String> = stage_crds()
-            .into_iter()
-            .map(|c| c.spec.names.kind)
-            .collect();
+        let crds: Vec<String> = kind_crds().into_iter().map(|c| c.spec.names.kind).collect();
         assert_eq!(crds, walk.kinds, "one CRD per registered kind, in order");
     }
 }

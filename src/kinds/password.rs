@@ -2,7 +2,7 @@
 
 use crate::crd::refs::Target;
 use crate::crd::stage::{RefField, Stage};
-use crate::crd::{FlowRef, StageCommon, StageStatus};
+use crate::crd::{FlowRef, Policies, StageCommon, StageStatus};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -53,8 +53,16 @@ impl Stage for PasswordStage {
     const SET_FIELDS: &'static [&'static str] = &["backends"];
     const ALWAYS_SEND: &'static [&'static str] = &[];
 
-    fn common(&self) -> &StageCommon {
-        &self.spec.common
+    fn referenced_kinds() -> Vec<&'static str> {
+        vec!["Flow"]
+    }
+
+    fn policies(&self) -> &Policies {
+        &self.spec.common.policies
+    }
+
+    fn spec_key(&self) -> Option<&str> {
+        self.spec.common.name.as_deref()
     }
 
     fn spec_json(&self) -> serde_json::Value {

@@ -1,7 +1,7 @@
 //! `UserLoginStage`: authentik's user login stage (`/api/v3/stages/user_login/`).
 
 use crate::crd::stage::{RefField, Stage};
-use crate::crd::{StageCommon, StageStatus, duration};
+use crate::crd::{Policies, StageCommon, StageStatus, duration};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -66,8 +66,12 @@ impl Stage for UserLoginStage {
     const SET_FIELDS: &'static [&'static str] = &[];
     const ALWAYS_SEND: &'static [&'static str] = &[];
 
-    fn common(&self) -> &StageCommon {
-        &self.spec.common
+    fn policies(&self) -> &Policies {
+        &self.spec.common.policies
+    }
+
+    fn spec_key(&self) -> Option<&str> {
+        self.spec.common.name.as_deref()
     }
 
     fn spec_json(&self) -> serde_json::Value {

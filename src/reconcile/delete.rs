@@ -1,9 +1,10 @@
-//! Deleting a resource: delete (or orphan) its stage as [`plan::deletion`] decides, then
-//! release the finalizer.
+//! Deleting a resource: delete (or orphan) its authentik object as [`plan::deletion`]
+//! decides, then release the finalizer.
 
 use super::context::Context;
 use super::kinds;
 use super::kube_ops::{self, FORCE_DELETE_ANNOTATION, Notice, api_for, has_finalizer, publish};
+use super::objects;
 use super::plan::{self, Deletion};
 use super::record::write_status;
 use super::status::Observation;
@@ -15,7 +16,7 @@ use kube::runtime::controller::Action;
 
 /// What deleting `obj` does to its stage, from the pure [`plan::deletion`].
 fn deletion_of<K: Stage>(obj: &K, ctx: &Context) -> Deletion {
-    let common = obj.common();
+    let common = obj.policies();
     let forced = obj
         .annotations()
         .get(FORCE_DELETE_ANNOTATION)
@@ -30,7 +31,6 @@ fn deletion_of<K: Stage>(obj: &K, ctx: &Context) -> Deletion {
         common.deletion_policy,
         kube_ops::record(obj),
         &ConnKey::of_stage(obj).id(),
-        &obj.authentik_name(),
         referrers,
         forced,
     )
@@ -38,40 +38,38 @@ fn deletion_of<K: Stage>(obj: &K, ctx: &Context) -> Deletion {
 
 fn delete_blocked(referrers: &[String]) -> Error {
     Error::DeleteBlocked(format!(
-        "still referenced by {}; authentik would silently clear those references. Delete or change them first, or annotate this resource with {FORCE_DELETE_ANNOTATION}=true",
+        "still referenced by {}; deleting it in authentik would silently clear or remove those references (a deleted stage takes its bindings with it). Delete or change them first, or annotate this resource with {FORCE_DELETE_ANNOTATION}=true",
         referrers.join(", ")
     ))
 }
 
-/// Deletes the stage at `pk`, or (the create marker) the one holding the resource's name;
-/// returns the pk deleted, if any.
-async fn delete_stage<K: Stage>(
-    obj: &K,
-    ctx: &Context,
-    pk: Option<String>,
-) -> Result<Option<String>> {
+/// Deletes the object at `pk`, or (the create marker) the one holding the key the marker
+/// names; returns the pk deleted, if any.
+async fn delete_object<K: Stage>(obj: &K, ctx: &Context, at: At) -> Result<Option<String>> {
     let (_, conn) = ctx.connections.for_stage(obj).map_err(|e| {
         Error::ConnectionNotReady(format!(
-            "cannot delete the stage: {e}. Fix the connection, or set deletionPolicy to Orphan to let go"
+            "cannot delete the {}: {e}. Fix the connection, or set deletionPolicy to Orphan to let go",
+            K::NOUN
         ))
     })?;
-    let pk = match pk {
-        Some(pk) => pk,
-        None => match conn
-            .client
-            .find_by_name(K::ENDPOINT, &obj.authentik_name())
-            .await?
-            .first()
-        {
-            Some(found) => crate::authentik::wire::pk_of(found)
-                .unwrap_or_default()
-                .to_string(),
-            None => return Ok(None),
-        },
+    let pk = match at {
+        At::Pk(pk) => pk,
+        At::Key(key) => {
+            let found = objects::find_by_key::<K>(&conn, K::ENDPOINT, &key).await?;
+            match found.first().and_then(crate::authentik::wire::pk_of) {
+                Some(pk) => pk.to_string(),
+                None => return Ok(None),
+            }
+        }
     };
-    conn.client.delete(K::ENDPOINT, &pk).await?;
-    conn.snapshot::<K>().remove(&pk);
+    objects::delete::<K>(&conn, &pk).await?;
     Ok(Some(pk))
+}
+
+/// Where the object to delete is.
+enum At {
+    Pk(String),
+    Key(String),
 }
 
 /// Deletion: delete (or orphan) the stage, then release the finalizer. If authentik cannot
@@ -81,12 +79,12 @@ pub(super) async fn cleanup<K: Stage>(obj: &K, ctx: &Context) -> Result<Action> 
         return Ok(Action::await_change());
     }
     let api = api_for(&ctx.kube, obj);
-    let name = obj.authentik_name();
+    let what = K::describe_identity(&obj.identity());
     let deleted = match deletion_of(obj, ctx) {
         Deletion::Orphan { pk } => {
             if let Some(pk) = pk {
                 let note = format!(
-                    "left the authentik stage {name:?} in place (deletionPolicy Orphan or Observe mode)"
+                    "left the authentik {what} in place (deletionPolicy Orphan or Observe mode)"
                 );
                 let notice = Notice::normal("Orphaned", note).during("Delete");
                 publish(&ctx.recorder, obj, Some(&pk), &notice).await;
@@ -95,12 +93,12 @@ pub(super) async fn cleanup<K: Stage>(obj: &K, ctx: &Context) -> Result<Action> 
         }
         Deletion::Nothing => Ok(None),
         Deletion::Blocked { referrers } => Err(delete_blocked(&referrers)),
-        Deletion::AtPk(pk) => delete_stage(obj, ctx, Some(pk)).await,
-        Deletion::ByName => delete_stage(obj, ctx, None).await,
+        Deletion::AtPk(pk) => delete_object(obj, ctx, At::Pk(pk)).await,
+        Deletion::ByKey(key) => delete_object(obj, ctx, At::Key(key)).await,
     };
     match deleted {
         Ok(Some(pk)) => {
-            let note = format!("deleted the authentik stage {name:?} (pk {pk})");
+            let note = format!("deleted the authentik {what} (pk {pk})");
             let notice = Notice::normal("Deleted", note).during("Delete");
             publish(&ctx.recorder, obj, Some(&pk), &notice).await;
         }
@@ -116,9 +114,9 @@ pub(super) async fn cleanup<K: Stage>(obj: &K, ctx: &Context) -> Result<Action> 
     }
     kube_ops::remove_finalizer(&api, obj).await?;
     // Once the watch has removed this resource from the cache (a moment), the next claimant of
-    // its name may take it.
+    // its identity may take it.
     let stores = ctx.stores.clone();
-    let (key, name) = (ConnKey::of_stage(obj), obj.authentik_name());
+    let (key, name) = (ConnKey::of_stage(obj), obj.identity());
     tokio::spawn(async move {
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         stores.queue(kinds::Which::Claimants(&key, &name));

@@ -3,7 +3,40 @@
 
 use crate::case::camel_case;
 use crate::crd::DriftEntry;
+use crate::crd::stage::Stage;
 use serde_json::{Map, Value};
+
+/// How a kind's body compares: see [`crate::crd::stage::Stage`].
+#[derive(Clone, Copy, Debug)]
+pub struct Shape {
+    /// Lists compared as sets.
+    pub set_fields: &'static [&'static str],
+    /// Lists authentik's validation wants in every write.
+    pub always_send: &'static [&'static str],
+    /// Spec keys sent under another body key (spec key, body key).
+    pub renamed: &'static [(&'static str, &'static str)],
+    /// Body keys changed on a live object only when the resource allows it.
+    pub guarded: &'static [&'static str],
+}
+
+pub fn shape<K: Stage>() -> Shape {
+    Shape {
+        set_fields: K::SET_FIELDS,
+        always_send: K::ALWAYS_SEND,
+        renamed: K::RENAMED,
+        guarded: K::GUARDED,
+    }
+}
+
+impl Shape {
+    /// The spec field (camelCase) a body key comes from.
+    pub fn spec_field(&self, body_key: &str) -> String {
+        self.renamed
+            .iter()
+            .find(|(_, b)| *b == body_key)
+            .map_or_else(|| camel_case(body_key), |(s, _)| s.to_string())
+    }
+}
 
 #[derive(Debug, Default, PartialEq)]
 pub struct Diff {
@@ -22,18 +55,14 @@ impl Diff {
 }
 
 /// Compares `desired` (body keys) with `remote` (an authentik object).
-pub fn diff(
-    desired: &Map<String, Value>,
-    remote: &Value,
-    set_fields: &[&str],
-    always_send: &[&str],
-) -> Diff {
+pub fn diff(desired: &Map<String, Value>, remote: &Value, shape: &Shape) -> Diff {
+    let (set_fields, always_send) = (shape.set_fields, shape.always_send);
     let mut out = Diff::default();
     let empty = Map::new();
     let remote = remote.as_object().unwrap_or(&empty);
     for (key, want) in desired {
         let Some(have) = remote.get(key) else {
-            out.unsupported.push(camel_case(key));
+            out.unsupported.push(shape.spec_field(key));
             continue;
         };
         let same = if set_fields.contains(&key.as_str()) {
@@ -43,7 +72,7 @@ pub fn diff(
         };
         if !same {
             out.drift.push(DriftEntry {
-                field: camel_case(key),
+                field: shape.spec_field(key),
                 desired: want.to_string(),
                 actual: have.to_string(),
             });
@@ -88,6 +117,26 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn sh(set_fields: &'static [&'static str], always_send: &'static [&'static str]) -> Shape {
+        Shape {
+            set_fields,
+            always_send,
+            renamed: &[("flow", "target")],
+            guarded: &[],
+        }
+    }
+
+    #[test]
+    fn a_renamed_field_is_reported_as_the_spec_names_it() {
+        let d = diff(
+            &map(json!({"target": "f1", "order": 10})),
+            &json!({"target": "f2", "order": 10}),
+            &sh(&[], &[]),
+        );
+        assert_eq!(d.drift[0].field, "flow");
+        assert_eq!(Value::Object(d.patch), json!({"target": "f1"}));
+    }
+
     fn map(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap()
     }
@@ -97,8 +146,7 @@ mod tests {
         let d = diff(
             &map(json!({"name": "a", "failed_attempts_before_cancel": 5})),
             &json!({"pk": "x", "name": "a", "failed_attempts_before_cancel": 5, "allow_show_password": true}),
-            &[],
-            &[],
+            &sh(&[], &[]),
         );
         assert!(d.in_sync());
         assert!(d.patch.is_empty() && d.unsupported.is_empty());
@@ -111,8 +159,7 @@ mod tests {
                 json!({"name": "a", "failed_attempts_before_cancel": 3, "allow_show_password": false}),
             ),
             &json!({"name": "a", "failed_attempts_before_cancel": 5, "allow_show_password": false}),
-            &[],
-            &[],
+            &sh(&[], &[]),
         );
         assert_eq!(
             Value::Object(d.patch),
@@ -127,9 +174,16 @@ mod tests {
     #[test]
     fn sets_ignore_order_but_not_content() {
         let want = map(json!({"backends": ["a", "b"]}));
-        assert!(diff(&want, &json!({"backends": ["b", "a"]}), &["backends"], &[]).in_sync());
-        assert!(!diff(&want, &json!({"backends": ["a"]}), &["backends"], &[]).in_sync());
-        assert!(!diff(&want, &json!({"backends": ["b", "a"]}), &[], &[]).in_sync());
+        assert!(
+            diff(
+                &want,
+                &json!({"backends": ["b", "a"]}),
+                &sh(&["backends"], &[])
+            )
+            .in_sync()
+        );
+        assert!(!diff(&want, &json!({"backends": ["a"]}), &sh(&["backends"], &[])).in_sync());
+        assert!(!diff(&want, &json!({"backends": ["b", "a"]}), &sh(&[], &[])).in_sync());
     }
 
     #[test]
@@ -137,8 +191,7 @@ mod tests {
         let d = diff(
             &map(json!({"name": "a", "allow_show_password": true})),
             &json!({"name": "a"}),
-            &[],
-            &[],
+            &sh(&[], &[]),
         );
         assert!(d.in_sync());
         assert_eq!(d.unsupported, vec!["allowShowPassword"]);
@@ -149,8 +202,7 @@ mod tests {
         let d = diff(
             &map(json!({"name": "id", "user_fields": ["email"], "show_matched_user": false})),
             &json!({"name": "id", "user_fields": ["email"], "sources": ["s1"], "show_matched_user": true}),
-            &["user_fields", "sources"],
-            &["user_fields", "sources"],
+            &sh(&["user_fields", "sources"], &["user_fields", "sources"]),
         );
         assert_eq!(
             Value::Object(d.patch),
@@ -164,8 +216,7 @@ mod tests {
         let d = diff(
             &map(json!({"password_stage": "p1"})),
             &json!({"password_stage": null}),
-            &[],
-            &[],
+            &sh(&[], &[]),
         );
         assert_eq!(d.drift[0].actual, "null");
     }

@@ -1,9 +1,10 @@
-//! Doing what the plan says: create the stage (after the create marker), or bind to it and
+//! Doing what the plan says: create the object (after the create marker), or bind to it and
 //! patch what differs; each ends in a [`Report`].
 
 use super::context::Context;
-use super::diff::{Diff, diff};
+use super::diff::{Diff, diff, shape};
 use super::kube_ops::{Notice, condition_version, has_finalizer};
+use super::objects;
 use super::plan::{self, Act, Correction, Create};
 use super::record::Report;
 use super::status::Observation;
@@ -17,12 +18,14 @@ use kube::api::Api;
 use serde_json::{Map, Value};
 
 /// What one sync works on: the resource, what all reconciles share, the resource's
-/// authentik, and the API of its kind.
+/// authentik, the API of its kind, and the object's key in authentik (once the spec's
+/// references resolved: a binding's key holds pks).
 pub(super) struct On<'a, K> {
     pub obj: &'a K,
     pub ctx: &'a Context,
     pub conn: &'a Connection,
     pub api: &'a Api<K>,
+    pub key: &'a str,
 }
 
 pub(super) async fn execute<K: Stage>(
@@ -58,19 +61,22 @@ async fn bind<K: Stage>(
     write: Option<Correction>,
     mut obs: Observation,
 ) -> Report {
-    let name = on.obj.authentik_name();
+    let key = on.key;
     match hold(on, obs.written_version.clone()).await {
         Ok(written) => obs.written_version = written,
         Err(e) => return Report::failed(obs, e),
     }
     let mut events = Vec::new();
     if adopted {
-        let note = format!("adopted the existing authentik stage {name:?} (pk {pk})");
+        let note = format!(
+            "adopted the existing authentik {} (pk {pk})",
+            K::describe_key(key)
+        );
         events.push(Notice::normal("Adopted", note));
     }
     obs.pk = Some(pk.clone());
-    obs.name = Some(name.clone());
-    // Bound: the name is this stage's, even after a create of it was refused.
+    obs.name = Some(key.to_string());
+    // Bound: the key is this object's, even after a create of it was refused.
     obs.name_cleared = false;
     obs.unsupported = found.unsupported;
     obs.drift = found.drift;
@@ -82,12 +88,12 @@ async fn bind<K: Stage>(
         Err(e) => return Report::new(obs, events, Err(e)),
     };
     obs.wrote = true;
-    let after = diff(desired, &updated, K::SET_FIELDS, &[]);
+    let after = diff(desired, &updated, &shape::<K>());
     if let Some(e) = plan::not_kept(&after) {
         obs.drift = after.drift;
         return Report::new(obs, events, Err(e));
     }
-    events.push(corrected(on, how, &obs.drift, &name));
+    events.push(corrected(on, how, &obs.drift));
     Report::new(obs, events, Ok(()))
 }
 
@@ -96,7 +102,7 @@ async fn bind<K: Stage>(
 /// step's, which put the finalizer there.
 async fn hold<K: Stage>(on: &On<'_, K>, written: Option<String>) -> Result<Option<String>> {
     let obj = on.obj;
-    let manage = obj.common().management_policy == ManagementPolicy::Manage;
+    let manage = obj.policies().management_policy == ManagementPolicy::Manage;
     if !manage || has_finalizer(obj) || written.is_some() {
         return Ok(written);
     }
@@ -109,18 +115,16 @@ async fn hold<K: Stage>(on: &On<'_, K>, written: Option<String>) -> Result<Optio
 }
 
 /// What a correction written to authentik tells the user (and, for drift, the metrics).
-fn corrected<K: Stage>(
-    on: &On<'_, K>,
-    how: Correction,
-    drift: &[DriftEntry],
-    name: &str,
-) -> Notice {
+fn corrected<K: Stage>(on: &On<'_, K>, how: Correction, drift: &[DriftEntry]) -> Notice {
     let fields: Vec<&str> = drift.iter().map(|d| d.field.as_str()).collect();
     let fields = fields.join(", ");
     match how {
         Correction::Updated => Notice::normal(
             "Updated",
-            format!("updated {fields} of the authentik stage {name:?}"),
+            format!(
+                "updated {fields} of the authentik {}",
+                K::describe_key(on.key)
+            ),
         ),
         Correction::DriftCorrected => {
             on.ctx
@@ -136,16 +140,12 @@ fn corrected<K: Stage>(
     }
 }
 
-/// One PATCH; the stage as authentik stored it.
+/// One PATCH; the object as authentik stored it.
 async fn patch<K: Stage>(conn: &Connection, pk: &str, body: &Map<String, Value>) -> Result<Value> {
-    let snapshot = conn.snapshot::<K>();
-    let Some(updated) = conn.client.patch(K::ENDPOINT, pk, body).await? else {
-        // Deleted between the sweep and now: the next reconcile recreates it.
-        snapshot.remove(pk);
-        return Err(vanished(pk));
-    };
-    snapshot.upsert(pk, updated.clone());
-    Ok(updated)
+    // Gone: deleted between the sweep and now; the next reconcile recreates it.
+    objects::patch::<K>(conn, pk, body)
+        .await?
+        .ok_or_else(|| vanished::<K>(pk))
 }
 
 fn kind_labels<K: Stage>() -> KindLabels {
@@ -160,13 +160,12 @@ async fn create<K: Stage>(
     how: Create,
     mut obs: Observation,
 ) -> Report {
-    let (obj, conn) = (on.obj, on.conn);
-    let name = obj.authentik_name();
-    match prepare_create(on, &name, how, obs.written_version.clone()).await {
+    let (obj, conn, key) = (on.obj, on.conn, on.key);
+    match prepare_create(on, key, how, obs.written_version.clone()).await {
         Ok(written) => obs.written_version = written,
         Err(e) => return Report::failed(obs, e),
     }
-    obs.name = Some(name.clone());
+    obs.name = Some(key.to_string());
     obs.pk_cleared = true;
     let body = plan::create_body(desired, K::ALWAYS_SEND);
     let created = match conn.client.create(K::ENDPOINT, &body).await {
@@ -184,19 +183,22 @@ async fn create<K: Stage>(
                 // The caller looks at who took the name since the sweep's list.
                 return Report::failed(obs, Error::NameTaken(msg));
             }
-            let holder = name_taken_by_other_kind(conn, &name).await;
+            let holder = key_taken_by_other_kind(on).await;
             return Report::failed(obs, holder.unwrap_or(Error::Rejected(msg)));
         }
         Err(e) => return Report::failed(obs, e),
     };
     let Some(pk) = pk_of(&created).map(str::to_string) else {
-        let e = Error::Protocol("authentik created a stage but returned no pk".into());
+        let e = Error::Protocol(format!(
+            "authentik created a {} but returned no pk",
+            K::NOUN
+        ));
         return Report::failed(obs, e);
     };
     conn.snapshot::<K>().upsert(&pk, created.clone());
     obs.pk = Some(pk.clone());
     obs.wrote = true;
-    let kept = diff(desired, &created, K::SET_FIELDS, &[]);
+    let kept = diff(desired, &created, &shape::<K>());
     obs.unsupported = kept.unsupported.clone();
     let event = if how.recreate {
         on.ctx
@@ -204,14 +206,14 @@ async fn create<K: Stage>(
             .recreations
             .get_or_create(&kind_labels::<K>())
             .inc();
-        let note =
-            format!("the stage {name:?} was deleted in authentik; created it again (pk {pk})");
+        let note = format!(
+            "the {} was deleted in authentik; created it again (pk {pk})",
+            K::describe_key(key)
+        );
         Notice::warning("Recreated", note)
     } else {
-        Notice::normal(
-            "Created",
-            format!("created the authentik stage {name:?} (pk {pk})"),
-        )
+        let note = format!("created the authentik {} (pk {pk})", K::describe_key(key));
+        Notice::normal("Created", note)
     };
     let outcome = match plan::not_kept(&kept) {
         Some(e) => {
@@ -255,22 +257,31 @@ async fn prepare_create<K: Stage>(
     Ok(written)
 }
 
-pub(super) fn vanished(pk: &str) -> Error {
+pub(super) fn vanished<K: Stage>(pk: &str) -> Error {
     Error::NotFound(format!(
-        "the stage with pk {pk} vanished from authentik while being updated"
+        "the {} with pk {pk} vanished from authentik while being updated",
+        K::NOUN
     ))
 }
 
-/// A clearer message when the name is held by a stage of another kind.
-pub(super) async fn name_taken_by_other_kind(conn: &Connection, name: &str) -> Option<Error> {
-    let holders = conn.client.find_by_name("stages/all/", name).await.ok()?;
+/// A clearer message when the key is held by an object of another kind (stage names are
+/// unique across the stage kinds); `None` for kinds whose keys are their own.
+pub(super) async fn key_taken_by_other_kind<K: Stage>(on: &On<'_, K>) -> Option<Error> {
+    if K::KEY_SCOPE == K::ENDPOINT {
+        return None;
+    }
+    let holders = objects::find_by_key::<K>(on.conn, K::KEY_SCOPE, on.key)
+        .await
+        .ok()?;
     let other = holders.first()?;
     let kind = other
         .get("verbose_name")
         .and_then(Value::as_str)
         .unwrap_or("stage");
     Some(Error::AlreadyExists(format!(
-        "the name {name:?} is taken in authentik by a {kind} (pk {}); stage names are unique across all kinds",
-        pk_of(other).unwrap_or("?")
+        "the name {:?} is taken in authentik by a {kind} (pk {}); {}",
+        on.key,
+        pk_of(other).unwrap_or("?"),
+        K::UNIQUENESS
     )))
 }

@@ -8,7 +8,6 @@ use super::naming::{claim_of, named};
 use crate::authentik::wire::pk_of;
 use crate::caches::{Caches, Queues};
 use crate::connections::{ConnKey, Connection};
-use crate::crd::refs::By;
 use crate::crd::stage::Stage;
 use crate::crd::stage::kind_name;
 use crate::crd::{ManagementPolicy, StageStatus};
@@ -87,7 +86,7 @@ impl<K: Stage> KindOps for KindRuntime<K> {
     fn claims_on(&self, name: &str, out: &mut Vec<Claim>) {
         for obj in self.caches.state() {
             if named(obj.as_ref(), name)
-                && obj.common().management_policy == ManagementPolicy::Manage
+                && obj.policies().management_policy == ManagementPolicy::Manage
             {
                 out.push(claim_of(obj.as_ref()));
             }
@@ -97,7 +96,7 @@ impl<K: Stage> KindOps for KindRuntime<K> {
     fn referrers(&self, kind: &str, namespace: &str, name: &str, out: &mut Vec<String>) {
         // Only kinds that may name `kind` are walked: each delete asks, and walking every
         // resource of every kind made deleting thousands quadratic.
-        if !K::REFERENCES.contains(&kind) {
+        if !K::referenced_kinds().contains(&kind) {
             return;
         }
         for obj in self.caches.state() {
@@ -106,13 +105,10 @@ impl<K: Stage> KindOps for KindRuntime<K> {
             {
                 continue;
             }
-            let refers = obj.references().iter().any(|f| {
-                f.target.custom_resource_kind() == Some(kind)
-                    && f.values
-                        .iter()
-                        .flatten()
-                        .any(|v| v.as_ref() == Some(&By::Ref(name.to_string())))
-            });
+            let refers = obj
+                .references()
+                .iter()
+                .any(|f| f.refs_to(kind).any(|n| n == name));
             if refers {
                 out.push(format!("{}/{}", kind_name::<K>(), obj.name_any()));
             }
@@ -132,7 +128,7 @@ impl<K: Stage> KindOps for KindRuntime<K> {
             Which::Connection(key) => self.send_matching(|o| &ConnKey::of_stage(o) == key),
             Which::WaitingOn(key) => self.send_matching(|o| waiting_on(o, key)),
             Which::Claimants(key, name) => {
-                self.send_matching(|o| &ConnKey::of_stage(o) == key && o.authentik_name() == name)
+                self.send_matching(|o| &ConnKey::of_stage(o) == key && o.identity() == name)
             }
         }
     }
@@ -141,7 +137,7 @@ impl<K: Stage> KindOps for KindRuntime<K> {
         Box::pin(async move {
             let kind = kind_name::<K>();
             let listed_from = std::time::Instant::now();
-            let listed = match conn.client.list_all(K::ENDPOINT, &[]).await {
+            let listed = match conn.client.list_all(K::ENDPOINT, &[], K::ORDERING).await {
                 Ok(l) => l,
                 Err(e) if e.is_outage() => {
                     // Logged once per outage, not per sweep (Context::retry_if_back).

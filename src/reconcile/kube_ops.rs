@@ -211,7 +211,7 @@ pub async fn publish<K: Stage>(recorder: &Recorder, obj: &K, pk: Option<&str>, n
     let kind = K::kind(&());
     let namespace = obj.namespace().unwrap_or_default();
     let name = obj.name_any();
-    let authentik_name = obj.authentik_name();
+    let authentik_name = obj.identity();
     let pk = pk.unwrap_or_default();
     if warning {
         tracing::warn!(%kind, %namespace, %name, %authentik_name, %pk, %reason, "{note}");

@@ -11,6 +11,7 @@ mod execute;
 pub mod kinds;
 pub mod kube_ops;
 pub mod naming;
+pub mod objects;
 pub mod plan;
 mod record;
 pub mod resolve;

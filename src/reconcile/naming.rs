@@ -1,6 +1,7 @@
-//! authentik stage names are unique across all stage kinds, so two resources (any kinds, any
-//! namespaces) must not manage one name. A claim that already holds the stage (its status
-//! has the pk for that name) wins; otherwise the earliest-created one. The others get
+//! An object's identity in authentik is unique within its scope (stage names across all
+//! stage kinds, flow slugs, a binding's flow, stage and order), so two resources (any kinds,
+//! any namespaces) must not manage one. A claim that already holds the object (its status
+//! has the pk for that identity) wins; otherwise the earliest-created one. The others get
 //! `NameConflict` and write nothing.
 
 use crate::connections::ConnKey;
@@ -14,6 +15,8 @@ pub struct Claim {
     pub namespace: String,
     pub name: String,
     pub authentik_name: String,
+    /// Where the identity is unique (see `Stage::KEY_SCOPE`).
+    pub scope: &'static str,
     /// Names are unique per authentik instance, not across them.
     pub connection: ConnKey,
     pub created: Option<Timestamp>,
@@ -42,14 +45,18 @@ impl Claim {
 pub fn conflicting<'a>(me: &Claim, all: impl IntoIterator<Item = &'a Claim>) -> Option<&'a Claim> {
     all.into_iter()
         .filter(|c| c.authentik_name == me.authentik_name && c.connection == me.connection)
+        .filter(|c| c.scope == me.scope)
         .filter(|c| !(c.kind == me.kind && c.namespace == me.namespace && c.name == me.name))
         .filter(|c| c.order_key() < me.order_key())
         .min_by(|a, b| a.order_key().cmp(&b.order_key()))
 }
 
-/// Whether `obj` asks for the authentik name `name` (without building the name).
+/// Whether `obj` asks for the identity `name` (without building it, for a one-field key).
 pub fn named<K: Stage>(obj: &K, name: &str) -> bool {
-    let own = obj.common().name.as_deref().or(obj.meta().name.as_deref());
+    if K::KEY.len() > 1 {
+        return obj.identity() == name;
+    }
+    let own = obj.spec_key().or(obj.meta().name.as_deref());
     own.unwrap_or_default() == name
 }
 
@@ -59,12 +66,13 @@ pub fn claim_of<K: Stage>(obj: &K) -> Claim {
         kind: kind_name::<K>(),
         namespace: obj.namespace().unwrap_or_default(),
         name: obj.name_any(),
-        authentik_name: obj.authentik_name(),
+        authentik_name: obj.identity(),
+        scope: K::KEY_SCOPE,
         connection: ConnKey::of_stage(obj),
         created: obj.meta().creation_timestamp.as_ref().map(|t| t.0),
-        holds: obj.status().is_some_and(|s| {
-            s.pk.is_some() && s.name.as_deref() == Some(obj.authentik_name().as_str())
-        }),
+        holds: obj
+            .status()
+            .is_some_and(|s| s.pk.is_some() && s.name.as_deref() == Some(obj.identity().as_str())),
     }
 }
 
@@ -78,6 +86,7 @@ mod tests {
             namespace: ns.into(),
             name: name.into(),
             authentik_name: ak.into(),
+            scope: "stages/all/",
             connection: ConnKey::Default,
             created: Some(Timestamp::from_second(at).unwrap()),
             holds: false,
@@ -118,6 +127,14 @@ mod tests {
             name: "staging".into(),
         };
         assert_eq!(conflicting(&b, &[a, b.clone()]), None);
+    }
+
+    #[test]
+    fn a_flow_slug_and_a_stage_name_do_not_conflict() {
+        let stage = claim("PasswordStage", "a", "x", "login", 10);
+        let mut flow = claim("Flow", "a", "login", "login", 20);
+        flow.scope = "flows/instances/";
+        assert_eq!(conflicting(&flow, &[stage, flow.clone()]), None);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! resource, the cache and authentik say into [`Facts`], asks [`plan`] what to do, and does
 //! it; deletion asks [`deletion`]. Each is tested below as a behaviour table, with no server.
 
-use super::diff::{Diff, diff};
+use super::diff::{Diff, Shape, diff};
+use crate::crd::stage::ALLOW_GUARDED_ANNOTATION;
 use crate::crd::{AdoptionPolicy, DeletionPolicy, ManagementPolicy, StageStatus};
 use crate::error::Error;
 use serde_json::{Map, Value};
@@ -28,17 +29,6 @@ pub enum Remote {
     Unlisted { after_vanished: bool },
 }
 
-/// How the kind's body compares: see [`crate::crd::stage::Stage`].
-#[derive(Clone, Copy, Debug)]
-pub struct Shape {
-    /// Lists compared as sets.
-    pub set_fields: &'static [&'static str],
-    /// Lists authentik's validation wants in every write.
-    pub always_send: &'static [&'static str],
-    /// What the kind is called in messages (`passwordstage`).
-    pub noun: &'static str,
-}
-
 /// What the resource itself records of its stage.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Record<'a> {
@@ -57,10 +47,15 @@ pub struct Facts<'a> {
     pub adoption: AdoptionPolicy,
     pub record: Record<'a>,
     pub generation: Option<i64>,
-    /// The authentik name the spec asks for.
-    pub name: &'a str,
+    /// The key in authentik the spec asks for (a stage's name, a flow's slug, a binding's
+    /// flow, stage and order).
+    pub key: &'a str,
+    /// The object with that key, for messages (`stage named "login"`).
+    pub what: &'a str,
     pub desired: &'a Map<String, Value>,
     pub shape: Shape,
+    /// The resource allows changes of the kind's guarded fields on a live object.
+    pub guarded_allowed: bool,
     pub remote: &'a Remote,
     /// A stage found by name may be judged someone else's: the API server confirmed that
     /// the resource version read is its current one (so no create marker of ours is
@@ -137,18 +132,18 @@ pub enum Correction {
 
 pub fn plan(f: &Facts) -> Plan {
     let observe = f.management == ManagementPolicy::Observe;
-    let compare = |body: &Value| diff(f.desired, body, f.shape.set_fields, f.shape.always_send);
-    let name = f.name;
+    let compare = |body: &Value| diff(f.desired, body, &f.shape);
+    let (key, what) = (f.key, f.what);
     match f.remote {
         Remote::AtPk { pk, body, fresh } => bind(f, pk, compare(body), false, *fresh),
         Remote::Vanished { pk } => refuse(
             Error::NotFound(format!(
-                "the stage with pk {pk} no longer exists in authentik; Observe mode does not recreate it"
+                "the {what} (pk {pk}) no longer exists in authentik; Observe mode does not recreate it"
             )),
             None,
         ),
         Remote::Named { pk, body, .. } => {
-            let ours = is_own_create(f.record, name);
+            let ours = is_own_create(f.record, key);
             if !observe && !ours && !f.view_confirmed {
                 return Plan::Recheck(Recheck::View);
             }
@@ -158,13 +153,13 @@ pub fn plan(f: &Facts) -> Plan {
                 FoundByName::Adopt => bind(f, pk, d, true, true),
                 FoundByName::RefuseMismatch => refuse(
                     Error::AdoptionMismatch(format!(
-                        "a stage named {name:?} already exists in authentik (pk {pk}) and differs from the spec (see status.drift); adoptionPolicy IfMatch leaves it alone"
+                        "a {what} already exists in authentik (pk {pk}) and differs from the spec (see status.drift); adoptionPolicy IfMatch leaves it alone"
                     )),
                     Some(d),
                 ),
                 FoundByName::RefuseExisting => refuse(
                     Error::AlreadyExists(format!(
-                        "a stage named {name:?} already exists in authentik (pk {pk}); set adoptionPolicy to IfMatch or Always to take it over"
+                        "a {what} already exists in authentik (pk {pk}); set adoptionPolicy to IfMatch or Always to take it over"
                     )),
                     Some(d),
                 ),
@@ -172,17 +167,16 @@ pub fn plan(f: &Facts) -> Plan {
         }
         Remote::Absent { .. } if observe => refuse(
             Error::NotFound(format!(
-                "no {} named {name:?} in authentik; Observe mode does not create it",
-                f.shape.noun
+                "no {what} in authentik; Observe mode does not create it"
             )),
             None,
         ),
-        Remote::Unlisted { .. } if observe || is_own_create(f.record, name) => {
+        Remote::Unlisted { .. } if observe || is_own_create(f.record, key) => {
             Plan::Recheck(Recheck::Name)
         }
         Remote::Absent { after_vanished } | Remote::Unlisted { after_vanished } => {
             Plan::Act(Act::Create(Create {
-                mark: f.record.created_name != Some(name) || !f.record.finalized,
+                mark: f.record.created_name != Some(key) || !f.record.finalized,
                 clear_pk: f.record.status.is_some_and(|s| s.pk.is_some()),
                 recreate: *after_vanished,
                 checked: matches!(f.remote, Remote::Absent { .. }),
@@ -198,6 +192,9 @@ fn refuse(error: Error, diff: Option<Diff>) -> Plan {
 fn bind(f: &Facts, pk: &str, diff: Diff, adopted: bool, fresh: bool) -> Plan {
     let manage = f.management == ManagementPolicy::Manage;
     let write = manage && !diff.in_sync();
+    if write && let Some(refusal) = guarded(f, &diff) {
+        return refuse(refusal, Some(diff));
+    }
     // A PATCH fills the required lists the spec leaves out with authentik's current value.
     let fills_from_remote = f
         .shape
@@ -214,6 +211,29 @@ fn bind(f: &Facts, pk: &str, diff: Diff, adopted: bool, fresh: bool) -> Plan {
         diff,
         write: write.then(|| correction(f.generation, observed)),
     })
+}
+
+/// A change of a guarded field (a flow's designation) the resource does not allow: it
+/// changes what the live object does, so it waits until the user says so.
+fn guarded(f: &Facts, diff: &Diff) -> Option<Error> {
+    if f.guarded_allowed {
+        return None;
+    }
+    let fields: Vec<String> = f
+        .shape
+        .guarded
+        .iter()
+        .filter(|g| diff.patch.contains_key(**g))
+        .map(|g| f.shape.spec_field(g))
+        .collect();
+    if fields.is_empty() {
+        return None;
+    }
+    Some(Error::ChangeRefused(format!(
+        "changing {} of the live {} changes what it does in authentik; annotate this resource with {ALLOW_GUARDED_ANNOTATION}=true to allow it",
+        fields.join(", "),
+        f.what
+    )))
 }
 
 /// The body of a create: authentik's create needs the body-validated lists even when the
@@ -257,6 +277,18 @@ pub fn is_own_create(record: Record, name: &str) -> bool {
     let marked = record.created_name == Some(name)
         || status.is_some_and(|s| s.name.as_deref() == Some(name));
     no_pk && marked
+}
+
+/// The key of an object the resource's create may have made without it learning the pk:
+/// the create marker (or the status name of earlier releases) with no pk in the status.
+pub fn marked_key(record: Record<'_>) -> Option<&str> {
+    let status = record.status;
+    if status.is_some_and(|s| s.pk.is_some()) {
+        return None;
+    }
+    record
+        .created_name
+        .or_else(|| status.and_then(|s| s.name.as_deref()))
 }
 
 /// What to do with the stage found by name, for a resource with no trusted pk.
@@ -309,9 +341,9 @@ pub enum Deletion {
     Blocked { referrers: Vec<String> },
     /// Delete the stage at this pk.
     AtPk(String),
-    /// The create marker: a create whose answer was lost may have made a stage with this
-    /// name; delete it if it exists.
-    ByName,
+    /// The create marker: a create whose answer was lost may have made an object with this
+    /// key; delete it if it exists.
+    ByKey(String),
 }
 
 /// What deleting the resource does, from its policies, status and referrers.
@@ -320,7 +352,6 @@ pub fn deletion(
     policy: DeletionPolicy,
     record: Record,
     connection: &str,
-    name: &str,
     referrers: Vec<String>,
     forced: bool,
 ) -> Deletion {
@@ -333,16 +364,17 @@ pub fn deletion(
     // Never delete a stage that was only observed, or one in another authentik than the one
     // this resource now points at.
     let known = status.and_then(|s| s.trusted_pk(connection, false));
-    let marker = is_own_create(record, name);
-    if known.is_none() && !marker {
+    let marker = marked_key(record);
+    if known.is_none() && marker.is_none() {
         return Deletion::Nothing;
     }
     if !referrers.is_empty() && !forced {
         return Deletion::Blocked { referrers };
     }
-    match known {
-        Some(pk) => Deletion::AtPk(pk.to_string()),
-        None => Deletion::ByName,
+    match (known, marker) {
+        (Some(pk), _) => Deletion::AtPk(pk.to_string()),
+        (None, Some(key)) => Deletion::ByKey(key.to_string()),
+        (None, None) => Deletion::Nothing,
     }
 }
 

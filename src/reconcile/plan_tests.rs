@@ -6,7 +6,8 @@ use serde_json::json;
 const PLAIN: Shape = Shape {
     set_fields: &[],
     always_send: &[],
-    noun: "passwordstage",
+    renamed: &[],
+    guarded: &[],
 };
 /// A kind whose writes need a list the spec may leave out (like identification stages).
 const NEEDS_LIST: Shape = Shape {
@@ -76,9 +77,11 @@ fn facts<'a>(
         adoption,
         record,
         generation: Some(1),
-        name: "login",
+        key: "login",
+        what: "stage named \"login\"",
         desired,
         shape: PLAIN,
+        guarded_allowed: false,
         remote,
         view_confirmed: true,
     }
@@ -358,8 +361,8 @@ fn a_create_sends_required_lists_empty_unless_the_spec_sets_them() {
 #[test]
 fn a_field_stored_differently_is_rejected_not_rewritten() {
     let desired = desired();
-    assert!(not_kept(&diff(&desired, &body(true), &[], &[])).is_none());
-    let err = not_kept(&diff(&desired, &body(false), &[], &[])).expect("differs");
+    assert!(not_kept(&diff(&desired, &body(true), &PLAIN)).is_none());
+    let err = not_kept(&diff(&desired, &body(false), &PLAIN)).expect("differs");
     assert_eq!(err.reason(), "AuthentikRejected");
     assert!(!err.is_transient(), "retrying cannot make it converge");
     assert!(
@@ -418,6 +421,7 @@ fn deletion_behaviour_table() {
     });
     let refs = || vec!["IdentificationStage default/login".to_string()];
     let at = || Deletion::AtPk("p0".into());
+    let by_key = || Deletion::ByKey("login".into());
     let blocked = || Deletion::Blocked { referrers: refs() };
     let orphan = |pk: Option<&str>| Deletion::Orphan {
         pk: pk.map(str::to_string),
@@ -427,7 +431,7 @@ fn deletion_behaviour_table() {
         (Manage, Delete, &known, vec![], false, at()),
         (Manage, Delete, &known, refs(), false, blocked()),
         (Manage, Delete, &known, refs(), true, at()),
-        (Manage, Delete, &marker, vec![], false, Deletion::ByName),
+        (Manage, Delete, &marker, vec![], false, by_key()),
         (Manage, Delete, &marker, refs(), false, blocked()),
         (Manage, Delete, &None, vec![], false, Deletion::Nothing),
         // Nothing of ours to delete: no reason to block on referrers either.
@@ -448,7 +452,6 @@ fn deletion_behaviour_table() {
             policy,
             record,
             "default/authentik",
-            "login",
             referrers,
             forced,
         );
@@ -463,14 +466,44 @@ fn deletion_behaviour_table() {
         finalized: true,
         ..Record::default()
     };
-    let got = deletion(
-        Manage,
-        Delete,
-        marked,
-        "default/authentik",
-        "login",
-        vec![],
-        false,
-    );
-    assert_eq!(got, Deletion::ByName);
+    let got = deletion(Manage, Delete, marked, "default/authentik", vec![], false);
+    assert_eq!(got, Deletion::ByKey("login".into()));
+}
+
+#[test]
+fn a_guarded_field_changes_only_when_the_resource_allows_it() {
+    const FLOW: Shape = Shape {
+        guarded: &["designation"],
+        ..PLAIN
+    };
+    let desired = json!({"slug": "login", "designation": "authentication", "title": "Hi"});
+    let desired = desired.as_object().unwrap().clone();
+    let remote = |designation: &str| Remote::AtPk {
+        pk: "p0".into(),
+        body: json!({"pk": "p0", "slug": "login", "designation": designation, "title": "Old"}),
+        fresh: true,
+    };
+    let st = status(Had::Pk);
+    let record = Record {
+        status: st.as_ref(),
+        created_name: Some("login"),
+        finalized: true,
+    };
+    // (remote designation, allowed) → plan
+    let table = [
+        ("authentication", false, "bind p0 drifted, correct drift"),
+        ("enrollment", false, "refuse ChangeRefused"),
+        ("enrollment", true, "bind p0 drifted, correct drift"),
+    ];
+    for (designation, allowed, want) in table {
+        let remote = remote(designation);
+        let mut f = facts(Manage, Never, record, &desired, &remote);
+        f.shape = FLOW;
+        f.guarded_allowed = allowed;
+        let got = said(&plan(&f));
+        assert!(
+            got.starts_with(want),
+            "{designation} allowed={allowed}: {got}"
+        );
+    }
 }

@@ -79,14 +79,14 @@ async fn resolve_one(
     match by {
         // authentik prints UUIDs in lower case; the CRD also allows upper case.
         By::Pk(pk) => Ok(pk.to_ascii_lowercase()),
-        By::Ref(name) => resolve_custom_resource(
-            field.target,
-            name,
-            at.label,
-            at.namespace,
-            at.connection,
-            ctx,
-        ),
+        By::Ref(name) => match field.target.custom_resource_kind() {
+            Some(kind) => resolve_custom_resource(kind, name, at, ctx),
+            None => Err(Error::InvalidReference(format!(
+                "spec.{}: `ref` cannot name this kind of object; use `name` or `pk` for this reference",
+                at.label
+            ))),
+        },
+        By::KindRef(kind, name) => resolve_custom_resource(kind, name, at, ctx),
         By::Name(_) | By::Slug(_) => {
             let key = (field.target, by.clone());
             if let Some(pk) = conn.lookups.get(&key) {
@@ -100,19 +100,15 @@ async fn resolve_one(
 }
 
 fn resolve_custom_resource(
-    target: Target,
+    kind: &str,
     name: &str,
-    label: &str,
-    namespace: &str,
-    connection: &ConnKey,
+    at: &Place<'_>,
     ctx: &Context,
 ) -> Result<String> {
-    let Some((kind, ops)) = target
-        .custom_resource_kind()
-        .and_then(|kind| Some((kind, ctx.stores.kind(kind)?)))
-    else {
+    let (label, namespace, connection) = (at.label, at.namespace, at.connection);
+    let Some(ops) = ctx.stores.kind(kind) else {
         return Err(Error::InvalidReference(format!(
-            "spec.{label}: `ref` cannot name this kind of object; use `name` or `pk` for this reference"
+            "spec.{label}: {kind} is not a kind this operator manages"
         )));
     };
     let Some((theirs, pk)) = ops.ref_target(namespace, name) else {
@@ -122,7 +118,7 @@ fn resolve_custom_resource(
     };
     if &theirs != connection {
         return Err(Error::InvalidReference(format!(
-            "spec.{label}: {kind} {namespace}/{name} lives in {theirs}, this stage in {connection}; references never cross authentik instances"
+            "spec.{label}: {kind} {namespace}/{name} lives in {theirs}, this resource in {connection}; references never cross authentik instances"
         )));
     }
     pk.ok_or_else(|| {
@@ -142,16 +138,16 @@ async fn lookup(target: Target, by: &By, label: &str, conn: &Connection) -> Resu
             (ak.find_by_slug("sources/all/", slug).await?, "source")
         }
         (_, By::Name(name)) => {
-            let Some(model) = target.stage_model() else {
+            if !target.is_stage() {
                 return Err(Error::InvalidReference(format!(
                     "spec.{label}: reference by name is only for stages"
                 )));
-            };
+            }
             let found = ak.find_by_name("stages/all/", name).await?;
-            if let Some(other) = found
-                .iter()
-                .find(|o| o.get("meta_model_name").and_then(Value::as_str) != Some(model))
-            {
+            let model = target.stage_model();
+            if let Some(other) = found.iter().find(|o| {
+                model.is_some_and(|m| o.get("meta_model_name").and_then(Value::as_str) != Some(m))
+            }) {
                 let kind = other
                     .get("verbose_name")
                     .and_then(Value::as_str)

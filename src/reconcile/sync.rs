@@ -1,18 +1,20 @@
 //! The authentik side of a reconcile, as one pipeline:
-//! [`desire`] (spec, name claim, references → the body) → [`look`] (the stage by trusted pk,
-//! else by name) → [`decide`] (the pure [`plan::plan`], with the rechecks it asks for) →
+//! [`desire`] (spec, key claim, references → the body) → [`look`] (the object by trusted pk,
+//! else by key: a stage's name, a flow's slug, a binding's flow, stage and order) → [`decide`] (the pure [`plan::plan`], with the rechecks it asks for) →
 //! [`execute`] (create, or bind and patch) → a [`Report`] the status is computed from.
 
 use super::context::Context;
-use super::execute::{On, execute, name_taken_by_other_kind};
+use super::diff::shape;
+use super::execute::{On, execute, key_taken_by_other_kind};
 use super::naming::{claim_of, conflicting};
-use super::plan::{self, Act, Create, Facts, Plan, Recheck, Remote, Shape};
+use super::objects;
+use super::plan::{self, Act, Create, Facts, Plan, Recheck, Remote};
 use super::record::Report;
 use super::status::Observation;
 use crate::authentik::wire::pk_of;
 use crate::connections::{ConnKey, Connection};
 use crate::crd::ManagementPolicy;
-use crate::crd::stage::{Stage, desired_body};
+use crate::crd::stage::{ALLOW_GUARDED_ANNOTATION, Stage, desired_body, key_text};
 use crate::error::{Error, Result};
 use kube::ResourceExt;
 use kube::api::Api;
@@ -21,13 +23,15 @@ use std::collections::BTreeMap;
 
 /// Brings authentik in line with `obj` (Manage) or observes it (Observe).
 pub async fn sync<K: Stage>(obj: &K, ctx: &Context, conn: &Connection, api: &Api<K>) -> Report {
+    // The key is known once the references resolve (a binding's holds pks).
     let on = On {
         obj,
         ctx,
         conn,
         api,
+        key: "",
     };
-    let observe = obj.common().management_policy == ManagementPolicy::Observe;
+    let observe = obj.policies().management_policy == ManagementPolicy::Observe;
     let mut obs = Observation {
         observe,
         ..Default::default()
@@ -37,6 +41,11 @@ pub async fn sync<K: Stage>(obj: &K, ctx: &Context, conn: &Connection, api: &Api
         Err(e) => return Report::failed(obs, e),
     };
     obs.resolved = shown;
+    let Some(key) = key_text(K::KEY, &desired) else {
+        let e = Error::InvalidSpec(format!("the spec sets no {}", K::KEY.join(", ")));
+        return Report::failed(obs, e);
+    };
+    let on = On { key: &key, ..on };
     let connection = ConnKey::of_stage(obj).id();
     // A pk from another authentik, or one only observed, is no authority for this write.
     let trusted = obj
@@ -59,8 +68,8 @@ pub async fn sync<K: Stage>(obj: &K, ctx: &Context, conn: &Connection, api: &Api
     }
 }
 
-/// The sweep's list held no stage of the name, but authentik refused our create of it:
-/// someone took the name since. Not our stage (our create was just refused), so it is
+/// The sweep's list held no object with the key, but authentik refused our create of it:
+/// someone took the key since. Not our object (our create was just refused), so it is
 /// judged as someone else's, by the adoption policy; or it is a stage of another kind.
 async fn taken_since_listed<K: Stage>(
     on: &On<'_, K>,
@@ -68,15 +77,14 @@ async fn taken_since_listed<K: Stage>(
     refused: Report,
 ) -> Report {
     let Report { obs, outcome, .. } = refused;
-    let holder = match by_name(on, false).await {
+    let holder = match by_key(on, false).await {
         Ok(Remote::Named { pk, body }) => Remote::Named { pk, body },
         Ok(_) => {
-            let name = on.obj.authentik_name();
             let refusal = match outcome {
                 Err(Error::NameTaken(msg)) => Error::Rejected(msg),
                 other => other.err().unwrap_or(Error::StaleView),
             };
-            let other_kind = name_taken_by_other_kind(on.conn, &name).await;
+            let other_kind = key_taken_by_other_kind(on).await;
             return Report::failed(obs, other_kind.unwrap_or(refusal));
         }
         Err(e) => return Report::failed(obs, e),
@@ -87,8 +95,8 @@ async fn taken_since_listed<K: Stage>(
     }
 }
 
-/// The body the spec asks for, once the spec is valid, its name is not claimed by another
-/// resource, and its references resolve; with the references as status shows them.
+/// The body the spec asks for, once the spec is valid, its identity is not claimed by
+/// another resource, and its references resolve; with the references as status shows them.
 async fn desire<K: Stage>(
     on: &On<'_, K>,
     observe: bool,
@@ -100,9 +108,10 @@ async fn desire<K: Stage>(
         let claims = on.ctx.stores.claims_on(&me.authentik_name);
         if let Some(winner) = conflicting(&me, &claims) {
             return Err(Error::NameConflict(format!(
-                "the authentik stage name {:?} is already claimed by {}; authentik stage names are unique across all stage kinds",
-                me.authentik_name,
-                winner.describe()
+                "{} is already claimed by {}; {}",
+                K::describe_identity(&me.authentik_name),
+                winner.describe(),
+                K::UNIQUENESS
             )));
         }
     }
@@ -110,8 +119,8 @@ async fn desire<K: Stage>(
     Ok((desired_body(obj, &resolved.body), resolved.shown))
 }
 
-/// What authentik holds for the resource: the stage at its trusted pk (from the sweep's
-/// snapshot when it has it, else one GET), else the one holding its name (one GET).
+/// What authentik holds for the resource: the object at its trusted pk (from the sweep's
+/// snapshot when it has it, else one GET), else the one holding its key (one GET).
 async fn look<K: Stage>(on: &On<'_, K>, trusted: Option<&str>, observe: bool) -> Result<Remote> {
     let snapshot = on.conn.snapshot::<K>();
     let mut after_vanished = false;
@@ -124,8 +133,7 @@ async fn look<K: Stage>(on: &On<'_, K>, trusted: Option<&str>, observe: bool) ->
                 fresh: false,
             });
         }
-        if let Some(body) = on.conn.client.get(K::ENDPOINT, pk).await? {
-            snapshot.upsert(pk, body.clone());
+        if let Some(body) = objects::fetch::<K>(on.conn, pk).await? {
             let pk = pk.to_string();
             return Ok(Remote::AtPk {
                 pk,
@@ -139,27 +147,23 @@ async fn look<K: Stage>(on: &On<'_, K>, trusted: Option<&str>, observe: bool) ->
         }
         after_vanished = true;
     }
-    // A recent list that holds no stage of the name spares the lookup: authentik refuses a
-    // create of a name someone took since, and that refusal is handled.
+    // A recent list that holds no object with the key spares the lookup: authentik refuses a
+    // create of a key someone took since, and that refusal is handled.
     let max_age = on.ctx.settings.resync * 2;
-    if snapshot.holds_name(&on.obj.authentik_name(), max_age) == Some(false) {
+    if snapshot.holds_key(on.key, max_age) == Some(false) {
         return Ok(Remote::Unlisted { after_vanished });
     }
-    by_name(on, after_vanished).await
+    by_key(on, after_vanished).await
 }
 
-/// The stage holding the resource's name, asked of authentik (one GET).
-async fn by_name<K: Stage>(on: &On<'_, K>, after_vanished: bool) -> Result<Remote> {
-    let found = on
-        .conn
-        .client
-        .find_by_name(K::ENDPOINT, &on.obj.authentik_name())
-        .await?;
+/// The object holding the resource's key, asked of authentik (one GET).
+async fn by_key<K: Stage>(on: &On<'_, K>, after_vanished: bool) -> Result<Remote> {
+    let found = objects::find_by_key::<K>(on.conn, K::ENDPOINT, on.key).await?;
     let Some(body) = found.into_iter().next() else {
         return Ok(Remote::Absent { after_vanished });
     };
     let pk = pk_of(&body)
-        .ok_or_else(|| Error::Protocol("a stage without pk".into()))?
+        .ok_or_else(|| Error::Protocol(format!("a {} without pk", K::NOUN)))?
         .to_string();
     on.conn.snapshot::<K>().upsert(&pk, body.clone());
     Ok(Remote::Named { pk, body })
@@ -174,17 +178,23 @@ async fn decide<K: Stage>(
     mut view_confirmed: bool,
 ) -> Result<Act> {
     let obj = on.obj;
-    let common = obj.common();
-    let name = obj.authentik_name();
+    let policies = obj.policies();
+    let what = K::describe_key(on.key);
+    let guarded_allowed = obj
+        .annotations()
+        .get(ALLOW_GUARDED_ANNOTATION)
+        .is_some_and(|v| v == "true");
     loop {
         let facts = Facts {
-            management: common.management_policy,
-            adoption: common.adoption_policy,
+            management: policies.management_policy,
+            adoption: policies.adoption_policy,
             record: super::kube_ops::record(obj),
             generation: obj.meta().generation,
-            name: &name,
+            key: on.key,
+            what: &what,
             desired,
             shape: shape::<K>(),
+            guarded_allowed,
             remote: &remote,
             view_confirmed,
         };
@@ -200,12 +210,9 @@ async fn decide<K: Stage>(
                 view_confirmed = true;
             }
             Plan::Recheck(Recheck::Stage { pk }) => {
-                let snapshot = on.conn.snapshot::<K>();
-                let Some(body) = on.conn.client.get(K::ENDPOINT, &pk).await? else {
-                    snapshot.remove(&pk);
-                    return Err(super::execute::vanished(&pk));
+                let Some(body) = objects::fetch::<K>(on.conn, &pk).await? else {
+                    return Err(super::execute::vanished::<K>(&pk));
                 };
-                snapshot.upsert(&pk, body.clone());
                 remote = Remote::AtPk {
                     pk,
                     body,
@@ -219,17 +226,9 @@ async fn decide<K: Stage>(
                         after_vanished: true
                     }
                 );
-                remote = by_name(on, after_vanished).await?;
+                remote = by_key(on, after_vanished).await?;
             }
         }
-    }
-}
-
-fn shape<K: Stage>() -> Shape {
-    Shape {
-        set_fields: K::SET_FIELDS,
-        always_send: K::ALWAYS_SEND,
-        noun: K::MODEL.rsplit('.').next().unwrap_or("stage"),
     }
 }
 

@@ -4,11 +4,11 @@
   # stages are read from the same caches), and add or remove the operator's finalizer, which
   # is a JSON patch (patch). The operator never creates, replaces or deletes them.
   - apiGroups: ["authentik-operator.io"]
-    resources: ["passwordstages", "identificationstages", "userloginstages"]  # stage kinds
+    resources: ["passwordstages", "identificationstages", "userloginstages", "flows", "flowstagebindings"]  # managed kinds
     verbs: ["get", "list", "watch", "patch"]
   # Report the outcome in status: a server-side apply of the status subresource (patch).
   - apiGroups: ["authentik-operator.io"]
-    resources: ["passwordstages/status", "identificationstages/status", "userloginstages/status"]  # stage kinds' status
+    resources: ["passwordstages/status", "identificationstages/status", "userloginstages/status", "flows/status", "flowstagebindings/status"]  # managed kinds' status
     verbs: ["patch"]
   {{- if .Values.connections.enabled }}
   # AuthentikConnections: watched to build a client per authentik (no finalizer).

@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 pub const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 pub const TMP: &str = env!("CARGO_TARGET_TMPDIR");
 pub const CHART: &str = "charts/authentik-operator";
-/// The plurals of the registered stage kinds.
+/// The plurals of the registered kinds.
 pub fn stages() -> Vec<String> {
-    authentik_operator::kinds::stage_crds()
+    authentik_operator::kinds::kind_crds()
         .into_iter()
         .map(|c| c.spec.names.plural)
         .collect()
