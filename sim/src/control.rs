@@ -19,6 +19,7 @@ use crate::errors::{Reply, ReplyBody};
 use crate::model::Kind;
 use crate::out::Out;
 use crate::profile::Profile;
+use crate::render::StageClass;
 use crate::state::{FlowData, State};
 use crate::{py, render, seed};
 
@@ -368,9 +369,65 @@ impl Control {
         Some(render::flow(&state, self.profile(), flow).to_value())
     }
 
-    /// Delete a stage behind the API's back (as an admin in the UI would), with cascades.
+    /// All flows, ordered by slug (the API's default order).
+    pub fn flows(&self) -> Vec<Value> {
+        let state = self.read();
+        let mut flows: Vec<_> = state.flows.values().collect();
+        flows.sort_by(|a, b| crate::listing::collate(&a.slug, &b.slug));
+        flows
+            .iter()
+            .map(|f| render::flow(&state, self.profile(), f).to_value())
+            .collect()
+    }
+
+    /// A flow's bindings as `/flows/bindings/?target=<pk>` renders them (by `order`, then
+    /// physical order); empty if there is no such flow.
+    pub fn bindings(&self, flow_slug: &str) -> Vec<Value> {
+        let state = self.read();
+        let Some(flow) = state.flow_by_slug(flow_slug) else {
+            return Vec::new();
+        };
+        let mut bindings: Vec<_> = state.bindings.of_flow(flow.pk).collect();
+        bindings.sort_by_key(|b| b.data.order);
+        bindings
+            .iter()
+            .map(|b| render::binding(&state, self.profile(), b, StageClass::Kind).to_value())
+            .collect()
+    }
+
+    /// How many bindings a flow has (0 if there is no such flow).
+    pub fn binding_count(&self, flow_slug: &str) -> usize {
+        let state = self.read();
+        state
+            .flow_by_slug(flow_slug)
+            .map_or(0, |f| state.bindings.of_flow(f.pk).count())
+    }
+
+    /// A binding as `/flows/bindings/<pk>/` renders it.
+    pub fn binding(&self, pk: impl Display) -> Option<Value> {
+        let pk = py::parse_uuid(&pk.to_string())?;
+        let state = self.read();
+        let b = state.bindings.get(pk)?;
+        Some(render::binding(&state, self.profile(), b, StageClass::Kind).to_value())
+    }
+
+    /// Delete a stage behind the API's back (as an admin in the UI would), with cascades:
+    /// its bindings go, references to it become null.
     pub fn delete_stage(&self, pk: impl Display) -> bool {
         py::parse_uuid(&pk.to_string()).is_some_and(|pk| self.write().delete_stage(pk))
+    }
+
+    /// Delete a flow behind the API's back, with cascades: its bindings go (the stages stay),
+    /// references to it become null.
+    pub fn delete_flow(&self, slug: &str) -> bool {
+        let mut state = self.write();
+        let pk = state.flow_by_slug(slug).map(|f| f.pk);
+        pk.is_some_and(|pk| state.delete_flow(pk))
+    }
+
+    /// Delete a binding behind the API's back.
+    pub fn delete_binding(&self, pk: impl Display) -> bool {
+        py::parse_uuid(&pk.to_string()).is_some_and(|pk| self.write().bindings.remove(pk).is_some())
     }
 }
 

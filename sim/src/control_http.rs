@@ -5,7 +5,7 @@ use std::time::Duration;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
@@ -58,9 +58,13 @@ pub fn router(control: Control) -> Router {
         .route("/_sim/requests", get(requests).delete(clear_requests))
         .route("/_sim/counters", get(counters).delete(clear_counters))
         .route("/_sim/sources", post(create_source))
-        .route("/_sim/flows", post(create_flow))
+        .route("/_sim/flows", post(create_flow).get(flows))
+        .route("/_sim/flows/{slug}", delete(delete_flow))
+        .route("/_sim/flows/{slug}/bindings", get(flow_bindings))
         .route("/_sim/bindings", post(create_binding))
+        .route("/_sim/bindings/{pk}", get(binding).delete(delete_binding))
         .route("/_sim/stages/{kind}", get(stages))
+        .route("/_sim/stages/all/{pk}", delete(delete_stage))
         .with_state(control)
 }
 
@@ -174,4 +178,49 @@ async fn create_binding(State(c): State<Control>, Json(b): Json<NewBinding>) -> 
 
 async fn stages(State(c): State<Control>, Path(kind): Path<String>) -> Response {
     Json(c.stages(&kind)).into_response()
+}
+
+async fn flows(State(c): State<Control>) -> Response {
+    Json(c.flows()).into_response()
+}
+
+async fn flow_bindings(State(c): State<Control>, Path(slug): Path<String>) -> Response {
+    Json(c.bindings(&slug)).into_response()
+}
+
+async fn binding(State(c): State<Control>, Path(pk): Path<String>) -> Response {
+    match c.binding(pk) {
+        Some(b) => Json(b).into_response(),
+        None => gone(),
+    }
+}
+
+/// The answer to a control request about an object that does not exist.
+fn gone() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({ "detail": "no such object" })),
+    )
+        .into_response()
+}
+
+/// 204 when something was deleted, else 404.
+fn deleted(done: bool) -> Response {
+    if done {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        gone()
+    }
+}
+
+async fn delete_flow(State(c): State<Control>, Path(slug): Path<String>) -> Response {
+    deleted(c.delete_flow(&slug))
+}
+
+async fn delete_binding(State(c): State<Control>, Path(pk): Path<String>) -> Response {
+    deleted(c.delete_binding(pk))
+}
+
+async fn delete_stage(State(c): State<Control>, Path(pk): Path<String>) -> Response {
+    deleted(c.delete_stage(pk))
 }

@@ -1,6 +1,6 @@
 //! A stateful simulator of the parts of authentik's REST API the operator uses: the
 //! password, identification and user_login stage endpoints, `/stages/all/`,
-//! `/flows/instances/`, `/sources/all/` and `/admin/version/`, behaving like the real server
+//! `/flows/instances/`, `/flows/bindings/`, `/sources/all/` and `/admin/version/`, behaving like the real server
 //! of a chosen release (see `../shared/reference/`), plus a test-only control interface
 //! under `/_sim/`.
 //!
@@ -14,6 +14,7 @@
 //! # Ok(()) }
 //! ```
 
+mod bindings;
 mod capacity;
 mod control;
 mod control_http;

@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use serde_json::Value;
 
 use crate::errors::Reply;
-use crate::model::{self, FilterSpec, FilterTy};
+use crate::model::{self, FilterSpec, FilterTy, Target};
 use crate::out::Out;
 use crate::pagination;
 use crate::profile::Profile;
@@ -130,7 +130,7 @@ fn parse_filter(
                 ));
             }
         }
-        FilterTy::Pk => match py::parse_uuid(py::strip(raw)) {
+        FilterTy::Pk | FilterTy::Uuid => match py::parse_uuid(py::strip(raw)) {
             Some(pk) => Wanted::Equals(Value::String(pk.to_string())),
             None => return Err("Enter a valid UUID.".into()),
         },
@@ -359,6 +359,33 @@ pub const FLOW_FILTERS: &[FilterSpec] = &[
         ty: FilterTy::Choice(model::DENIED_ACTIONS),
         since: Profile::V2023_10,
     },
+];
+const fn filter(param: &'static str, ty: FilterTy) -> FilterSpec {
+    FilterSpec {
+        param,
+        ty,
+        since: Profile::V2023_10,
+    }
+}
+
+/// `FlowStageBindingViewSet.filterset_fields = "__all__"`, in model field order (`policies`
+/// is left out: the simulator has no policies).
+pub const BINDING_FILTERS: &[FilterSpec] = &[
+    filter("pbm_uuid", FilterTy::Uuid),
+    filter(
+        "policy_engine_mode",
+        FilterTy::Choice(model::POLICY_ENGINE_MODES),
+    ),
+    filter("fsb_uuid", FilterTy::Pk),
+    filter("target", FilterTy::Fk(Target::Flow)),
+    filter("stage", FilterTy::Fk(Target::Stage)),
+    filter("evaluate_on_plan", FilterTy::Bool),
+    filter("re_evaluate_policies", FilterTy::Bool),
+    filter("order", FilterTy::Number),
+    filter(
+        "invalid_response_action",
+        FilterTy::Choice(model::INVALID_RESPONSE_ACTIONS),
+    ),
 ];
 pub const SOURCE_FILTERS: &[FilterSpec] = &[
     FilterSpec {

@@ -1,15 +1,20 @@
-//! The three stage kinds as tables: fields in serializer order with their types, defaults and
-//! the first release that has them, and the list filters of each viewset.
+//! The stage kinds as tables: fields in serializer order with their types, defaults and the
+//! first release that has them, and the list filters of each viewset; the flow and binding
+//! enums.
 
 use crate::profile::Profile;
 use Profile::{Current, V2023_10, V2024_4};
 
-/// A stage kind with its own endpoint.
+/// A stage kind. The first three have their own endpoint; the others exist only because a
+/// fresh install binds them into the default flows (they show in `/stages/all/`, in
+/// `stage_obj` and in a flow's `stages`, and have no fields of their own here).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
     Password,
     Identification,
     UserLogin,
+    AuthenticatorValidate,
+    AuthenticatorStatic,
 }
 
 /// What a foreign key points at.
@@ -17,8 +22,10 @@ pub enum Kind {
 pub enum Target {
     Flow,
     Source,
+    /// A stage of any kind.
+    Stage,
     PasswordStage,
-    /// Stage kinds the simulator does not model: no pk ever exists.
+    /// Captcha stages are not modelled: no pk ever exists.
     CaptchaStage,
     AuthenticatorValidateStage,
 }
@@ -230,6 +237,8 @@ pub enum FilterTy {
     Choice(&'static [Choice]),
     /// The primary key (`stage_uuid`).
     Pk,
+    /// Another UUID field, named like the parameter.
+    Uuid,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -287,6 +296,7 @@ const USER_LOGIN_FILTERS: &[FilterSpec] = &[
     filter("remember_device", FilterTy::Exact, Current),
 ];
 
+/// The kinds with an endpoint of their own.
 pub const KINDS: [Kind; 3] = [Kind::Password, Kind::Identification, Kind::UserLogin];
 
 impl Kind {
@@ -296,6 +306,17 @@ impl Kind {
             Kind::Password => "password",
             Kind::Identification => "identification",
             Kind::UserLogin => "user_login",
+            Kind::AuthenticatorValidate => "authenticator/validate",
+            Kind::AuthenticatorStatic => "authenticator/static",
+        }
+    }
+
+    /// The reference fields that point at stages of this kind.
+    pub fn as_target(self) -> Option<Target> {
+        match self {
+            Kind::Password => Some(Target::PasswordStage),
+            Kind::AuthenticatorValidate => Some(Target::AuthenticatorValidateStage),
+            _ => None,
         }
     }
 
@@ -309,6 +330,8 @@ impl Kind {
             Kind::Password => "PasswordStage",
             Kind::Identification => "IdentificationStage",
             Kind::UserLogin => "UserLoginStage",
+            Kind::AuthenticatorValidate => "AuthenticatorValidateStage",
+            Kind::AuthenticatorStatic => "AuthenticatorStaticStage",
         }
     }
 
@@ -317,6 +340,8 @@ impl Kind {
             Kind::Password => "ak-stage-password-form",
             Kind::Identification => "ak-stage-identification-form",
             Kind::UserLogin => "ak-stage-user-login-form",
+            Kind::AuthenticatorValidate => "ak-stage-authenticator-validate-form",
+            Kind::AuthenticatorStatic => "ak-stage-authenticator-static-form",
         }
     }
 
@@ -325,6 +350,8 @@ impl Kind {
             Kind::Password => "Password Stage",
             Kind::Identification => "Identification Stage",
             Kind::UserLogin => "User Login Stage",
+            Kind::AuthenticatorValidate => "Authenticator Validation Stage",
+            Kind::AuthenticatorStatic => "Static Authenticator Setup Stage",
         }
     }
 
@@ -333,6 +360,8 @@ impl Kind {
             Kind::Password => "Password Stages",
             Kind::Identification => "Identification Stages",
             Kind::UserLogin => "User Login Stages",
+            Kind::AuthenticatorValidate => "Authenticator Validation Stages",
+            Kind::AuthenticatorStatic => "Static Authenticator Setup Stages",
         }
     }
 
@@ -341,6 +370,12 @@ impl Kind {
             Kind::Password => "authentik_stages_password.passwordstage",
             Kind::Identification => "authentik_stages_identification.identificationstage",
             Kind::UserLogin => "authentik_stages_user_login.userloginstage",
+            Kind::AuthenticatorValidate => {
+                "authentik_stages_authenticator_validate.authenticatorvalidatestage"
+            }
+            Kind::AuthenticatorStatic => {
+                "authentik_stages_authenticator_static.authenticatorstaticstage"
+            }
         }
     }
 
@@ -350,6 +385,7 @@ impl Kind {
             Kind::Password => PASSWORD,
             Kind::Identification => IDENTIFICATION,
             Kind::UserLogin => USER_LOGIN,
+            Kind::AuthenticatorValidate | Kind::AuthenticatorStatic => &[],
         }
     }
 
@@ -363,6 +399,7 @@ impl Kind {
             Kind::Password => PASSWORD_FILTERS,
             Kind::Identification => IDENTIFICATION_FILTERS,
             Kind::UserLogin => USER_LOGIN_FILTERS,
+            Kind::AuthenticatorValidate | Kind::AuthenticatorStatic => &[],
         };
         all.iter().filter(move |f| f.since <= profile)
     }
@@ -408,4 +445,11 @@ pub const FLOW_AUTHENTICATION: &[Choice] = &[
     ("require_redirect", V2024_4),
     ("require_outpost", V2024_4),
     ("require_token", Current),
+];
+
+/// `FlowStageBinding.invalid_response_action`.
+pub const INVALID_RESPONSE_ACTIONS: &[Choice] = &[
+    ("retry", V2023_10),
+    ("restart", V2023_10),
+    ("restart_with_context", V2023_10),
 ];

@@ -1,5 +1,6 @@
 //! Serializers: the JSON authentik renders for each object, per profile, in field order.
 
+use crate::bindings::Binding;
 use crate::model::Kind;
 use crate::out::Out;
 use crate::profile::Profile;
@@ -12,27 +13,51 @@ fn s(v: &str) -> Out {
     Out::Str(v.to_string())
 }
 
+/// Which Python class a stage is rendered as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StageClass {
+    /// Its own subclass (what `select_subclasses()` loads).
+    Kind,
+    /// The base `Stage` model: what a binding's `stage_obj` shows right after a write that
+    /// set `stage`, because the serializer's queryset loads plain `Stage` rows.
+    Base,
+}
+
 /// `StageSerializer`'s fields: pk, name, component, verbose names, meta_model_name, flow_set.
-fn stage_base(state: &State, profile: Profile, stage: &Stage) -> Vec<(String, Out)> {
+fn stage_base(
+    state: &State,
+    profile: Profile,
+    stage: &Stage,
+    class: StageClass,
+) -> Vec<(String, Out)> {
     let flow_set = state
         .flows_of_stage(stage.pk)
         .map(|f| flow_set_item(profile, f))
         .collect();
     let k = stage.kind;
+    let (component, verbose, plural, meta) = match class {
+        StageClass::Kind => (
+            k.component(),
+            k.verbose_name(),
+            k.verbose_name_plural(),
+            k.meta_model_name(),
+        ),
+        StageClass::Base => ("", "stage", "stages", "authentik_flows.stage"),
+    };
     vec![
         ("pk".into(), Out::Str(stage.pk.to_string())),
         ("name".into(), s(&stage.name)),
-        ("component".into(), s(k.component())),
-        ("verbose_name".into(), s(k.verbose_name())),
-        ("verbose_name_plural".into(), s(k.verbose_name_plural())),
-        ("meta_model_name".into(), s(k.meta_model_name())),
+        ("component".into(), s(component)),
+        ("verbose_name".into(), s(verbose)),
+        ("verbose_name_plural".into(), s(plural)),
+        ("meta_model_name".into(), s(meta)),
         ("flow_set".into(), Out::Arr(flow_set)),
     ]
 }
 
 /// A stage as its kind's endpoint renders it.
 pub fn stage(state: &State, profile: Profile, stage: &Stage) -> Out {
-    let mut pairs = stage_base(state, profile, stage);
+    let mut pairs = stage_base(state, profile, stage, StageClass::Kind);
     for spec in stage.kind.fields(profile) {
         let v = stage.fields.get(spec.name).cloned().unwrap_or_default();
         pairs.push((spec.name.into(), Out::from(v)));
@@ -42,7 +67,27 @@ pub fn stage(state: &State, profile: Profile, stage: &Stage) -> Out {
 
 /// A stage as `/stages/all/` renders it (generic fields only).
 pub fn stage_generic(state: &State, profile: Profile, stage: &Stage) -> Out {
-    Out::Obj(stage_base(state, profile, stage))
+    Out::Obj(stage_base(state, profile, stage, StageClass::Kind))
+}
+
+/// `FlowStageBindingSerializer` (`/flows/bindings/`).
+pub fn binding(state: &State, profile: Profile, b: &Binding, class: StageClass) -> Out {
+    let d = &b.data;
+    let stage_obj = state.stages.get(&d.stage).map_or(Out::Null, |st| {
+        Out::Obj(stage_base(state, profile, st, class))
+    });
+    Out::obj([
+        ("pk", Out::Str(b.pk.to_string())),
+        ("policybindingmodel_ptr_id", Out::Str(b.pbm.to_string())),
+        ("target", Out::Str(d.target.to_string())),
+        ("stage", Out::Str(d.stage.to_string())),
+        ("stage_obj", stage_obj),
+        ("evaluate_on_plan", Out::Bool(d.evaluate_on_plan)),
+        ("re_evaluate_policies", Out::Bool(d.re_evaluate_policies)),
+        ("order", Out::Int(d.order)),
+        ("policy_engine_mode", s(&d.policy_engine_mode)),
+        ("invalid_response_action", s(&d.invalid_response_action)),
+    ])
 }
 
 /// `FlowSetSerializer`: the flows in a stage's `flow_set`.
@@ -75,6 +120,7 @@ pub fn flow_set_item(profile: Profile, f: &Flow) -> Out {
 pub fn flow(state: &State, profile: Profile, f: &Flow) -> Out {
     let stages = state
         .stages_of_flow(f.pk)
+        .into_iter()
         .map(|pk| Out::Str(pk.to_string()))
         .collect();
     let mut pairs: Vec<(String, Out)> = vec![
@@ -180,12 +226,12 @@ pub fn used_by(state: &State, profile: Profile, stage: &Stage) -> Out {
             "cascade_many",
         ));
     }
-    for b in state.bindings.iter().filter(|b| b.stage == stage.pk) {
+    for b in state.bindings.of_stage(stage.pk) {
         items.push(entry(
             "authentik_flows",
             "flowstagebinding",
             b.pk.to_string(),
-            format!("Flow-stage binding #{} to {}", b.order, b.flow),
+            format!("Flow-stage binding #{} to {}", b.data.order, b.data.target),
             "cascade",
         ));
     }

@@ -1,8 +1,10 @@
 //! The objects of a fresh authentik install (the default blueprints) that matter for the
-//! three stage kinds: the default stages, the flows that bind them, and the built-in source.
+//! three stage kinds: the default flows (all 13 of 2023.10/2024.4), the default stages of the
+//! authentication flow and their bindings, a few more stages, and the built-in source.
 //!
 //! Names, titles and bindings are those the real servers of the transcripts returned; the
-//! binding order reproduces their `flow_set` order.
+//! binding order reproduces their `flow_set` order, the stage order the default flow's
+//! `stages`. The other flows' stages (prompts, consent, logout…) are not modelled.
 
 use std::collections::BTreeMap;
 
@@ -51,7 +53,40 @@ pub fn seed(state: &mut State, profile: Profile) {
         "default-authentication-flow",
         "Welcome to authentik!",
         "authentication",
-        "require_unauthenticated",
+        "none",
+    );
+    let static_setup = flow(
+        state,
+        "default-authenticator-static-setup",
+        "default-authenticator-static-setup",
+        "Setup Static OTP Tokens",
+        "stage_configuration",
+        "require_authenticated",
+    );
+    // Not observed beyond their slugs (count and order of the flows list).
+    flow(
+        state,
+        "default-authenticator-totp-setup",
+        "default-authenticator-totp-setup",
+        "Setup Two-Factor authentication",
+        "stage_configuration",
+        "require_authenticated",
+    );
+    flow(
+        state,
+        "default-authenticator-webauthn-setup",
+        "default-authenticator-webauthn-setup",
+        "Setup WebAuthn",
+        "stage_configuration",
+        "require_authenticated",
+    );
+    flow(
+        state,
+        "Pre-Authentication",
+        "default-source-pre-authentication",
+        "Pre-authentication",
+        "stage_configuration",
+        "none",
     );
     let password_change = flow(
         state,
@@ -142,12 +177,7 @@ pub fn seed(state: &mut State, profile: Profile) {
             "authentik.core.auth.TokenBackend",
         ]
     };
-    let ident = stage(
-        state,
-        Kind::Identification,
-        "default-authentication-identification",
-        &[("user_fields", json!(["email", "username"]))],
-    );
+    // Created in the default authentication flow blueprint's order, which its `stages` shows.
     let password = stage(
         state,
         Kind::Password,
@@ -156,6 +186,18 @@ pub fn seed(state: &mut State, profile: Profile) {
             ("backends", json!(backends)),
             ("configure_flow", json!(password_change.to_string())),
         ],
+    );
+    let mfa = stage(
+        state,
+        Kind::AuthenticatorValidate,
+        "default-authentication-mfa-validation",
+        &[],
+    );
+    let ident = stage(
+        state,
+        Kind::Identification,
+        "default-authentication-identification",
+        &[("user_fields", json!(["email", "username"]))],
     );
     let login = stage(state, Kind::UserLogin, "default-authentication-login", &[]);
     let source_auth_login = stage(
@@ -170,12 +212,20 @@ pub fn seed(state: &mut State, profile: Profile) {
         "default-source-enrollment-login",
         &[],
     );
+    let static_stage = stage(
+        state,
+        Kind::AuthenticatorStatic,
+        "default-authenticator-static-setup",
+        &[],
+    );
 
     // The out-of-box setup flow binds the login stage before the authentication flow does.
     state.bind(oobe, login, 100);
     state.bind(auth_flow, ident, 10);
     state.bind(auth_flow, password, 20);
+    state.bind(auth_flow, mfa, 30);
     state.bind(auth_flow, login, 100);
+    state.bind(static_setup, static_stage, 0);
     state.bind(source_auth, source_auth_login, 0);
     state.bind(source_enroll, source_enroll_login, 100);
 

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::bindings::{BindingData, Bindings};
 use crate::model::{Kind, Target, Ty};
 
 #[derive(Debug, Clone)]
@@ -48,22 +49,12 @@ pub struct Source {
     pub seq: u64,
 }
 
-/// A `FlowStageBinding`: what puts a flow into a stage's `flow_set`.
-#[derive(Debug, Clone)]
-pub struct Binding {
-    pub pk: Uuid,
-    pub flow: Uuid,
-    pub stage: Uuid,
-    pub order: i64,
-}
-
 #[derive(Debug, Default, Clone)]
 pub struct State {
     pub stages: HashMap<Uuid, Stage>,
     pub flows: HashMap<Uuid, Flow>,
     pub sources: HashMap<Uuid, Source>,
-    /// In creation order.
-    pub bindings: Vec<Binding>,
+    pub bindings: Bindings,
     seq: u64,
 }
 
@@ -126,11 +117,12 @@ impl State {
         match target {
             Target::Flow => self.flows.contains_key(&pk),
             Target::Source => self.sources.contains_key(&pk),
-            Target::PasswordStage => self
+            Target::Stage => self.stages.contains_key(&pk),
+            Target::CaptchaStage => false,
+            kind_target => self
                 .stages
                 .get(&pk)
-                .is_some_and(|s| s.kind == Kind::Password),
-            Target::CaptchaStage | Target::AuthenticatorValidateStage => false,
+                .is_some_and(|s| s.kind.as_target() == Some(kind_target)),
         }
     }
 
@@ -198,44 +190,47 @@ impl State {
         pk
     }
 
-    /// Bind `stage` into `flow`; `None` if either does not exist.
+    /// Bind `stage` into `flow` with the model defaults; `None` if either does not exist.
     pub fn bind(&mut self, flow: Uuid, stage: Uuid, order: i64) -> Option<Uuid> {
         if !self.flows.contains_key(&flow) || !self.stages.contains_key(&stage) {
             return None;
         }
-        let pk = Uuid::new_v4();
-        self.bindings.push(Binding {
-            pk,
-            flow,
-            stage,
-            order,
-        });
-        Some(pk)
+        Some(self.bindings.insert(BindingData::new(flow, stage, order)))
     }
 
-    /// The flows that bind `stage`, in binding order (the stage's `flow_set`).
+    /// The flows that bind `stage`, once per binding, in the bindings' physical order (the
+    /// stage's `flow_set`).
     pub fn flows_of_stage(&self, stage: Uuid) -> impl Iterator<Item = &Flow> {
         self.bindings
-            .iter()
-            .filter(move |b| b.stage == stage)
-            .filter_map(|b| self.flows.get(&b.flow))
+            .of_stage(stage)
+            .filter_map(|b| self.flows.get(&b.data.target))
     }
 
-    /// The stages bound into `flow`, in binding order (a flow's `stages`).
-    pub fn stages_of_flow(&self, flow: Uuid) -> impl Iterator<Item = Uuid> + '_ {
-        self.bindings
-            .iter()
-            .filter(move |b| b.flow == flow)
-            .map(|b| b.stage)
+    /// The stages bound into `flow`, once per binding (a flow's `stages`), in the stages'
+    /// creation order: the default authentication flow lists its stages in the order its
+    /// blueprint creates them (password, MFA, identification, login), not in binding order.
+    pub fn stages_of_flow(&self, flow: Uuid) -> Vec<Uuid> {
+        let mut stages: Vec<(u64, u64, Uuid)> = self
+            .bindings
+            .of_flow(flow)
+            .filter_map(|b| {
+                let s = self.stages.get(&b.data.stage)?;
+                Some((s.seq, b.seq, s.pk))
+            })
+            .collect();
+        stages.sort_unstable();
+        stages.into_iter().map(|(_, _, pk)| pk).collect()
     }
 
-    /// Delete a stage: its bindings go, identification stages drop it as `password_stage`.
+    /// Delete a stage: its bindings go, references to it become null.
     pub fn delete_stage(&mut self, pk: Uuid) -> bool {
-        if self.stages.remove(&pk).is_none() {
+        let Some(stage) = self.stages.remove(&pk) else {
             return false;
+        };
+        self.bindings.remove_stage(pk);
+        if let Some(target) = stage.kind.as_target() {
+            self.clear_references(target, pk);
         }
-        self.bindings.retain(|b| b.stage != pk);
-        self.clear_references(Target::PasswordStage, pk);
         true
     }
 
@@ -244,7 +239,7 @@ impl State {
         if self.flows.remove(&pk).is_none() {
             return false;
         }
-        self.bindings.retain(|b| b.flow != pk);
+        self.bindings.remove_flow(pk);
         self.clear_references(Target::Flow, pk);
         true
     }

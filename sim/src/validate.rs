@@ -261,6 +261,15 @@ pub fn foreign_key(state: &State, target: Target, v: &Value) -> R<Option<Uuid>> 
     }
 }
 
+/// A required, non-null foreign key (`""` counts as null for DRF's related fields).
+pub fn reference(state: &State, target: Target, v: &Value) -> R<Uuid> {
+    match v {
+        Value::Null => Err(FieldErr::msg(NULL)),
+        Value::String(s) if s.is_empty() => Err(FieldErr::msg(NULL)),
+        other => lookup_pk(state, target, other),
+    }
+}
+
 /// `ManyRelatedField`: a list of pks; the first bad item is the error.
 pub fn many_to_many(state: &State, target: Target, v: &Value) -> R<Vec<Uuid>> {
     let items: Vec<Value> = match v {
@@ -400,5 +409,12 @@ mod tests {
             ["Expected a list of items but got type \"str\"."]
         );
         assert_eq!(many_to_many(&state, Target::Source, &json!([])), Ok(vec![]));
+        for empty in [json!(null), json!("")] {
+            assert_eq!(msgs(reference(&state, Target::Stage, &empty)), [NULL]);
+        }
+        assert_eq!(
+            msgs(reference(&state, Target::Stage, &json!(missing))),
+            [format!("Invalid pk \"{missing}\" - object does not exist.")]
+        );
     }
 }

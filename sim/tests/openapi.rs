@@ -1,5 +1,5 @@
-//! Conformance: every stage endpoint response of the `current` profile validates against its
-//! schema in `shared/reference/authentik-openapi.yml`, and stage objects list their fields in
+//! Conformance: every stage, flow and binding endpoint response of the `current` profile
+//! validates against its schema in `shared/reference/authentik-openapi.yml`, and stage objects list their fields in
 //! the schema's order.
 //!
 //! The OpenAPI 3.0 schemas are turned into JSON Schema (`nullable` becomes `anyOf [.., null]`,
@@ -34,6 +34,8 @@ const STRICT: &[&str] = &[
     "PaginatedStageList",
     "PaginatedFlowList",
     "PaginatedSourceList",
+    "FlowStageBinding",
+    "PaginatedFlowStageBindingList",
 ];
 
 struct Spec {
@@ -404,6 +406,35 @@ async fn current_profile_matches_the_openapi_schema() {
         )
         .await;
     c.check("POST", "/flows/instances/", &r);
+    let flow_pk = r.json["pk"].as_str().unwrap_or_default().to_string();
+
+    // Bindings: every write and read, and the errors.
+    let list = "/flows/bindings/";
+    let body = json!({"target": flow_pk, "stage": login_pk, "order": 10});
+    let r = api.post(list, body.clone()).await;
+    c.check("POST", list, &r);
+    c.check_order("FlowStageBinding", &r.text);
+    let binding = format!("{list}{}/", r.json["pk"].as_str().unwrap_or_default());
+    let r = api.post(list, body.clone()).await;
+    assert_eq!(r.status, 400, "duplicate binding: {}", r.text);
+    c.check("POST", list, &r);
+    for (method, path, body) in [
+        (
+            "GET",
+            format!("{list}?target={flow_pk}&ordering=order"),
+            None,
+        ),
+        ("GET", format!("{list}?target=nope"), None),
+        ("GET", binding.clone(), None),
+        ("PATCH", binding.clone(), Some(json!({"order": 11}))),
+        ("PUT", binding.clone(), Some(body)),
+        ("GET", format!("{binding}used_by/"), None),
+        ("DELETE", binding.clone(), None),
+        ("GET", binding.clone(), None),
+    ] {
+        let r = api.call(method, &path, body).await;
+        c.check(method, path.split('?').next().unwrap_or(&path), &r);
+    }
     let r = api.delete(&format!("/stages/all/{password_pk}/")).await;
     c.check("DELETE", &format!("/stages/all/{password_pk}/"), &r);
 

@@ -283,9 +283,28 @@ async fn seeding_creates_a_fresh_installs_objects() {
         [
             "default-authentication-identification",
             "default-authentication-login",
+            "default-authentication-mfa-validation",
             "default-authentication-password",
+            "default-authenticator-static-setup",
             "default-source-authentication-login",
             "default-source-enrollment-login"
+        ]
+    );
+    // The 13 default flows of 2023.10/2024.4, plus the provider invalidation flow (2024.10+).
+    let flows = api.get("flows/instances/").await;
+    assert_eq!(flows.json["pagination"]["count"], 14, "{}", flows.text);
+    let auth = api.sim.control().bindings("default-authentication-flow");
+    let bound: Vec<_> = auth
+        .iter()
+        .map(|b| (b["order"].clone(), b["stage_obj"]["name"].clone()))
+        .collect();
+    assert_eq!(
+        bound,
+        [
+            (json!(10), json!("default-authentication-identification")),
+            (json!(20), json!("default-authentication-password")),
+            (json!(30), json!("default-authentication-mfa-validation")),
+            (json!(100), json!("default-authentication-login")),
         ]
     );
     let r = api

@@ -3,6 +3,7 @@
 
 mod admin;
 mod all;
+mod bindings;
 mod flows;
 mod sources;
 mod stages;
@@ -29,6 +30,9 @@ pub enum Route {
     AllUsedBy(String),
     FlowList,
     FlowDetail(String),
+    BindingList,
+    BindingDetail(String),
+    BindingUsedBy(String),
     SourceList,
     SourceDetail(String),
     Version,
@@ -58,6 +62,9 @@ impl Route {
             }
             ["flows", "instances"] => Route::FlowList,
             ["flows", "instances", _] => Route::FlowDetail(lookup(&segs[2])?),
+            ["flows", "bindings"] => Route::BindingList,
+            ["flows", "bindings", _] => Route::BindingDetail(lookup(&segs[2])?),
+            ["flows", "bindings", _, "used_by"] => Route::BindingUsedBy(lookup(&segs[2])?),
             ["sources", "all"] => Route::SourceList,
             ["sources", "all", _] => Route::SourceDetail(lookup(&segs[2])?),
             ["admin", "version"] => Route::Version,
@@ -76,6 +83,9 @@ impl Route {
             Route::AllUsedBy(_) => "stages/all/{pk}/used_by/".into(),
             Route::FlowList => "flows/instances/".into(),
             Route::FlowDetail(_) => "flows/instances/{slug}/".into(),
+            Route::BindingList => "flows/bindings/".into(),
+            Route::BindingDetail(_) => "flows/bindings/{pk}/".into(),
+            Route::BindingUsedBy(_) => "flows/bindings/{pk}/used_by/".into(),
             Route::SourceList => "sources/all/".into(),
             Route::SourceDetail(_) => "sources/all/{slug}/".into(),
             Route::Version => "admin/version/".into(),
@@ -84,11 +94,12 @@ impl Route {
 
     fn allowed(&self) -> &'static [&'static str] {
         match self {
-            Route::KindList(_) | Route::FlowList => LIST_CREATE,
-            Route::KindDetail(..) | Route::FlowDetail(_) => DETAIL_RW,
+            Route::KindList(_) | Route::FlowList | Route::BindingList => LIST_CREATE,
+            Route::KindDetail(..) | Route::FlowDetail(_) | Route::BindingDetail(_) => DETAIL_RW,
             Route::AllDetail(_) | Route::SourceDetail(_) => DETAIL_RD,
             Route::KindUsedBy(..)
             | Route::AllUsedBy(_)
+            | Route::BindingUsedBy(_)
             | Route::AllList
             | Route::SourceList
             | Route::Version => LIST_ONLY,
@@ -104,6 +115,8 @@ impl Route {
                 | Route::AllDetail(_)
                 | Route::AllUsedBy(_)
                 | Route::FlowDetail(_)
+                | Route::BindingDetail(_)
+                | Route::BindingUsedBy(_)
                 | Route::SourceDetail(_)
         )
     }
@@ -266,6 +279,14 @@ pub(crate) fn handle(
             "DELETE" => flows::destroy(&ctx, slug),
             _ => flows::update(&ctx, slug, method == "PATCH"),
         },
+        Route::BindingList if method == "GET" => bindings::list(&ctx),
+        Route::BindingList => bindings::create(&ctx),
+        Route::BindingDetail(id) => match method {
+            "GET" => bindings::retrieve(&ctx, id),
+            "DELETE" => bindings::destroy(&ctx, id),
+            _ => bindings::update(&ctx, id, method == "PATCH"),
+        },
+        Route::BindingUsedBy(id) => bindings::used_by(&ctx, id),
         Route::SourceList => sources::list(&ctx),
         Route::SourceDetail(slug) if method == "GET" => sources::retrieve(&ctx, slug),
         Route::SourceDetail(slug) => sources::destroy(&ctx, slug),
@@ -322,6 +343,15 @@ mod tests {
             Some(Route::FlowDetail("my-flow".into()))
         );
         assert_eq!(Route::parse("admin/version/"), Some(Route::Version));
+        assert_eq!(Route::parse("flows/bindings/"), Some(Route::BindingList));
+        assert_eq!(
+            Route::parse("flows/bindings/x/used_by/"),
+            Some(Route::BindingUsedBy("x".into()))
+        );
+        assert_eq!(
+            Route::BindingDetail("x".into()).template(),
+            "flows/bindings/{pk}/"
+        );
         assert_eq!(
             Route::KindDetail(Kind::Password, "x".into()).template(),
             "stages/password/{pk}/"

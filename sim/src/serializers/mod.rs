@@ -14,6 +14,9 @@ use crate::py;
 use crate::state::{FlowData, State};
 use crate::validate::{self as v, FieldErr};
 
+mod binding;
+pub use binding::binding;
+
 /// Which write this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
