@@ -84,7 +84,8 @@ pids+=($!)
 step "applying deploy/examples"
 "$kubectl" create namespace demo >/dev/null
 "$kubectl" apply -n demo -f deploy/examples/
-if ! "$kubectl" wait -n demo --for=condition=Ready passwordstages,identificationstages,userloginstages --all --timeout=90s >/dev/null; then
+# `authentik` is the category every kind of the operator is in.
+if ! "$kubectl" wait -n demo --for=condition=Ready authentik --all --timeout=90s >/dev/null; then
   echo "not every resource became Ready; operator log:" >&2
   tail -n 30 "$work/operator.log" >&2
   "$kubectl" get authentik -n demo -o wide >&2
@@ -138,7 +139,7 @@ kubectl edit passwordstage login-password -n demo               # change a field
 curl -s -H "Authorization: Bearer $token" $url/api/v3/stages/password/ | head -c 600; echo
 curl -s -X PATCH -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \\
   -d '{"failed_attempts_before_cancel": 42}' $api   # drift, put back within 5s
-kubectl delete passwordstage login-password -n demo             # waits while login-identification refers to it
+kubectl delete passwordstage login-password -n demo             # waits while login-identification and a binding refer to it
 tail -f $work/operator.log                                      # what the operator did
 
 The simulator (authentik's API) is at $url, token $token.

@@ -4,7 +4,9 @@
 
 mod common;
 
-use authentik_operator::kinds::{IdentificationStage, PasswordStage, UserLoginStage};
+use authentik_operator::kinds::{
+    Flow, FlowStageBinding, IdentificationStage, PasswordStage, UserLoginStage,
+};
 use authentik_sim::Profile;
 use common::{Env, another_sim, is_ready, put_token_secret};
 use kube::api::Api;
@@ -66,6 +68,21 @@ async fn same_manifests_two_authentiks_two_sets_of_stages() {
                 "{pk} is in its own authentik"
             );
         }
+        // The flow and its bindings, each in its own authentik, bound to its own stages.
+        let flow_api: Api<Flow> = Api::namespaced(env.client.clone(), &ns);
+        let binding_api: Api<FlowStageBinding> = Api::namespaced(env.client.clone(), &ns);
+        set.push(wait_pk(&flow_api, "example-login").await);
+        for b in [
+            "example-login-10-identification",
+            "example-login-20-password",
+            "example-login-100-session",
+        ] {
+            let pk = wait_pk(&binding_api, b).await;
+            let bound = sim.control().binding(&pk).expect("in its own authentik");
+            assert!(set.contains(&bound["stage"].as_str().unwrap_or_default().to_string()));
+            set.push(pk);
+        }
+        assert_eq!(sim.control().binding_count("example-login"), 3);
         pks.push(set);
     }
     for (a, b) in pks[0].iter().zip(&pks[1]) {

@@ -146,15 +146,14 @@ impl Snapshot {
                     next.insert(pk.clone(), (v.clone(), *at));
                 }
             }
-            let changed = if i.taken.is_none() {
-                HashSet::new()
-            } else {
-                i.by_pk
-                    .iter()
-                    .filter(|(pk, (old, _))| next.get(*pk).map(|(v, _)| v) != Some(old))
-                    .map(|(pk, _)| pk.clone())
-                    .collect()
-            };
+            // Also on the first list: objects our reconciles read before it (a kind is
+            // listed only once resources use it) are compared like any other.
+            let changed = i
+                .by_pk
+                .iter()
+                .filter(|(pk, (old, _))| next.get(*pk).map(|(v, _)| v) != Some(old))
+                .map(|(pk, _)| pk.clone())
+                .collect();
             i.by_pk = next;
             i.index(self.key);
             // Fresh as of the list's start: a name created during the reading may be missing.
@@ -204,6 +203,18 @@ mod tests {
         let changed = s.replace(second, Instant::now());
         assert_eq!(changed, HashSet::from(["a".to_string(), "b".to_string()]));
         assert_eq!(s.get("c"), Some(json!({})));
+    }
+
+    #[test]
+    fn the_first_list_reports_changes_to_what_reconciles_read_before_it() {
+        let s = Snapshot::keeping(&["name"], []);
+        s.upsert("a", json!({"x": 1}));
+        let first: HashMap<_, _> = [("a".to_string(), json!({"x": 2}))].into();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        assert_eq!(
+            s.replace(first, Instant::now()),
+            HashSet::from(["a".to_string()])
+        );
     }
 
     #[test]

@@ -205,11 +205,12 @@ fn bind(f: &Facts, pk: &str, diff: Diff, adopted: bool, fresh: bool) -> Plan {
         return Plan::Recheck(Recheck::Stage { pk: pk.to_string() });
     }
     let observed = f.record.status.and_then(|s| s.observed_generation);
+    let ready = f.record.status.is_some_and(StageStatus::is_ready);
     Plan::Act(Act::Bind {
         pk: pk.to_string(),
         adopted,
         diff,
-        write: write.then(|| correction(f.generation, observed)),
+        write: write.then(|| correction(f.generation, observed, ready)),
     })
 }
 
@@ -321,8 +322,11 @@ pub fn found_by_name(
     }
 }
 
-pub fn correction(generation: Option<i64>, observed_generation: Option<i64>) -> Correction {
-    if generation == observed_generation {
+/// How a write is reported. Drift only when the resource was Ready at this very generation:
+/// a spec change whose first attempts failed (a reference not ready yet) records the new
+/// generation as observed, and its write is still the user's update.
+pub fn correction(generation: Option<i64>, observed: Option<i64>, ready: bool) -> Correction {
+    if ready && generation == observed {
         Correction::DriftCorrected
     } else {
         Correction::Updated

@@ -39,6 +39,20 @@ enum Had {
     Pk,
 }
 
+/// A Ready condition: the last reconcile brought authentik in line.
+fn ready() -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+        type_: "Ready".into(),
+        status: "True".into(),
+        reason: "Synced".into(),
+        message: String::new(),
+        observed_generation: Some(1),
+        last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            jiff::Timestamp::UNIX_EPOCH,
+        ),
+    }
+}
+
 fn status(had: Had) -> Option<StageStatus> {
     match had {
         Had::Nothing | Had::Marker => None,
@@ -50,6 +64,7 @@ fn status(had: Had) -> Option<StageStatus> {
             name: Some("login".into()),
             pk: Some("p0".into()),
             observed_generation: Some(1),
+            conditions: vec![ready()],
             ..Default::default()
         }),
     }
@@ -401,9 +416,15 @@ fn the_create_marker_is_a_name_without_a_pk() {
 
 #[test]
 fn a_correction_is_an_update_only_when_the_spec_changed() {
-    assert_eq!(correction(Some(2), Some(1)), Correction::Updated);
-    assert_eq!(correction(Some(1), None), Correction::Updated);
-    assert_eq!(correction(Some(2), Some(2)), Correction::DriftCorrected);
+    assert_eq!(correction(Some(2), Some(1), true), Correction::Updated);
+    assert_eq!(correction(Some(1), None, false), Correction::Updated);
+    assert_eq!(
+        correction(Some(2), Some(2), true),
+        Correction::DriftCorrected
+    );
+    // The new generation was observed by an attempt that failed (a reference not ready):
+    // the write that follows is still the user's update.
+    assert_eq!(correction(Some(2), Some(2), false), Correction::Updated);
 }
 
 #[test]
