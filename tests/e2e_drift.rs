@@ -121,7 +121,7 @@ async fn observe_mode_reports_drift_and_never_writes() {
 }
 
 #[tokio::test]
-async fn steady_state_costs_one_list_per_used_kind_per_interval_and_no_writes() {
+async fn steady_state_costs_one_list_per_kind_per_interval_and_no_writes() {
     let env = Env::started(Profile::Current).await;
     for i in 0..5 {
         env.create::<PasswordStage>(json!({
@@ -143,6 +143,8 @@ async fn steady_state_costs_one_list_per_used_kind_per_interval_and_no_writes() 
         "/stages/password/",
         "/stages/identification/",
         "/stages/user_login/",
+        "/flows/instances/",
+        "/flows/bindings/",
     ];
     let non_list: Vec<_> = requests
         .iter()
@@ -151,13 +153,6 @@ async fn steady_state_costs_one_list_per_used_kind_per_interval_and_no_writes() 
     assert!(
         non_list.is_empty(),
         "steady state makes list calls only: {non_list:?}"
-    );
-    // Kinds with no resource in this authentik are not listed at all.
-    assert!(
-        !requests
-            .iter()
-            .any(|r| r.path.contains("/flows/") || r.path.ends_with("/stages/user_login/")),
-        "lists of unused kinds: {requests:?}"
     );
     let password_lists = requests
         .iter()

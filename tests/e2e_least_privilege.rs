@@ -7,7 +7,9 @@
 mod common;
 
 use authentik_operator::crd::AuthentikConnection;
-use authentik_operator::kinds::{IdentificationStage, PasswordStage, UserLoginStage};
+use authentik_operator::kinds::{
+    Flow, FlowStageBinding, IdentificationStage, PasswordStage, UserLoginStage,
+};
 use authentik_sim::Profile;
 use common::{Env, TOKEN, authentik, body, is_ready, put_token_secret};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -127,6 +129,8 @@ async fn the_happy_path_runs_on_the_shipped_rbac_alone() {
         .await;
     env.wait_for::<UserLoginStage>("login-session", "Ready", is_ready)
         .await;
+    env.wait_for::<FlowStageBinding>("example-login-100-session", "Ready", is_ready)
+        .await;
     env.wait_event("login-password", "Created").await;
 
     // An update, and drift corrected.
@@ -207,7 +211,17 @@ async fn the_happy_path_runs_on_the_shipped_rbac_alone() {
     );
     assert!(!ready.message.contains(TOKEN));
 
-    // Delete: the referenced PasswordStage waits for its referrer, then both go.
+    // Delete: the flow and its bindings, then the stages; the referenced PasswordStage waits
+    // for its referrer, then both go.
+    for b in [
+        "example-login-10-identification",
+        "example-login-20-password",
+        "example-login-100-session",
+    ] {
+        env.delete::<FlowStageBinding>(b).await;
+    }
+    env.delete::<Flow>("example-login").await;
+    env.wait_gone::<Flow>("example-login").await;
     env.delete::<IdentificationStage>("login-identification")
         .await;
     env.delete::<PasswordStage>("login-password").await;

@@ -96,7 +96,16 @@ async fn a_new_resource_costs_one_create_and_no_lookup() {
     let creates = requests.iter().filter(|r| on_password(r, "POST")).count();
     assert_eq!(creates, names.len(), "one create per resource");
     for name in &names {
-        assert_eq!(lookups(&env, name), 0, "{name} was looked up by name");
+        let seq: Vec<String> = requests
+            .iter()
+            .filter(|r| r.route.starts_with("stages/password/"))
+            .map(|r| format!("{} {:?} {}", r.method, r.query, r.status))
+            .collect();
+        assert_eq!(
+            lookups(&env, name),
+            0,
+            "{name} was looked up by name: {seq:#?}"
+        );
     }
     let other: Vec<String> = requests
         .iter()

@@ -45,9 +45,9 @@ pub trait KindOps: Send + Sync {
     fn ref_target(&self, namespace: &str, name: &str) -> Option<(ConnKey, Option<String>)>;
     /// Queues the matching resources for a reconcile.
     fn queue(&self, which: Which<'_>);
-    /// One paginated list of the kind in one authentik, when resources of the kind use it;
-    /// queues every resource of that connection whose object changed or vanished since the
-    /// last list.
+    /// One paginated list of the kind in one authentik (also while no resource uses it: the
+    /// list is what spares a burst of new resources their lookups); queues every resource of
+    /// that connection whose object changed or vanished since the last list.
     fn sweep<'a>(&'a self, key: &'a ConnKey, conn: &'a Connection) -> BoxFuture<'a, ()>;
     /// Adds the kind's resources to `counts`.
     fn count_conditions(&self, counts: &mut ConditionCounts);
@@ -137,16 +137,6 @@ impl<K: Stage> KindOps for KindRuntime<K> {
     fn sweep<'a>(&'a self, key: &'a ConnKey, conn: &'a Connection) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             let kind = kind_name::<K>();
-            // No resource of the kind in this authentik: nothing to keep in line, and the
-            // server shared with the people logging in is spared the list.
-            let used = self
-                .caches
-                .state()
-                .iter()
-                .any(|o| &ConnKey::of_stage(o.as_ref()) == key);
-            if !used {
-                return;
-            }
             let listed_from = std::time::Instant::now();
             let listed = match conn.client.list_all(K::ENDPOINT, &[], K::ORDERING).await {
                 Ok(l) => l,

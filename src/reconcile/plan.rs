@@ -27,6 +27,9 @@ pub enum Remote {
     /// No trusted pk (or it vanished), and the sweep's recent list of the kind holds no
     /// stage of the name: authentik was not asked.
     Unlisted { after_vanished: bool },
+    /// No trusted pk (or it vanished), and the sweep's recent list, or our own write since,
+    /// holds an object with the key: authentik was not asked yet.
+    Listed { after_vanished: bool },
 }
 
 /// What the resource itself records of its stage.
@@ -171,6 +174,12 @@ pub fn plan(f: &Facts) -> Plan {
             )),
             None,
         ),
+        // Our own create, by the marker, whose pk the view does not show: the view may lag
+        // behind the status write that recorded it; confirming that costs authentik nothing.
+        Remote::Listed { .. } if !observe && is_own_create(f.record, key) && !f.view_confirmed => {
+            Plan::Recheck(Recheck::View)
+        }
+        Remote::Listed { .. } => Plan::Recheck(Recheck::Name),
         Remote::Unlisted { .. } if observe || is_own_create(f.record, key) => {
             Plan::Recheck(Recheck::Name)
         }

@@ -300,6 +300,25 @@ fn nothing_found_behaviour_table() {
         let got = plan(&facts(management, Never, rec(had, &st), &desired, &remote));
         assert_eq!(said(&got), want, "{management:?} {had:?}");
     }
+    // The list (or our own create since) holds the name: our own create, by the marker,
+    // first confirms the view, which may lag behind the status write with its pk; anything
+    // else asks authentik.
+    let table = [
+        (Manage, Had::Marker, false, "confirm view"),
+        (Manage, Had::Marker, true, "look up the name"),
+        (Manage, Had::StatusMarker, false, "confirm view"),
+        (Manage, Had::Nothing, false, "look up the name"),
+        (Observe, Had::Marker, false, "look up the name"),
+    ];
+    for (management, had, confirmed, want) in table {
+        let st = status(had);
+        let remote = Remote::Listed {
+            after_vanished: false,
+        };
+        let mut f = facts(management, Never, rec(had, &st), &desired, &remote);
+        f.view_confirmed = confirmed;
+        assert_eq!(said(&plan(&f)), want, "{management:?} {had:?} {confirmed}");
+    }
     // Observe mode does not recreate a stage that vanished.
     let gone = Remote::Vanished { pk: "p0".into() };
     let (had, st) = (Had::Pk, status(Had::Pk));

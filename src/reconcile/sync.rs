@@ -150,10 +150,11 @@ async fn look<K: Stage>(on: &On<'_, K>, trusted: Option<&str>, observe: bool) ->
     // A recent list that holds no object with the key spares the lookup: authentik refuses a
     // create of a key someone took since, and that refusal is handled.
     let max_age = on.ctx.settings.resync * 2;
-    if snapshot.holds_key(on.key, max_age) == Some(false) {
-        return Ok(Remote::Unlisted { after_vanished });
+    match snapshot.holds_key(on.key, max_age) {
+        Some(false) => Ok(Remote::Unlisted { after_vanished }),
+        Some(true) => Ok(Remote::Listed { after_vanished }),
+        None => by_key(on, after_vanished).await,
     }
-    by_key(on, after_vanished).await
 }
 
 /// The object holding the resource's key, asked of authentik (one GET).
@@ -223,6 +224,8 @@ async fn decide<K: Stage>(
                 let after_vanished = matches!(
                     remote,
                     Remote::Unlisted {
+                        after_vanished: true
+                    } | Remote::Listed {
                         after_vanished: true
                     }
                 );

@@ -11,23 +11,38 @@ use http_body::Frame;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, StreamBody};
 use kube::client::{Body, ClientBuilder};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tower::{BoxError, Layer, Service};
 
 /// A client of `config` whose watches of `plural` (e.g. "passwordstages") lag by `delay`
-/// per event.
-pub fn client(config: kube::Config, plural: &'static str, delay: Duration) -> kube::Client {
-    ClientBuilder::try_from(config)
+/// per event, and how many times it has read one object of `plural` (what the operator does
+/// when it finds its view of a resource stale).
+pub fn client(
+    config: kube::Config,
+    plural: &'static str,
+    delay: Duration,
+) -> (kube::Client, Arc<AtomicUsize>) {
+    let reads = Arc::new(AtomicUsize::new(0));
+    let layer = Lagging {
+        plural,
+        delay,
+        reads: reads.clone(),
+    };
+    let client = ClientBuilder::try_from(config)
         .expect("client builder")
-        .with_layer(&Lagging { plural, delay })
-        .build()
+        .with_layer(&layer)
+        .build();
+    (client, reads)
 }
 
 #[derive(Clone)]
 struct Lagging {
     plural: &'static str,
     delay: Duration,
+    reads: Arc<AtomicUsize>,
 }
 
 impl<S> Layer<S> for Lagging {
@@ -66,6 +81,11 @@ where
         let uri = req.uri();
         let lag = uri.path().ends_with(&format!("/{}", self.cfg.plural))
             && uri.query().is_some_and(|q| q.contains("watch=true"));
+        if req.method() == http::Method::GET
+            && uri.path().contains(&format!("/{}/", self.cfg.plural))
+        {
+            self.cfg.reads.fetch_add(1, Ordering::SeqCst);
+        }
         let delay = self.cfg.delay;
         let response = self.inner.call(req);
         Box::pin(async move {
