@@ -115,6 +115,34 @@ async fn a_whole_login_flow_in_one_apply_in_any_order() {
     };
     assert_eq!(posts("/flows/bindings/"), [201, 201, 201]);
     assert_eq!(posts("/flows/instances/"), [201]);
+    // Each stage says which flows it is bound to, also by a binding nobody manages here.
+    let session = env
+        .wait_for::<UserLoginStage>("login-session", "bound", |o| {
+            o.status
+                .as_ref()
+                .is_some_and(|s| s.bound_to == ["example-login"])
+        })
+        .await;
+    let default_flow = env.sim.control().flows();
+    let default_flow = default_flow
+        .iter()
+        .find(|f| f["slug"] == "default-authentication-flow")
+        .and_then(|f| f["pk"].as_str())
+        .and_then(|pk| pk.parse().ok())
+        .expect("the default flow");
+    let stage = pk_of(&session).parse().expect("a uuid");
+    env.sim
+        .control()
+        .bind_stage(default_flow, stage, 50)
+        .expect("bound in authentik's UI");
+    env.wait_for::<UserLoginStage>("login-session", "bound to the default flow too", |o| {
+        o.status.as_ref().is_some_and(|s| {
+            s.bound_to
+                .contains(&"default-authentication-flow".to_string())
+                && s.bound_to.contains(&"example-login".to_string())
+        })
+    })
+    .await;
     // What `kubectl get` shows for bindings.
     let out = env.kubectl(&["get", "flowstagebindings"], None);
     let table = String::from_utf8_lossy(&out.stdout);

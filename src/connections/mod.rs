@@ -121,12 +121,7 @@ impl Connection {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .entry(K::ENDPOINT)
-            .or_insert_with(|| {
-                Arc::new(Snapshot::keeping(
-                    K::KEY,
-                    crate::crd::stage::body_fields::<K>(),
-                ))
-            })
+            .or_insert_with(|| Arc::new(Snapshot::keeping(K::KEY, kept_fields::<K>())))
             .clone()
     }
 
@@ -284,4 +279,14 @@ mod tests {
         assert!(r.get(&a).is_none());
         assert!(r.prune(|_| false).is_empty(), "the default stays");
     }
+}
+
+/// What a kind's snapshot keeps of each object: the fields its spec can set, and for stages
+/// the flows they are bound to.
+fn kept_fields<K: Stage>() -> Vec<String> {
+    let mut fields = crate::crd::stage::body_fields::<K>();
+    if K::KEY_SCOPE == crate::kinds::STAGES {
+        fields.push(snapshot::FLOW_SET.to_string());
+    }
+    fields
 }

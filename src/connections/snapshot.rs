@@ -56,6 +56,20 @@ impl Inner {
     }
 }
 
+/// A stage's `flow_set`: the flows it is bound to, each a whole flow object in authentik's
+/// answer. The snapshot keeps their slugs only (what a stage's status reports).
+pub const FLOW_SET: &str = "flow_set";
+
+fn flow_slugs(flow_set: Value) -> Value {
+    match flow_set {
+        Value::Array(flows) => flows
+            .into_iter()
+            .filter_map(|f| f.get("slug").cloned())
+            .collect(),
+        other => other,
+    }
+}
+
 fn key_of(key: &[&str], v: &Value) -> Option<String> {
     key_text(key, v.as_object()?)
 }
@@ -85,6 +99,10 @@ impl Snapshot {
                 fields
                     .into_iter()
                     .filter(|(k, _)| self.keep.contains(k))
+                    .map(|(k, v)| match k.as_str() {
+                        FLOW_SET => (k, flow_slugs(v)),
+                        _ => (k, v),
+                    })
                     .collect(),
             ),
             other => other,

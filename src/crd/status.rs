@@ -57,6 +57,10 @@ pub struct StageStatus {
     /// What each reference resolved to (spec field → authentik pk), so a user can see it.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub resolved_references: BTreeMap<String, String>,
+    /// The slugs of the flows a stage is bound to in authentik, by any binding (ours or
+    /// not): deleting the stage removes it from each of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bound_to: Vec<String>,
 }
 
 impl StageStatus {

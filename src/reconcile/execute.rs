@@ -10,6 +10,7 @@ use super::record::Report;
 use super::status::Observation;
 use crate::authentik::wire::pk_of;
 use crate::connections::Connection;
+use crate::connections::snapshot::FLOW_SET;
 use crate::crd::stage::{Stage, kind_name};
 use crate::crd::{DriftEntry, ManagementPolicy};
 use crate::error::{Error, Result};
@@ -75,6 +76,7 @@ async fn bind<K: Stage>(
         events.push(Notice::normal("Adopted", note));
     }
     obs.pk = Some(pk.clone());
+    obs.bound_to = bound_flows::<K>(on.conn, &pk);
     obs.name = Some(key.to_string());
     // Bound: the key is this object's, even after a create of it was refused.
     obs.name_cleared = false;
@@ -88,6 +90,7 @@ async fn bind<K: Stage>(
         Err(e) => return Report::new(obs, events, Err(e)),
     };
     obs.wrote = true;
+    obs.bound_to = bound_flows::<K>(on.conn, &pk);
     let after = diff(desired, &updated, &shape::<K>());
     if let Some(e) = plan::not_kept(&after) {
         obs.drift = after.drift;
@@ -196,6 +199,7 @@ async fn create<K: Stage>(
         return Report::failed(obs, e);
     };
     conn.snapshot::<K>().upsert(&pk, created.clone());
+    obs.bound_to = bound_flows::<K>(conn, &pk);
     obs.pk = Some(pk.clone());
     obs.wrote = true;
     let kept = diff(desired, &created, &shape::<K>());
@@ -255,6 +259,20 @@ async fn prepare_create<K: Stage>(
         written = Some(v);
     }
     Ok(written)
+}
+
+/// The slugs of the flows the stage at `pk` is bound to, as last read (stages only).
+fn bound_flows<K: Stage>(conn: &Connection, pk: &str) -> Option<Vec<String>> {
+    let stage = conn.snapshot::<K>().get(pk)?;
+    let flows = stage.get(FLOW_SET)?.as_array()?;
+    let mut slugs: Vec<String> = Vec::with_capacity(flows.len());
+    // One entry per binding: a stage bound twice in a flow is listed once.
+    for slug in flows.iter().filter_map(|f| f.as_str()) {
+        if !slugs.iter().any(|s| s == slug) {
+            slugs.push(slug.to_string());
+        }
+    }
+    Some(slugs)
 }
 
 pub(super) fn vanished<K: Stage>(pk: &str) -> Error {

@@ -32,6 +32,9 @@ pub struct Observation {
     /// While authentik fails: since when, and when the next attempt comes (added to the
     /// `Synced` message).
     pub waiting: Option<String>,
+    /// The flows the stage is bound to, when this reconcile read it (see
+    /// `StageStatus::bound_to`).
+    pub bound_to: Option<Vec<String>>,
 }
 
 pub const READY: &str = "Ready";
@@ -99,6 +102,10 @@ pub fn next_status(
         } else {
             obs.resolved.clone()
         },
+        bound_to: obs
+            .bound_to
+            .clone()
+            .unwrap_or_else(|| prev.bound_to.clone()),
     }
 }
 
