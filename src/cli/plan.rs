@@ -502,7 +502,12 @@ impl Planner<'_> {
             (kind.desire)(&m.doc, &resolved).map_err(|e| format!("{}: {e}", self.what(i)))?;
         let key = key_text(kind.key, &desire.body)
             .ok_or_else(|| format!("{}: the spec sets no {}", self.what(i), kind.key.join(", ")))?;
-        let object = (kind.describe_key)(&key);
+        // A key of pks (a binding's) reads better as the spec writes it.
+        let object = if kind.key.len() > 1 {
+            (kind.describe_identity)(&desire.claim.authentik_name)
+        } else {
+            (kind.describe_key)(&key)
+        };
         let mut out = ResourcePlan {
             kind: kind.kind,
             namespace: m.namespace.clone(),
