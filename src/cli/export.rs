@@ -51,6 +51,8 @@ pub struct Options {
     /// A glob (`*`, `?`) the name must match.
     pub name_pattern: Option<String>,
     pub namespace: Option<String>,
+    /// `deletionPolicy` of every document (the CRD's default when `None`).
+    pub deletion_policy: Option<String>,
 }
 
 impl Options {
@@ -113,6 +115,8 @@ pub struct Document {
     pub kind: &'static str,
     pub plural: String,
     pub name: String,
+    /// Why `kubectl apply` would refuse the document as it is (also in its comments).
+    pub problems: Vec<String>,
     /// The document: comments about what authentik holds that the spec does not, then the
     /// YAML of the resource.
     pub text: String,
@@ -255,6 +259,51 @@ fn keep_readable(entry: &mut Entry) -> Result<(), String> {
     ))
 }
 
+/// Validates the document as the API server will (the CRD's schema and rules): a field
+/// whose value it refuses goes into a comment; what still fails is returned and noted.
+fn check_as_applied(e: &mut Entry, doc: &mut Value, opts: &Options) -> Vec<String> {
+    let errors = super::validate::validate(e.kind, doc).errors;
+    let own_keys: Vec<&str> = e
+        .kind
+        .key
+        .iter()
+        .filter_map(|k| e.kind.spec_key(k))
+        .collect();
+    let mut moved = false;
+    for error in &errors {
+        let Some(rest) = error.strip_prefix("spec.") else {
+            continue;
+        };
+        let field: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        if own_keys.contains(&field.as_str()) {
+            continue;
+        }
+        if let Some(value) = e.spec.remove(&field) {
+            e.notes.push(format!(
+                "authentik holds a value of {field} this operator's CRD refuses (left out, unmanaged): {value} ({error})"
+            ));
+            moved = true;
+        }
+    }
+    if moved {
+        *doc = resource(e.kind, &e.name, opts.namespace.as_deref(), &e.spec);
+    }
+    let left = if moved {
+        super::validate::validate(e.kind, doc).errors
+    } else {
+        errors
+    };
+    for problem in &left {
+        e.notes.push(format!(
+            "kubectl apply will refuse this document: {problem}"
+        ));
+    }
+    left
+}
+
 /// How a reference to `pk` is written: `ref` to an exported object, else a flow's or
 /// source's slug, else a stage's name, else the pk.
 fn portable(
@@ -313,7 +362,10 @@ pub fn render(all: &[KindInfo], inv: &Inventory, opts: &Options) -> Result<Vec<D
             let key = key_text(kind.key, map).ok_or_else(|| {
                 format!("a {} without {} (pk {pk})", kind.kind, kind.key.join(", "))
             })?;
-            let (spec, notes) = spec_of(kind, map);
+            let (mut spec, notes) = spec_of(kind, map);
+            if let Some(policy) = &opts.deletion_policy {
+                spec.insert("deletionPolicy".into(), json!(policy));
+            }
             entries.push(Entry {
                 kind,
                 pk,
@@ -401,7 +453,8 @@ pub fn render(all: &[KindInfo], inv: &Inventory, opts: &Options) -> Result<Vec<D
             };
             e.spec.insert(field.spec_field.to_string(), value);
         }
-        let doc = resource(e.kind, &e.name, opts.namespace.as_deref(), &e.spec);
+        let mut doc = resource(e.kind, &e.name, opts.namespace.as_deref(), &e.spec);
+        let problems = check_as_applied(&mut e, &mut doc, opts);
         (e.kind.check)(&doc).map_err(|err| {
             format!(
                 "the export of the {} {} does not read back: {err}",
@@ -422,6 +475,7 @@ pub fn render(all: &[KindInfo], inv: &Inventory, opts: &Options) -> Result<Vec<D
             plural: e.kind.plural.clone(),
             name: e.name.clone(),
             text,
+            problems,
         });
     }
     let order = |d: &Document| all.iter().position(|k| k.kind == d.kind);
@@ -511,6 +565,7 @@ pub async fn run(args: &super::ExportArgs) -> Result<Option<String>, String> {
         name_prefix: args.name_prefix.clone(),
         name_pattern: args.name_pattern.clone(),
         namespace: args.namespace.clone(),
+        deletion_policy: args.deletion_policy.clone(),
     };
     opts.check_kinds(&all)?;
     let client = args
@@ -519,6 +574,11 @@ pub async fn run(args: &super::ExportArgs) -> Result<Option<String>, String> {
         .ok_or("export needs --authentik-url (or AUTHENTIK_URL)")?;
     let inv = fetch(&client, &all, &opts).await?;
     let docs = render(&all, &inv, &opts)?;
+    for d in &docs {
+        for p in &d.problems {
+            eprintln!("warning: {} {}: {p}", d.kind, d.name);
+        }
+    }
     match &args.out {
         Some(dir) if dir.as_os_str() != "-" => {
             // With name filters, files of objects filtered out stay: they are not stale.

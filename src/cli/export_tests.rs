@@ -214,3 +214,58 @@ fn globs() {
     assert!(glob("a*c", "abbc") && glob("*", "") && glob("a?c", "abc"));
     assert!(!glob("a*c", "abd") && !glob("a?c", "ac"));
 }
+
+#[test]
+fn a_document_the_api_server_would_refuse_says_so() {
+    let mut inv = inventory();
+    // authentik holds neither user fields nor sources: the CRD's rule refuses that.
+    inv.objects.insert(
+        "IdentificationStage",
+        vec![
+            json!({"pk": "i1", "name": "empty", "user_fields": [], "sources": [],
+                    "failed": null, "show_matched_user": true}),
+        ],
+    );
+    // A value the schema refuses: moved into a comment, the rest stays.
+    inv.objects.insert(
+        "PasswordStage",
+        vec![
+            json!({"pk": PW, "name": "p", "backends": ["authentik.core.auth.InbuiltBackend"],
+                    "configure_flow": "not-a-uuid", "failed_attempts_before_cancel": 5}),
+        ],
+    );
+    let opts = Options {
+        deletion_policy: Some("Orphan".into()),
+        ..Options::default()
+    };
+    let docs = render(&kinds(), &inv, &opts).unwrap();
+    let id = doc(&docs, "IdentificationStage")[0];
+    assert_eq!(id.problems.len(), 1, "{:?}", id.problems);
+    assert!(
+        id.problems[0].contains("set userFields or sources"),
+        "{:?}",
+        id.problems
+    );
+    assert!(
+        id.text
+            .contains("# kubectl apply will refuse this document: spec: set userFields"),
+        "{}",
+        id.text
+    );
+    let pw = doc(&docs, "PasswordStage")[0];
+    assert!(pw.problems.is_empty(), "{:?}", pw.problems);
+    assert!(
+        pw.text.contains(
+            "# authentik holds a value of configureFlow this operator's CRD refuses (left out, unmanaged): {\"pk\":\"not-a-uuid\"} (spec.configureFlow.pk"
+        ),
+        "{}",
+        pw.text
+    );
+    assert!(!pw.text.contains("not-a-uuid\n"), "{}", pw.text);
+    assert!(
+        pw.text.contains("failedAttemptsBeforeCancel: 5"),
+        "{}",
+        pw.text
+    );
+    assert!(pw.text.contains("deletionPolicy: Orphan"), "{}", pw.text);
+}

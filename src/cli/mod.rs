@@ -36,6 +36,10 @@ pub struct ExportArgs {
     /// Namespace written into every document; without it the documents have none.
     #[arg(long)]
     pub namespace: Option<String>,
+    /// `deletionPolicy` of every document: `Orphan` keeps the objects in authentik when the
+    /// resources are deleted (the CRD's default, `Delete`, deletes them).
+    #[arg(long, value_parser = ["Delete", "Orphan"])]
+    pub deletion_policy: Option<String>,
 }
 
 /// Runs `export`; the exit code.

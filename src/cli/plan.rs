@@ -144,6 +144,11 @@ pub fn load(
         if !verdict.errors.is_empty() {
             continue;
         }
+        if let Some(conn) = doc.pointer("/spec/connectionRef") {
+            unchecked.push(format!(
+                "{what}: its connectionRef {conn} is not followed; it is compared with the authentik of --authentik-url"
+            ));
+        }
         if let Some(first) = out
             .iter()
             .find(|m| m.kind.kind == kind.kind && m.namespace == namespace && m.name == name)
