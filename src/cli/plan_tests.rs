@@ -352,3 +352,46 @@ fn the_text_and_json_outputs() {
             .any(|c| c["field"] == "failedAttemptsBeforeCancel" && c["current"] == "5")
     );
 }
+
+#[test]
+fn a_guarded_change_and_an_observed_object_that_is_missing_are_refused() {
+    let snap = snapshot();
+    let flow = |name: &str, designation: &str, extra: Value| {
+        let mut spec = json!({"name": "Login", "title": "Hi", "designation": designation});
+        spec.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        (
+            format!("f ({name})"),
+            json!({"apiVersion": API, "kind": "Flow", "metadata": {"name": name}, "spec": spec}),
+        )
+    };
+    let r = planned(
+        vec![
+            flow("login", "recovery", json!({})),
+            flow("gone", "recovery", json!({"managementPolicy": "Observe"})),
+        ],
+        Some(&snap),
+        true,
+    );
+    let login = of(&r, "login");
+    assert_eq!(login.action, Action::Refused);
+    assert!(
+        login
+            .message
+            .as_ref()
+            .unwrap()
+            .contains("allow-guarded-changes"),
+        "{login:?}"
+    );
+    assert_eq!(login.changes[0].field, "designation");
+    let gone = of(&r, "gone");
+    assert_eq!(gone.action, Action::Refused);
+    assert!(
+        gone.message
+            .as_ref()
+            .unwrap()
+            .contains("Observe mode does not create it"),
+        "{gone:?}"
+    );
+}
