@@ -22,6 +22,11 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Write the CustomResourceDefinitions as YAML, one file per kind.
     Crdgen(CrdgenArgs),
+    /// Write authentik's objects of the managed kinds as manifests (adoptable as they are).
+    Export(Box<crate::cli::ExportArgs>),
+    /// Show what applying manifests would do to authentik, writing nothing (exit code 0: no
+    /// changes, 2: changes, 1: error).
+    Plan(Box<crate::cli::PlanArgs>),
 }
 
 #[derive(Args, Debug)]
@@ -207,7 +212,7 @@ mod tests {
         argv.extend(args);
         match Cli::try_parse_from(argv).unwrap().command {
             Command::Run(a) => *a,
-            Command::Crdgen(_) => unreachable!(),
+            _ => unreachable!(),
         }
     }
 

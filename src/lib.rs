@@ -3,6 +3,7 @@
 pub mod authentik;
 pub mod caches;
 pub mod case;
+pub mod cli;
 pub mod config;
 pub mod connections;
 pub mod controller;

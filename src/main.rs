@@ -11,6 +11,8 @@ const SHUTDOWN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20
 async fn main() -> std::process::ExitCode {
     match Cli::parse().command {
         Command::Crdgen(args) => crdgen(&args),
+        Command::Export(args) => authentik_operator::cli::export(&args).await,
+        Command::Plan(args) => authentik_operator::cli::plan(&args).await,
         Command::Run(args) => {
             telemetry::init(args.log_format);
             let stop = CancellationToken::new();

@@ -169,7 +169,7 @@ impl Env {
         argv.extend(self.extra_args.iter().cloned());
         match Cli::try_parse_from(argv).expect("operator flags").command {
             Command::Run(args) => *args,
-            Command::Crdgen(_) => unreachable!(),
+            _ => unreachable!(),
         }
     }
 

@@ -1,0 +1,97 @@
+//! The commands beside `run`: `export` (authentik's objects as manifests) and `plan`
+//! (what applying manifests would do to authentik). Both reach the kinds only through the
+//! registry, and `plan` decides with the reconciler's own pure [`crate::reconcile::plan`].
+
+mod cel;
+pub mod connect;
+pub mod export;
+pub mod names;
+pub mod plan;
+pub mod plan_output;
+pub mod registry;
+pub mod validate;
+
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args, Debug, Clone)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub authentik: connect::AuthentikArgs,
+    /// Folder to write `<plural>/<name>.yaml` into (files of objects no longer in authentik
+    /// are removed there, unless a name filter is given); without it, or with `-`, one YAML
+    /// stream on stdout.
+    #[arg(long, short = 'o')]
+    pub out: Option<PathBuf>,
+    /// Only these kinds (repeat the flag or separate with commas), e.g. PasswordStage.
+    #[arg(long, value_delimiter = ',')]
+    pub kind: Vec<String>,
+    /// Only objects whose authentik name (a flow's slug) starts with this; a binding
+    /// matches through its flow or its stage.
+    #[arg(long)]
+    pub name_prefix: Option<String>,
+    /// Only objects whose authentik name matches this glob (`*`, `?`).
+    #[arg(long)]
+    pub name_pattern: Option<String>,
+    /// Namespace written into every document; without it the documents have none.
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// `deletionPolicy` of every document: `Orphan` keeps the objects in authentik when the
+    /// resources are deleted (the CRD's default, `Delete`, deletes them).
+    #[arg(long, value_parser = ["Delete", "Orphan"])]
+    pub deletion_policy: Option<String>,
+}
+
+/// Runs `export`; the exit code.
+pub async fn export(args: &ExportArgs) -> std::process::ExitCode {
+    match export::run(args).await {
+        Ok(Some(out)) => {
+            print!("{out}");
+            std::process::ExitCode::SUCCESS
+        }
+        Ok(None) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PlanArgs {
+    /// Manifests: files (multi-document YAML or JSON) or folders (read recursively).
+    #[arg(long, short = 'f', required = true)]
+    pub file: Vec<PathBuf>,
+    /// Without --authentik-url the manifests are validated and `ref`s resolved within the
+    /// set only.
+    #[command(flatten)]
+    pub authentik: connect::AuthentikArgs,
+    /// The namespace of manifests that name none.
+    #[arg(long, default_value = "default")]
+    pub namespace: String,
+    /// The resources already exist in the cluster and hold the objects with their keys (a
+    /// change to manifests applied before): an object found is updated or unchanged, not
+    /// adopted. A manifest with `status.pk` is taken as applied either way.
+    #[arg(long)]
+    pub applied: bool,
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+/// Runs `plan`; exit code 0 no changes, 2 changes, 1 error.
+pub async fn plan(args: &PlanArgs) -> std::process::ExitCode {
+    let (text, code) = plan::run(args).await;
+    if code == 1 {
+        eprint!("{text}");
+    } else {
+        print!("{text}");
+    }
+    std::process::ExitCode::from(code)
+}

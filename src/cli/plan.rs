@@ -1,0 +1,714 @@
+//! `authentik-operator plan`: what applying a set of manifests would do to authentik. The
+//! manifests are validated from the CRDs ([`super::validate`]), references are resolved
+//! within the set and against authentik, and each resource is decided by the reconciler's
+//! own [`crate::reconcile::plan::plan`] from [`Facts`] built as the sync step builds them.
+//! Nothing is written anywhere.
+
+use super::registry::{KindInfo, kinds};
+use super::validate::{drop_nulls, validate};
+use crate::authentik::AuthentikClient;
+use crate::authentik::wire::pk_of;
+use crate::crd::refs::By;
+use crate::crd::stage::key_text;
+use crate::reconcile::naming::{Claim, conflicting};
+use crate::reconcile::plan::{Act, Facts, Plan, Record, Remote, plan};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// One manifest of the set, validated.
+#[derive(Clone)]
+pub struct Manifest {
+    /// Where it was read (`file`, document number).
+    pub source: String,
+    pub kind: KindInfo,
+    pub doc: Value,
+    pub namespace: String,
+    pub name: String,
+}
+
+/// Every YAML or JSON file under `paths` (folders recursively, in name order).
+fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    fn walk(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
+        let meta = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        if meta.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|e| format!("{}: {e}", p.display()))?
+                .flatten()
+                .map(|e| e.path())
+                .collect();
+            entries.sort();
+            for e in entries {
+                let manifest = e
+                    .extension()
+                    .is_some_and(|x| x == "yaml" || x == "yml" || x == "json");
+                if e.is_dir() || manifest {
+                    walk(&e, out)?;
+                }
+            }
+        } else {
+            out.push(p.to_path_buf());
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        walk(p, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// The documents of the files under `paths`, each with where it came from.
+pub fn read(paths: &[PathBuf]) -> Result<Vec<(String, Value)>, Vec<String>> {
+    let mut docs = Vec::new();
+    let mut errors = Vec::new();
+    for file in files(paths).map_err(|e| vec![e])? {
+        let text = match std::fs::read_to_string(&file) {
+            Ok(t) => t,
+            Err(e) => {
+                errors.push(format!("{}: {e}", file.display()));
+                continue;
+            }
+        };
+        match serde_saphyr::from_multiple::<Value>(&text) {
+            Ok(parsed) => {
+                for (i, doc) in parsed.into_iter().enumerate() {
+                    if !doc.is_null() {
+                        docs.push((format!("{} (document {})", file.display(), i + 1), doc));
+                    }
+                }
+            }
+            Err(e) => errors.push(format!("{}: not valid YAML: {e}", file.display())),
+        }
+    }
+    if errors.is_empty() {
+        Ok(docs)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Validates the documents as the API server would and checks the set (known kinds, no
+/// resource twice). Every problem is reported, not only the first.
+pub fn load(
+    all: &[KindInfo],
+    docs: Vec<(String, Value)>,
+    default_namespace: &str,
+) -> Result<(Vec<Manifest>, Vec<String>), Vec<String>> {
+    let mut out: Vec<Manifest> = Vec::new();
+    let mut errors = Vec::new();
+    let mut unchecked = Vec::new();
+    let known: Vec<&str> = all.iter().map(|k| k.kind).collect();
+    for (source, mut doc) in docs {
+        let text = |k: &str| {
+            doc.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let (kind_name, api_version) = (text("kind"), text("apiVersion"));
+        let Some(kind) = all
+            .iter()
+            .find(|k| k.kind == kind_name && k.api_version == api_version)
+        else {
+            errors.push(format!(
+                "{source}: unknown kind {kind_name:?} (apiVersion {api_version:?}); this operator manages {} ({})",
+                known.join(", "),
+                all.first().map(|k| k.api_version.as_str()).unwrap_or_default()
+            ));
+            continue;
+        };
+        let name = doc
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        if !super::names::is_valid(&name) {
+            errors.push(format!(
+                "{source}: {kind_name} metadata.name {name:?} is not a valid resource name"
+            ));
+            continue;
+        }
+        let namespace = doc
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or(default_namespace)
+            .to_string();
+        doc["metadata"]["namespace"] = Value::String(namespace.clone());
+        drop_nulls(&mut doc);
+        let what = format!("{source}: {kind_name} {namespace}/{name}");
+        let verdict = validate(kind, &doc);
+        errors.extend(verdict.errors.iter().map(|e| format!("{what}: {e}")));
+        unchecked.extend(verdict.unchecked.iter().map(|e| format!("{what}: {e}")));
+        if !verdict.errors.is_empty() {
+            continue;
+        }
+        if let Some(conn) = doc.pointer("/spec/connectionRef") {
+            unchecked.push(format!(
+                "{what}: its connectionRef {conn} is not followed; it is compared with the authentik of --authentik-url"
+            ));
+        }
+        if let Some(first) = out
+            .iter()
+            .find(|m| m.kind.kind == kind.kind && m.namespace == namespace && m.name == name)
+        {
+            errors.push(format!("{what}: the same resource as {}", first.source));
+            continue;
+        }
+        out.push(Manifest {
+            source,
+            kind: kind.clone(),
+            doc,
+            namespace,
+            name,
+        });
+    }
+    if errors.is_empty() {
+        Ok((out, unchecked))
+    } else {
+        Err(errors)
+    }
+}
+
+/// What authentik holds, as far as the set needs it.
+#[derive(Debug, Default, Clone)]
+pub struct Snapshot {
+    /// Objects per endpoint: each kind's own, and the endpoints keys are unique across
+    /// (`stages/all/`), with `flows/instances/` and `sources/all/` for slugs.
+    pub lists: BTreeMap<String, Vec<Value>>,
+}
+
+impl Snapshot {
+    fn list(&self, endpoint: &str) -> &[Value] {
+        self.lists.get(endpoint).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// Reads what the plan of `set` needs: one paginated list per endpoint.
+pub async fn fetch(client: &AuthentikClient, set: &[Manifest]) -> Result<Snapshot, String> {
+    let mut wanted: BTreeMap<String, &'static str> = BTreeMap::new();
+    for m in set {
+        wanted.insert(m.kind.endpoint.to_string(), m.kind.ordering);
+        wanted.insert(
+            m.kind.key_scope.to_string(),
+            if m.kind.key_scope == m.kind.endpoint {
+                m.kind.ordering
+            } else {
+                "name"
+            },
+        );
+    }
+    wanted.insert("stages/all/".into(), "name");
+    wanted.insert("flows/instances/".into(), "slug");
+    wanted.insert("sources/all/".into(), "slug");
+    let mut snap = Snapshot::default();
+    for (endpoint, ordering) in wanted {
+        let objects = client
+            .list_all(&endpoint, &[], ordering)
+            .await
+            .map_err(|e| format!("cannot list {endpoint} at {}: {e}", client.api_url()))?;
+        snap.lists.insert(endpoint, objects);
+    }
+    Ok(snap)
+}
+
+/// What happens to one resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Action {
+    Create,
+    Update,
+    Unchanged,
+    Adopt,
+    AdoptAndUpdate,
+    RefuseToAdopt,
+    Refused,
+    NameConflict,
+    Observe,
+    NotCompared,
+}
+
+impl Action {
+    pub fn label(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Unchanged => "unchanged",
+            Action::Adopt => "adopt",
+            Action::AdoptAndUpdate => "adopt and update",
+            Action::RefuseToAdopt => "refuse to adopt",
+            Action::Refused => "refused",
+            Action::NameConflict => "name conflict",
+            Action::Observe => "observe",
+            Action::NotCompared => "not compared",
+        }
+    }
+
+    /// Whether the plan has something to review (terraform's "changes").
+    pub fn is_change(self) -> bool {
+        !matches!(self, Action::Unchanged | Action::NotCompared)
+    }
+}
+
+/// One field that changes: `current` is `None` for a create.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Change {
+    pub field: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current: Option<String>,
+    pub desired: String,
+    /// The field's list carries no order: compare as sets.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub set: bool,
+    /// The reference as written, for a reference field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+}
+
+/// The plan of one resource.
+#[derive(Clone, Debug, Serialize)]
+pub struct ResourcePlan {
+    pub kind: &'static str,
+    pub namespace: String,
+    pub name: String,
+    /// The authentik object, as messages name it.
+    pub object: String,
+    pub action: Action,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pk: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<Change>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// The whole plan.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub resources: Vec<ResourcePlan>,
+    /// What could not be checked (no authentik, rules not evaluated).
+    pub unchecked: Vec<String>,
+}
+
+impl Report {
+    pub fn has_changes(&self) -> bool {
+        self.resources.iter().any(|r| r.action.is_change())
+    }
+}
+
+/// References resolved: spec field → body value, and spec field → the reference as written.
+type Resolved = (BTreeMap<String, Value>, BTreeMap<String, String>);
+
+/// The value a reference to a resource that is yet to be created resolves to.
+const AFTER_APPLY: &str = "(known after apply)";
+
+struct Planner<'a> {
+    set: &'a [Manifest],
+    snap: Option<&'a Snapshot>,
+    applied: bool,
+    claims: Vec<Claim>,
+    plans: Vec<Option<ResourcePlan>>,
+    visiting: Vec<usize>,
+    unchecked: Vec<String>,
+}
+
+/// Plans every manifest of `set` against `snap` (none: validate and resolve within the set
+/// only). `applied`: the resources already exist in the cluster and hold the objects with
+/// their keys (a change to manifests applied before), so an object found is theirs rather
+/// than one to adopt. Errors are bad input (a reference to nothing).
+pub fn plan_all(
+    set: &[Manifest],
+    snap: Option<&Snapshot>,
+    applied: bool,
+) -> Result<Report, Vec<String>> {
+    let claims = set
+        .iter()
+        .filter_map(|m| {
+            (m.kind.desire)(&m.doc, &BTreeMap::new())
+                .ok()
+                .map(|d| d.claim)
+        })
+        .collect();
+    let mut p = Planner {
+        set,
+        snap,
+        applied,
+        claims,
+        plans: vec![None; set.len()],
+        visiting: Vec::new(),
+        unchecked: Vec::new(),
+    };
+    let mut errors = Vec::new();
+    for i in 0..set.len() {
+        if let Err(e) = p.plan(i) {
+            errors.push(e);
+        }
+    }
+    if !errors.is_empty() {
+        errors.dedup();
+        return Err(errors);
+    }
+    if snap.is_none() {
+        p.unchecked.insert(
+            0,
+            "not compared with authentik (no --authentik-url): names, slugs and pks are not resolved, and creates, updates and adoptions are not known".into(),
+        );
+    }
+    p.unchecked.dedup();
+    Ok(Report {
+        resources: p.plans.into_iter().flatten().collect(),
+        unchecked: p.unchecked,
+    })
+}
+
+impl Planner<'_> {
+    fn what(&self, i: usize) -> String {
+        let m = &self.set[i];
+        format!("{}: {} {}/{}", m.source, m.kind.kind, m.namespace, m.name)
+    }
+
+    /// The pk a `ref` to manifest `i` resolves to once applied.
+    fn pk_of(&mut self, i: usize) -> Result<String, String> {
+        self.plan(i)?;
+        let planned = self.plans[i].as_ref().expect("planned");
+        Ok(planned
+            .pk
+            .clone()
+            .unwrap_or_else(|| AFTER_APPLY.to_string()))
+    }
+
+    /// Resolves the references of manifest `i`: spec field → body value, and how each was
+    /// written (for the output).
+    fn resolve(&mut self, i: usize) -> Result<Resolved, String> {
+        let m = &self.set[i];
+        let fields = (m.kind.references)(&m.doc).map_err(|e| format!("{}: {e}", self.what(i)))?;
+        let mut body = BTreeMap::new();
+        let mut shown = BTreeMap::new();
+        for field in fields {
+            let Some(values) = &field.values else {
+                continue;
+            };
+            let mut pks = Vec::new();
+            for by in values {
+                let at = format!("{}: spec.{}", self.what(i), field.spec_field);
+                let by = by
+                    .clone()
+                    .ok_or_else(|| format!("{at}: set exactly one key of the reference"))?;
+                let pk = match &by {
+                    By::Pk(pk) => pk.to_ascii_lowercase(),
+                    By::Ref(name) => {
+                        let kind = field.target.custom_resource_kind().ok_or_else(|| {
+                            format!(
+                                "{at}: `ref` cannot name this kind of object; use `name` or `pk`"
+                            )
+                        })?;
+                        self.pk_of(self.find(kind, &m.namespace, name, &at)?)?
+                    }
+                    By::KindRef(kind, name) => {
+                        self.pk_of(self.find(kind, &m.namespace, name, &at)?)?
+                    }
+                    By::Name(_) | By::Slug(_) => self.lookup(field.target, &by, &at)?,
+                };
+                pks.push(Value::String(pk));
+                shown.insert(field.spec_field.to_string(), by.to_string());
+            }
+            let value = if field.many {
+                Value::Array(pks)
+            } else {
+                pks.pop().unwrap_or(Value::Null)
+            };
+            body.insert(field.spec_field.to_string(), value);
+        }
+        Ok((body, shown))
+    }
+
+    /// The manifest a `ref` names; a reference to nothing is bad input.
+    fn find(&self, kind: &str, namespace: &str, name: &str, at: &str) -> Result<usize, String> {
+        self.set
+            .iter()
+            .position(|m| m.kind.kind == kind && m.namespace == namespace && m.name == name)
+            .ok_or_else(|| {
+                format!("{at}: refers to {kind} {namespace}/{name}, which is not in the manifests")
+            })
+    }
+
+    /// A name or slug, looked up in authentik as the reconciler does.
+    fn lookup(
+        &mut self,
+        target: crate::crd::refs::Target,
+        by: &By,
+        at: &str,
+    ) -> Result<String, String> {
+        let Some(snap) = self.snap else {
+            self.unchecked.push(format!("{at}: {by} not looked up"));
+            return Ok(format!("({by})"));
+        };
+        let (endpoint, field, value) = match by {
+            By::Slug(s) if target == crate::crd::refs::Target::Flow => {
+                ("flows/instances/", "slug", s)
+            }
+            By::Slug(s) if target == crate::crd::refs::Target::Source => {
+                ("sources/all/", "slug", s)
+            }
+            By::Name(n) if target.is_stage() => ("stages/all/", "name", n),
+            _ => {
+                return Err(format!(
+                    "{at}: {by} is not a way to name this kind of object"
+                ));
+            }
+        };
+        let found: Vec<&Value> = snap
+            .list(endpoint)
+            .iter()
+            .filter(|o| o.get(field).and_then(Value::as_str) == Some(value.as_str()))
+            .collect();
+        match found.as_slice() {
+            [one] => {
+                if let Some(model) = target.stage_model()
+                    && one.get("meta_model_name").and_then(Value::as_str) != Some(model)
+                {
+                    return Err(format!(
+                        "{at}: the authentik stage named {value:?} is a {}, not the kind this field needs",
+                        one.get("verbose_name")
+                            .and_then(Value::as_str)
+                            .unwrap_or("stage of another kind")
+                    ));
+                }
+                Ok(pk_of(one).unwrap_or_default().to_string())
+            }
+            [] => Err(format!("{at}: no authentik object with {by}")),
+            many => Err(format!(
+                "{at}: {} authentik objects match {by}; use pk",
+                many.len()
+            )),
+        }
+    }
+
+    fn plan(&mut self, i: usize) -> Result<(), String> {
+        if self.plans[i].is_some() {
+            return Ok(());
+        }
+        if self.visiting.contains(&i) {
+            return Err(format!("{}: its references form a cycle", self.what(i)));
+        }
+        self.visiting.push(i);
+        let result = self.decide(i);
+        self.visiting.retain(|v| *v != i);
+        self.plans[i] = Some(result?);
+        Ok(())
+    }
+
+    fn decide(&mut self, i: usize) -> Result<ResourcePlan, String> {
+        let (resolved, shown) = self.resolve(i)?;
+        let m = &self.set[i];
+        let kind = &m.kind;
+        let desire =
+            (kind.desire)(&m.doc, &resolved).map_err(|e| format!("{}: {e}", self.what(i)))?;
+        let key = key_text(kind.key, &desire.body)
+            .ok_or_else(|| format!("{}: the spec sets no {}", self.what(i), kind.key.join(", ")))?;
+        // A key of pks (a binding's) reads better as the spec writes it.
+        let object = if kind.key.len() > 1 {
+            (kind.describe_identity)(&desire.claim.authentik_name)
+        } else {
+            (kind.describe_key)(&key)
+        };
+        let mut out = ResourcePlan {
+            kind: kind.kind,
+            namespace: m.namespace.clone(),
+            name: m.name.clone(),
+            object: object.clone(),
+            action: Action::NotCompared,
+            pk: None,
+            changes: Vec::new(),
+            message: None,
+        };
+        let observe = desire.policies.management_policy == crate::crd::ManagementPolicy::Observe;
+        if !observe && let Some(winner) = conflicting(&desire.claim, &self.claims) {
+            out.action = Action::NameConflict;
+            out.message = Some(format!(
+                "{} is already claimed by {}; {}",
+                (kind.describe_identity)(&desire.claim.authentik_name),
+                winner.describe(),
+                kind.uniqueness
+            ));
+            return Ok(out);
+        }
+        let Some(snap) = self.snap else {
+            return Ok(out);
+        };
+        let holds_key = |o: &&Value| {
+            o.as_object().and_then(|o| key_text(kind.key, o)).as_deref() == Some(key.as_str())
+        };
+        let status_pk = m.doc.pointer("/status/pk").and_then(Value::as_str);
+        let found = match status_pk {
+            Some(pk) => snap
+                .list(kind.endpoint)
+                .iter()
+                .find(|o| pk_of(o) == Some(pk)),
+            None => snap.list(kind.endpoint).iter().find(holds_key),
+        };
+        if found.is_none()
+            && kind.key_scope != kind.endpoint
+            && let Some(other) = snap.list(kind.key_scope).iter().find(holds_key)
+        {
+            out.action = Action::Refused;
+            out.message = Some(format!(
+                "{object} already exists in authentik as a {} (pk {}); {}",
+                other
+                    .get("verbose_name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("object of another kind"),
+                pk_of(other).unwrap_or("?"),
+                kind.uniqueness
+            ));
+            return Ok(out);
+        }
+        let remote = match found {
+            Some(body) => {
+                let pk = pk_of(body).unwrap_or_default().to_string();
+                if self.applied || status_pk.is_some() {
+                    Remote::AtPk {
+                        pk,
+                        body: body.clone(),
+                        fresh: true,
+                    }
+                } else {
+                    Remote::Named {
+                        pk,
+                        body: body.clone(),
+                    }
+                }
+            }
+            None => Remote::Absent {
+                after_vanished: status_pk.is_some(),
+            },
+        };
+        let facts = Facts {
+            management: desire.policies.management_policy,
+            adoption: desire.policies.adoption_policy,
+            record: Record::default(),
+            generation: None,
+            key: &key,
+            what: &object,
+            desired: &desire.body,
+            shape: kind.shape,
+            guarded_allowed: desire.guarded_allowed,
+            remote: &remote,
+            // A manifest carries no create marker of ours: an object found is judged as
+            // the reconciler judges it once its view is confirmed current.
+            view_confirmed: true,
+        };
+        let spec_field = |body_key: &str| kind.shape.spec_field(body_key);
+        let is_set = |field: &str| kind.shape.set_fields.iter().any(|b| spec_field(b) == field);
+        let change = |field: String, current: Option<String>, desired: String| Change {
+            set: is_set(&field),
+            reference: shown.get(&field).cloned(),
+            field,
+            current,
+            desired,
+        };
+        match plan(&facts) {
+            Plan::Act(Act::Create(_)) => {
+                out.action = Action::Create;
+                out.changes = desire
+                    .body
+                    .iter()
+                    .map(|(k, v)| change(spec_field(k), None, v.to_string()))
+                    .collect();
+            }
+            Plan::Act(Act::Bind {
+                pk,
+                adopted,
+                diff,
+                write,
+            }) => {
+                out.action = match (adopted, write.is_some(), observe) {
+                    (_, _, true) => Action::Observe,
+                    (true, true, _) => Action::AdoptAndUpdate,
+                    (true, false, _) => Action::Adopt,
+                    (false, true, _) => Action::Update,
+                    (false, false, _) => Action::Unchanged,
+                };
+                if observe && !diff.in_sync() {
+                    out.message = Some(
+                        "differs from authentik; Observe mode reports it and writes nothing".into(),
+                    );
+                }
+                out.changes = diff
+                    .drift
+                    .into_iter()
+                    .map(|d| change(d.field, Some(d.actual), d.desired))
+                    .collect();
+                out.pk = Some(pk);
+            }
+            Plan::Act(Act::Refuse { error, diff }) => {
+                out.action = match error {
+                    crate::Error::AdoptionMismatch(_) | crate::Error::AlreadyExists(_) => {
+                        Action::RefuseToAdopt
+                    }
+                    _ => Action::Refused,
+                };
+                out.message = Some(error.to_string());
+                out.changes = diff
+                    .map(|d| d.drift)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|d| change(d.field, Some(d.actual), d.desired))
+                    .collect();
+            }
+            Plan::Recheck(r) => {
+                return Err(format!(
+                    "{}: the decision asked for another look ({r:?}), which a plan cannot take",
+                    self.what(i)
+                ));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Runs `plan`: the report and the exit code (0 no changes, 2 changes, 1 error).
+pub async fn run(args: &super::PlanArgs) -> (String, u8) {
+    let all = kinds();
+    let fail = |errors: Vec<String>| {
+        let text: String = errors.iter().map(|e| format!("error: {e}\n")).collect();
+        (text, 1)
+    };
+    if args.file.is_empty() {
+        return fail(vec!["plan needs -f <files or folders>".into()]);
+    }
+    let docs = match read(&args.file) {
+        Ok(d) => d,
+        Err(e) => return fail(e),
+    };
+    let (set, mut unchecked) = match load(&all, docs, &args.namespace) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let client = match args.authentik.client() {
+        Ok(c) => c,
+        Err(e) => return fail(vec![e]),
+    };
+    let snap = match &client {
+        Some(c) => match fetch(c, &set).await {
+            Ok(s) => Some(s),
+            Err(e) => return fail(vec![e]),
+        },
+        None => None,
+    };
+    let mut report = match plan_all(&set, snap.as_ref(), args.applied) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    report.unchecked.append(&mut unchecked);
+    let text = match args.output {
+        super::Output::Text => super::plan_output::text(&report),
+        super::Output::Json => super::plan_output::json(&report),
+    };
+    (text, if report.has_changes() { 2 } else { 0 })
+}
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;
