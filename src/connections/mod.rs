@@ -248,6 +248,16 @@ impl Registry {
     }
 }
 
+/// What a kind's snapshot keeps of each object: the fields its spec can set, and for stages
+/// the flows they are bound to.
+fn kept_fields<K: Stage>() -> Vec<String> {
+    let mut fields = crate::crd::stage::body_fields::<K>();
+    if K::KEY_SCOPE == crate::kinds::STAGES {
+        fields.push(snapshot::FLOW_SET.to_string());
+    }
+    fields
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,14 +289,4 @@ mod tests {
         assert!(r.get(&a).is_none());
         assert!(r.prune(|_| false).is_empty(), "the default stays");
     }
-}
-
-/// What a kind's snapshot keeps of each object: the fields its spec can set, and for stages
-/// the flows they are bound to.
-fn kept_fields<K: Stage>() -> Vec<String> {
-    let mut fields = crate::crd::stage::body_fields::<K>();
-    if K::KEY_SCOPE == crate::kinds::STAGES {
-        fields.push(snapshot::FLOW_SET.to_string());
-    }
-    fields
 }
