@@ -565,7 +565,7 @@ pub async fn run(args: &super::ExportArgs) -> Result<Option<String>, String> {
         name_prefix: args.name_prefix.clone(),
         name_pattern: args.name_pattern.clone(),
         namespace: args.namespace.clone(),
-        deletion_policy: args.deletion_policy.clone(),
+        deletion_policy: Some(args.deletion_policy.clone()),
     };
     opts.check_kinds(&all)?;
     let client = args

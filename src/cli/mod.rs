@@ -36,10 +36,12 @@ pub struct ExportArgs {
     /// Namespace written into every document; without it the documents have none.
     #[arg(long)]
     pub namespace: Option<String>,
-    /// `deletionPolicy` of every document: `Orphan` keeps the objects in authentik when the
-    /// resources are deleted (the CRD's default, `Delete`, deletes them).
-    #[arg(long, value_parser = ["Delete", "Orphan"])]
-    pub deletion_policy: Option<String>,
+    /// `deletionPolicy` of every document. `Orphan` (the default here) keeps the objects in
+    /// authentik when the resources are deleted: they existed before the operator (the
+    /// default login flow among them), and deleting a resource must not take them by
+    /// surprise. `Delete` hands them over entirely.
+    #[arg(long, value_parser = ["Delete", "Orphan"], default_value = "Orphan")]
+    pub deletion_policy: String,
 }
 
 /// Runs `export`; the exit code.
