@@ -213,6 +213,18 @@ impl AuthentikClient {
         filters: &[(&str, String)],
         ordering: &str,
     ) -> Result<Vec<Value>> {
+        self.list_all_map(endpoint, filters, ordering, Some).await
+    }
+
+    /// [`Self::list_all`], each object passed through `f` as its page arrives (`None`: left
+    /// out): a caller that keeps part of each object never holds every whole one at once.
+    pub async fn list_all_map<T>(
+        &self,
+        endpoint: &str,
+        filters: &[(&str, String)],
+        ordering: &str,
+        mut f: impl FnMut(Value) -> Option<T>,
+    ) -> Result<Vec<T>> {
         let mut out = Vec::new();
         let mut page: u64 = 1;
         // A bound on pages protects against a server that never says "last page".
@@ -230,7 +242,7 @@ impl AuthentikClient {
             let parsed: Page = serde_json::from_value(body).map_err(|e| {
                 Error::Protocol(format!("unexpected list answer from {endpoint}: {e}"))
             })?;
-            out.extend(parsed.results);
+            out.extend(parsed.results.into_iter().filter_map(&mut f));
             if parsed.pagination.next == 0 || parsed.pagination.next <= page {
                 return Ok(out);
             }

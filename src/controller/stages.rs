@@ -17,6 +17,9 @@ use kube::{Client, ResourceExt};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
+/// kubectl's annotation holding the last applied manifest.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
 /// One controller per watched scope (all namespaces, or each listed one) and its queue.
 pub(super) type Scoped<K> = Vec<(Controller<K>, UnboundedReceiver<ObjectRef<K>>)>;
 
@@ -31,7 +34,8 @@ fn stage_controllers<K: Stage>(
     for scope in scopes {
         let (tx, rx) = mpsc::unbounded();
         // The cache holds what the operator reads: not the managed fields, which are about
-        // as large as the rest of a resource and never looked at.
+        // as large as the rest of a resource and never looked at, nor kubectl's copy of the
+        // last applied manifest (a second spec).
         let writer = reflector::store::Writer::<K>::default();
         let reader = writer.as_reader();
         let watch = watcher::watcher(
@@ -39,7 +43,12 @@ fn stage_controllers<K: Stage>(
             watcher::Config::default(),
         )
         .default_backoff()
-        .map_ok(|event| event.modify(|o| o.managed_fields_mut().clear()));
+        .map_ok(|event| {
+            event.modify(|o| {
+                o.managed_fields_mut().clear();
+                o.annotations_mut().remove(LAST_APPLIED);
+            })
+        });
         let stream = reflector::reflector(writer, watch).applied_objects();
         let c = Controller::for_stream(stream, reader).with_config(cfg.clone());
         queues.add(scope.as_deref(), tx);

@@ -1,12 +1,12 @@
 //! What every reconcile shares: clients, caches of both sides, and per-object backoff.
 
 use super::kinds::{KindOps, Which};
+use super::kube_ops::Recorder;
 use super::naming::Claim;
 use crate::caches::Caches;
 use crate::connections::{ConnKey, Connection, Registry};
 use crate::crd::{AuthentikConnection, ClusterAuthentikConnection};
 use crate::metrics::{ConnectionLabels, Metrics};
-use kube::runtime::events::Recorder;
 use kube::runtime::reflector::ObjectRef;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -138,7 +138,15 @@ impl<K: Stage> KindOps for KindRuntime<K> {
         Box::pin(async move {
             let kind = kind_name::<K>();
             let listed_from = std::time::Instant::now();
-            let listed = match conn.client.list_all(K::ENDPOINT, &[], K::ORDERING).await {
+            let snapshot = conn.snapshot::<K>();
+            // Each object cut down to what the snapshot keeps as its page arrives: every
+            // whole body at once was the largest allocation of a sweep.
+            let keep = |o: serde_json::Value| Some((pk_of(&o)?.to_string(), snapshot.kept(o)));
+            let listed = match conn
+                .client
+                .list_all_map(K::ENDPOINT, &[], K::ORDERING, keep)
+                .await
+            {
                 Ok(l) => l,
                 Err(e) if e.is_outage() => {
                     // Logged once per outage, not per sweep (Context::retry_if_back).
@@ -150,15 +158,10 @@ impl<K: Stage> KindOps for KindRuntime<K> {
                     return;
                 }
             };
-            let objects: HashMap<String, serde_json::Value> = listed
-                .into_iter()
-                .filter_map(|o| pk_of(&o).map(str::to_string).map(|pk| (pk, o)))
-                .collect();
-            let snapshot = conn.snapshot::<K>();
-            let changed = snapshot.replace(objects, listed_from);
+            let changed = snapshot.replace_kept(listed.into_iter().collect(), listed_from);
             self.send_matching(|obj| {
                 let pk = obj.status().and_then(|s| s.pk.as_deref());
-                let gone = pk.is_some_and(|pk| snapshot.get(pk).is_none());
+                let gone = pk.is_some_and(|pk| !snapshot.contains(pk));
                 &ConnKey::of_stage(obj) == key
                     && (gone || pk.is_some_and(|pk| changed.contains(pk)))
             });
