@@ -46,6 +46,18 @@
 //!   apiserver itself through the TokenRequest API, which works
 //!   ([`ControlPlane::service_account_token`]).
 //!
+//! # A node: `Node` and `Cluster`
+//!
+//! [`Node::start`] adds what runs Pods — containerd, a kubelet, kube-controller-manager and
+//! kube-scheduler, a bridge for the pod network — to a control plane started with
+//! [`Options::for_node`]; [`Cluster`] is the two together and [`shared_cluster`] one per test
+//! binary. It needs root and Debian's `containerd runc umoci busybox-static
+//! containernetworking-plugins iptables` (`tests/run.sh` installs them), and
+//! `tests/controlplane/build.sh --node` builds the three Kubernetes binaries. One node tier
+//! runs on a machine at a time (a second waits); it changes the machine (cgroups, mounts, a
+//! bridge, a NAT rule, sysctls, a few host folders) and puts every change back on stop, on
+//! drop, from a watcher when the process dies, or at the next start.
+//!
 //! # Cleaning up
 //!
 //! Everything started is stopped by pid and the directory removed by [`ControlPlane::stop`] or
@@ -80,14 +92,17 @@ mod control_plane;
 mod error;
 mod kubeconfig;
 mod launch;
+mod node;
+mod node_host;
 mod pki;
 mod process;
 mod shared;
 pub mod tls;
 
-pub use binaries::{ensure_binaries, pinned_kubernetes_version};
+pub use binaries::{ensure_binaries, ensure_node_binaries, pinned_kubernetes_version};
 pub use control_plane::{ControlPlane, Options, unique_namespace};
 pub use error::Error;
+pub use node::{NODE_NAME, Node};
 pub use process::spawn_tied;
-pub use shared::shared;
+pub use shared::{Cluster, shared, shared_cluster};
 pub use tls::LoopbackTls;
