@@ -14,7 +14,8 @@ umoci init --layout "$layout"
 umoci new --image "$layout:$tag"
 umoci unpack --image "$layout:$tag" "$work/bundle" >/dev/null
 cp -a "$rootfs/." "$work/bundle/rootfs/"
-umoci repack --no-history --image "$layout:$tag" "$work/bundle"
+umoci repack --image "$layout:$tag" --history.created 1970-01-01T00:00:00Z \
+  --history.created_by "$(basename "$0")" "$work/bundle"
 # umoci stamps the creation time; a fixed one keeps the image's digest a function of its files.
 umoci config --no-history --image "$layout:$tag" --created 1970-01-01T00:00:00Z "$@"
 umoci gc --layout "$layout"
