@@ -31,8 +31,8 @@
 //!
 //! # Limits: this is not a whole cluster
 //!
-//! Only etcd and kube-apiserver run. There is **no kube-controller-manager, scheduler or
-//! kubelet**, so:
+//! Only etcd and kube-apiserver run (unless a [`Node`] is started next to them, see below).
+//! There is **no kube-controller-manager, scheduler or kubelet**, so:
 //!
 //! * there is **no garbage collection**: `ownerReferences` are stored but dependents are never
 //!   deleted when their owner goes;

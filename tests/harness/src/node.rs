@@ -2,7 +2,7 @@
 //! [`ControlPlane`], so that Deployments really run. See [`Node`].
 
 use std::fs;
-use std::io::{self, Write as _};
+use std::io;
 use std::net::{Ipv4Addr, TcpListener};
 use std::os::fd::AsRawFd;
 use std::os::linux::net::SocketAddrExt;
@@ -660,6 +660,5 @@ fn build_pause_image(dir: &Path, out: &Path) -> Result<(), Error> {
         ],
     )?;
     let _ = fs::remove_dir_all(&rootfs);
-    let _ = io::stderr().flush();
     Ok(())
 }
