@@ -176,7 +176,7 @@ fn helm_install_runs_restricted_reconciles_logs_and_stops_on_sigterm() {
         gone < Duration::from_secs(20),
         "the pod took {gone:?} to stop: SIGTERM was not enough"
     );
-    // Recreate strategy: a replacement starts, and the stage stays in line.
+    // The ReplicaSet replaces the pod, and the stage stays in line.
     wait_available(&ns, "op-authentik-operator", Duration::from_secs(120));
     assert_eq!(sim.password_stages("login-password"), 1);
     helm(&["uninstall", "op", "--namespace", &ns, "--wait"]);
