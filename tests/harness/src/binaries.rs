@@ -11,6 +11,7 @@ use crate::error::{Error, io_err};
 const BUILD_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../controlplane/build.sh");
 const GO_MOD: &str = include_str!("../../controlplane/go.mod");
 const TOOLS: [&str; 3] = ["kube-apiserver", "etcd", "kubectl"];
+const NODE_TOOLS: [&str; 3] = ["kubelet", "kube-controller-manager", "kube-scheduler"];
 
 /// The `k8s.io/kubernetes` version pinned in `tests/controlplane/go.mod` (e.g. `v1.35.4`),
 /// which is what `/version` reports.
@@ -31,6 +32,31 @@ pub fn ensure_binaries() -> Result<PathBuf, Error> {
     if let Some(dir) = std::env::var_os("TESTENV_BIN_DIR").filter(|d| !d.is_empty()) {
         return check_binaries(Path::new(&dir));
     }
+    run_build_script(&[])
+}
+
+/// Like [`ensure_binaries`], with the node tier's `kubelet`, `kube-controller-manager` and
+/// `kube-scheduler` too (`build.sh --node`).
+pub fn ensure_node_binaries() -> Result<PathBuf, Error> {
+    let dir = match std::env::var_os("TESTENV_BIN_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => check_binaries(Path::new(&dir))?,
+        None => run_build_script(&["--node"])?,
+    };
+    let missing: Vec<_> = NODE_TOOLS
+        .iter()
+        .filter(|t| !dir.join(t).is_file())
+        .collect();
+    if missing.is_empty() {
+        Ok(dir)
+    } else {
+        Err(Error::Binaries(format!(
+            "{missing:?} missing in {}",
+            dir.display()
+        )))
+    }
+}
+
+fn run_build_script(args: &[&str]) -> Result<PathBuf, Error> {
     let script = Path::new(BUILD_SCRIPT);
     let lock = File::open(script).map_err(io_err(format!("opening {}", script.display())))?;
     // SAFETY: flock on a file descriptor we own; released when `lock` is dropped.
@@ -42,6 +68,7 @@ pub fn ensure_binaries() -> Result<PathBuf, Error> {
     }
     let out = Command::new("bash")
         .arg(script)
+        .args(args)
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output()

@@ -34,6 +34,10 @@ pub struct Options {
     /// Extra kube-apiserver flags, appended last (so they override ours), e.g.
     /// `--feature-gates=...`.
     pub apiserver_args: Vec<String>,
+    /// Ready for a [`Node`](crate::Node): the `ServiceAccount` admission plugin on (the
+    /// node's controller manager creates the ServiceAccounts it needs) and the admin
+    /// certificate presented to the kubelet.
+    pub for_node: bool,
 }
 
 /// A running etcd + kube-apiserver pair. Stopped by [`ControlPlane::stop`] or on drop.
@@ -49,6 +53,7 @@ pub struct ControlPlane {
     admin_key_pem: String,
     pids: Vec<(&'static str, u32)>,
     started_in: Duration,
+    for_node: bool,
 }
 
 impl std::fmt::Debug for ControlPlane {
@@ -140,6 +145,7 @@ impl ControlPlane {
             admin_key_pem: pki.admin_key_pem,
             pids,
             started_in: began.elapsed(),
+            for_node: options.for_node,
         })
     }
     /// The kubeconfig with the admin credential (embedded PEM data, context `testenv`,
@@ -188,6 +194,11 @@ impl ControlPlane {
     /// `(name, pid)` of the processes it started: `etcd`, `kube-apiserver`.
     pub fn pids(&self) -> &[(&'static str, u32)] {
         &self.pids
+    }
+
+    /// Whether it was started with [`Options::for_node`].
+    pub fn for_node(&self) -> bool {
+        self.for_node
     }
 
     /// How long [`start`](Self::start) took (binaries, certificates, processes, readiness).

@@ -32,6 +32,9 @@ pub enum Error {
         /// The end of that log.
         tail: String,
     },
+    /// The node tier could not start, or left something behind when stopped.
+    #[error("node tier: {0}")]
+    Node(String),
     /// A kubectl command run by a helper failed.
     #[error("kubectl {args}: {message}")]
     Kubectl { args: String, message: String },

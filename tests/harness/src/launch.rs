@@ -88,13 +88,16 @@ pub(crate) fn launch(
             &pki.join("sa.key"),
         ))
         .arg("--service-cluster-ip-range=10.0.0.0/24")
-        // No controller-manager creates the `default` ServiceAccount; see the crate docs.
-        .arg("--disable-admission-plugins=ServiceAccount")
+        .arg(arg("--kubelet-client-certificate=", &pki.join("admin.crt")))
+        .arg(arg("--kubelet-client-key=", &pki.join("admin.key")))
         // The `kubernetes` Service gets no Endpoints: 127.0.0.1 is not a valid endpoint address
         // and nothing could route to it anyway.
         .arg("--endpoint-reconciler-type=none")
         .arg("--allow-privileged=true")
         .arg("--profiling=false")
+        // Without a node's controller manager nothing creates the `default` ServiceAccount,
+        // which the plugin requires of every Pod; see the crate docs.
+        .args((!options.for_node).then_some("--disable-admission-plugins=ServiceAccount"))
         .args(&options.apiserver_args);
     start_process(res, "kube-apiserver", apiserver, dir)?;
 

@@ -31,8 +31,8 @@
 //!
 //! # Limits: this is not a whole cluster
 //!
-//! Only etcd and kube-apiserver run. There is **no kube-controller-manager, scheduler or
-//! kubelet**, so:
+//! Only etcd and kube-apiserver run (unless a [`Node`] is started next to them, see below).
+//! There is **no kube-controller-manager, scheduler or kubelet**, so:
 //!
 //! * there is **no garbage collection**: `ownerReferences` are stored but dependents are never
 //!   deleted when their owner goes;
@@ -45,6 +45,18 @@
 //!   be created; create the ServiceAccounts you need yourself. Tokens are minted by the
 //!   apiserver itself through the TokenRequest API, which works
 //!   ([`ControlPlane::service_account_token`]).
+//!
+//! # A node: `Node` and `Cluster`
+//!
+//! [`Node::start`] adds what runs Pods — containerd, a kubelet, kube-controller-manager and
+//! kube-scheduler, a bridge for the pod network — to a control plane started with
+//! [`Options::for_node`]; [`Cluster`] is the two together and [`shared_cluster`] one per test
+//! binary. It needs root and Debian's `containerd runc umoci busybox-static
+//! containernetworking-plugins iptables` (`tests/run.sh` installs them), and
+//! `tests/controlplane/build.sh --node` builds the three Kubernetes binaries. One node tier
+//! runs on a machine at a time (a second waits); it changes the machine (cgroups, mounts, a
+//! bridge, a NAT rule, sysctls, a few host folders) and puts every change back on stop, on
+//! drop, from a watcher when the process dies, or at the next start.
 //!
 //! # Cleaning up
 //!
@@ -80,14 +92,17 @@ mod control_plane;
 mod error;
 mod kubeconfig;
 mod launch;
+mod node;
+mod node_host;
 mod pki;
 mod process;
 mod shared;
 pub mod tls;
 
-pub use binaries::{ensure_binaries, pinned_kubernetes_version};
+pub use binaries::{ensure_binaries, ensure_node_binaries, pinned_kubernetes_version};
 pub use control_plane::{ControlPlane, Options, unique_namespace};
 pub use error::Error;
+pub use node::{NODE_NAME, Node};
 pub use process::spawn_tied;
-pub use shared::shared;
+pub use shared::{Cluster, shared, shared_cluster};
 pub use tls::LoopbackTls;

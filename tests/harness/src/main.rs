@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 
 use clap::{Parser, Subcommand};
-use testenv::{ControlPlane, Options};
+use testenv::{Cluster, ControlPlane, Options};
 
 #[derive(Parser)]
 #[command(
@@ -49,6 +49,10 @@ enum Cmd {
         /// Also stop when the parent process exits.
         #[arg(long)]
         exit_with_parent: bool,
+        /// Also start a node (containerd, kubelet, controller manager, scheduler) that runs
+        /// Pods; needs root and the Debian packages tests/run.sh installs.
+        #[arg(long)]
+        node: bool,
     },
     /// Print the folder holding kube-apiserver, etcd and kubectl (building them if needed).
     BinDir,
@@ -70,11 +74,12 @@ fn main() -> ExitCode {
         Cmd::Up {
             dir,
             exit_with_parent,
-        } => up(dir, exit_with_parent),
+            node,
+        } => up(dir, exit_with_parent, node),
     }
 }
 
-fn up(dir: Option<PathBuf>, exit_with_parent: bool) -> ExitCode {
+fn up(dir: Option<PathBuf>, exit_with_parent: bool, node: bool) -> ExitCode {
     // Block the stop signals in every thread (threads inherit the mask; children get a clean
     // one from std) and receive them with sigwait on a dedicated thread.
     let signals = block_stop_signals();
@@ -113,14 +118,29 @@ fn up(dir: Option<PathBuf>, exit_with_parent: bool) -> ExitCode {
         kubeconfig_path: dir.map(|d| d.join("kubeconfig")),
         ..Options::default()
     };
-    let cp = match ControlPlane::start_with(options) {
-        Ok(cp) => cp,
-        Err(e) => {
-            eprintln!("testenv: {e}");
-            return ExitCode::FAILURE;
+    let (cluster, cp_owned) = if node {
+        match Cluster::start_with(options) {
+            Ok(c) => (Some(c), None),
+            Err(e) => {
+                eprintln!("testenv: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        match ControlPlane::start_with(options) {
+            Ok(cp) => (None, Some(cp)),
+            Err(e) => {
+                eprintln!("testenv: {e}");
+                return ExitCode::FAILURE;
+            }
         }
     };
     started.store(true, Ordering::SeqCst);
+    let cp = match (&cluster, &cp_owned) {
+        (Some(c), _) => c.control_plane(),
+        (None, Some(cp)) => cp,
+        (None, None) => unreachable!(),
+    };
     eprintln!(
         "testenv: kube-apiserver {} ready at {} in {:.1}s (etcd {}, files in {})",
         testenv::pinned_kubernetes_version(),
@@ -129,6 +149,15 @@ fn up(dir: Option<PathBuf>, exit_with_parent: bool) -> ExitCode {
         cp.etcd_url(),
         cp.dir().display()
     );
+    if let Some(c) = &cluster {
+        eprintln!(
+            "testenv: node {} Ready in {:.1}s; pods reach this host at {} (files in {})",
+            testenv::NODE_NAME,
+            c.node().startup_duration().as_secs_f64(),
+            c.node().host_ip(),
+            c.node().dir().display()
+        );
+    }
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "KUBECONFIG={}", cp.kubeconfig().display());
     let _ = stdout.flush();
@@ -136,7 +165,19 @@ fn up(dir: Option<PathBuf>, exit_with_parent: bool) -> ExitCode {
 
     let sig = rx.recv().unwrap_or(libc::SIGTERM);
     eprintln!("testenv: signal {sig}, stopping");
-    cp.stop();
+    match cluster {
+        Some(c) => {
+            if let Err(e) = c.stop() {
+                eprintln!("testenv: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+        None => {
+            if let Some(cp) = cp_owned {
+                cp.stop();
+            }
+        }
+    }
     ExitCode::SUCCESS
 }
 

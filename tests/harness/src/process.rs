@@ -138,7 +138,7 @@ pub(crate) fn spawn_watcher(dir: &Path, extra: &[PathBuf]) -> io::Result<Child> 
     cmd.spawn()
 }
 
-fn pid_alive(pid: libc::pid_t) -> bool {
+pub(crate) fn pid_alive(pid: libc::pid_t) -> bool {
     // SAFETY: signal 0 only checks for existence.
     unsafe {
         libc::kill(pid, 0) == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
