@@ -22,7 +22,7 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use authentik_operator::crd::stage::Stage;
+use authentik_operator::crd::kind::Kind;
 use authentik_operator::kinds::PasswordStage;
 use authentik_sim::{Capacity, Profile};
 use common::{Env, TOKEN};

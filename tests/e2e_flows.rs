@@ -3,7 +3,7 @@
 
 mod common;
 
-use authentik_operator::crd::stage::Stage;
+use authentik_operator::crd::kind::Kind;
 use authentik_operator::kinds::{
     Flow, FlowStageBinding, IdentificationStage, PasswordStage, UserLoginStage,
 };
@@ -37,7 +37,7 @@ async fn apply_reversed(env: &Env) {
     }
 }
 
-fn pk_of<K: Stage>(obj: &K) -> String {
+fn pk_of<K: Kind>(obj: &K) -> String {
     obj.status().and_then(|s| s.pk.clone()).expect("a pk")
 }
 
@@ -71,7 +71,7 @@ fn binding_pks(env: &Env, slug: &str) -> Vec<String> {
     pks
 }
 
-async fn merge<K: Stage>(env: &Env, name: &str, patch: Value) {
+async fn merge<K: Kind>(env: &Env, name: &str, patch: Value) {
     env.api::<K>()
         .patch(name, &PatchParams::default(), &Patch::Merge(patch))
         .await
@@ -79,7 +79,7 @@ async fn merge<K: Stage>(env: &Env, name: &str, patch: Value) {
 }
 
 /// Waits until the resource is Ready for its current generation.
-async fn wait_current<K: Stage>(env: &Env, name: &str) -> K {
+async fn wait_current<K: Kind>(env: &Env, name: &str) -> K {
     env.wait_for::<K>(name, "Ready for its generation", |o| {
         is_ready(o) && o.status().and_then(|s| s.observed_generation) == o.meta().generation
     })

@@ -3,7 +3,7 @@
 
 mod common;
 
-use authentik_operator::crd::stage::Stage;
+use authentik_operator::crd::kind::Kind;
 use authentik_operator::kinds::{IdentificationStage, PasswordStage, UserLoginStage};
 use authentik_sim::Profile;
 use common::{Env, is_ready};
@@ -56,7 +56,7 @@ fn user_login_case() -> Case {
     }
 }
 
-async fn lifecycle<K: Stage>(profile: Profile, case: Case) {
+async fn lifecycle<K: Kind>(profile: Profile, case: Case) {
     let env = Env::started(profile).await;
     let name = format!("lc-{}", case.sim_kind.replace('_', "-"));
     let mut spec = case.spec.clone();

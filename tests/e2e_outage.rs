@@ -4,7 +4,7 @@
 
 mod common;
 
-use authentik_operator::crd::stage::Stage;
+use authentik_operator::crd::kind::Kind;
 use authentik_operator::kinds::PasswordStage;
 use authentik_sim::{Fault, Profile};
 use common::{Env, RESYNC, is_ready};

@@ -5,7 +5,7 @@
 
 mod common;
 
-use authentik_operator::crd::stage::Stage;
+use authentik_operator::crd::kind::Kind;
 use authentik_operator::kinds::PasswordStage;
 use authentik_sim::Profile;
 use common::{Env, is_ready, lagging_watch};

@@ -95,7 +95,7 @@ async fn same_manifests_two_authentiks_two_sets_of_stages() {
     );
 }
 
-async fn wait_pk<K: authentik_operator::crd::stage::Stage>(api: &Api<K>, name: &str) -> String {
+async fn wait_pk<K: authentik_operator::crd::kind::Kind>(api: &Api<K>, name: &str) -> String {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
         if let Some(obj) = api.get_opt(name).await.expect("get")

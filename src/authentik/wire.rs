@@ -1,4 +1,4 @@
-//! Wire types. Stage objects stay as JSON maps so that fields unknown to us (newer authentik)
+//! Wire types. authentik objects stay as JSON maps so that fields unknown to us (newer authentik)
 //! and fields missing from older versions are both tolerated; only the envelopes are typed,
 //! and every field of them is optional or defaulted.
 

@@ -6,8 +6,8 @@ use super::names::{distinct, resource_name};
 use super::registry::{KindInfo, kinds};
 use crate::authentik::AuthentikClient;
 use crate::authentik::wire::pk_of;
+use crate::crd::kind::key_text;
 use crate::crd::refs::{By, Target};
-use crate::crd::stage::key_text;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 

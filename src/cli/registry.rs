@@ -3,8 +3,8 @@
 //! themselves hold no per-kind code: a new kind shows up here by being registered.
 
 use crate::crd::common::POLICY_KEYS;
-use crate::crd::stage::{RefField, Stage, body_key, desired_body, kind_name};
-use crate::kinds::{STAGES, StageKinds, each};
+use crate::crd::kind::{Kind, RefField, body_key, desired_body, kind_name};
+use crate::kinds::{KindVisitor, STAGES, each};
 use crate::reconcile::diff::{Shape, shape};
 use kube::ResourceExt;
 use serde_json::{Map, Value};
@@ -62,37 +62,37 @@ impl KindInfo {
     }
 }
 
-fn typed<K: Stage>(obj: &Value) -> Result<K, String> {
+fn typed<K: Kind>(obj: &Value) -> Result<K, String> {
     serde_json::from_value(obj.clone()).map_err(|e| e.to_string())
 }
 
-fn references<K: Stage>(obj: &Value) -> Result<Vec<RefField>, String> {
+fn references<K: Kind>(obj: &Value) -> Result<Vec<RefField>, String> {
     Ok(typed::<K>(obj)?.references())
 }
 
-fn check<K: Stage>(obj: &Value) -> Result<(), String> {
+fn check<K: Kind>(obj: &Value) -> Result<(), String> {
     typed::<K>(obj)?.check_spec()
 }
 
-fn to_yaml<K: Stage>(obj: &Value) -> Result<String, String> {
+fn to_yaml<K: Kind>(obj: &Value) -> Result<String, String> {
     let typed = typed::<K>(obj)?;
     serde_saphyr::to_string(&typed).map_err(|e| e.to_string())
 }
 
-fn desire<K: Stage>(obj: &Value, resolved: &BTreeMap<String, Value>) -> Result<Desire, String> {
+fn desire<K: Kind>(obj: &Value, resolved: &BTreeMap<String, Value>) -> Result<Desire, String> {
     let typed = typed::<K>(obj)?;
     Ok(Desire {
         body: desired_body(&typed, resolved),
         policies: typed.policies().clone(),
         guarded_allowed: typed
             .annotations()
-            .get(crate::crd::stage::ALLOW_GUARDED_ANNOTATION)
+            .get(crate::crd::kind::ALLOW_GUARDED_ANNOTATION)
             .is_some_and(|v| v == "true"),
         claim: crate::reconcile::naming::claim_of(&typed),
     })
 }
 
-fn info<K: Stage>() -> KindInfo {
+fn info<K: Kind>() -> KindInfo {
     let crd = K::crd();
     let schema = crd
         .spec
@@ -138,8 +138,8 @@ fn info<K: Stage>() -> KindInfo {
 /// Every registered kind, in the registry's order.
 pub fn kinds() -> Vec<KindInfo> {
     struct Collect(Vec<KindInfo>);
-    impl StageKinds for Collect {
-        fn visit<K: Stage>(&mut self) {
+    impl KindVisitor for Collect {
+        fn visit<K: Kind>(&mut self) {
             self.0.push(info::<K>());
         }
     }

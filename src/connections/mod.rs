@@ -7,7 +7,7 @@ pub mod lookups;
 pub mod snapshot;
 
 use crate::authentik::AuthentikClient;
-use crate::crd::stage::Stage;
+use crate::crd::kind::Kind;
 use crate::crd::{ConnectionKind, Policies};
 use crate::error::{Error, Result};
 use lookups::Lookups;
@@ -70,7 +70,7 @@ impl ConnKey {
         }
     }
 
-    pub fn of_stage<K: Stage>(obj: &K) -> ConnKey {
+    pub fn of_stage<K: Kind>(obj: &K) -> ConnKey {
         ConnKey::of(
             obj.policies(),
             &kube::ResourceExt::namespace(obj).unwrap_or_default(),
@@ -108,7 +108,7 @@ impl Connection {
         }
     }
 
-    pub fn snapshot<K: Stage>(&self) -> Arc<Snapshot> {
+    pub fn snapshot<K: Kind>(&self) -> Arc<Snapshot> {
         if let Some(s) = self
             .snapshots
             .read()
@@ -221,7 +221,7 @@ impl Registry {
     }
 
     /// The connection for a stage, or why it cannot be used.
-    pub fn for_stage<K: Stage>(&self, obj: &K) -> Result<(ConnKey, Arc<Connection>)> {
+    pub fn for_stage<K: Kind>(&self, obj: &K) -> Result<(ConnKey, Arc<Connection>)> {
         let key = ConnKey::of_stage(obj);
         let namespace = kube::ResourceExt::namespace(obj).unwrap_or_default();
         match self.get(&key) {
@@ -250,8 +250,8 @@ impl Registry {
 
 /// What a kind's snapshot keeps of each object: the fields its spec can set, and for stages
 /// the flows they are bound to.
-fn kept_fields<K: Stage>() -> Vec<String> {
-    let mut fields = crate::crd::stage::body_fields::<K>();
+fn kept_fields<K: Kind>() -> Vec<String> {
+    let mut fields = crate::crd::kind::body_fields::<K>();
     if K::KEY_SCOPE == crate::kinds::STAGES {
         fields.push(snapshot::FLOW_SET.to_string());
     }

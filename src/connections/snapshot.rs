@@ -4,7 +4,7 @@
 //! kind hold this key (a name, a slug)?" while its last full list is recent, which spares a
 //! new resource its lookup.
 
-use crate::crd::stage::key_text;
+use crate::crd::kind::key_text;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::sync::RwLock;
@@ -16,7 +16,7 @@ pub struct Snapshot {
     /// never compares (`flow_set`, `component`, ...); keeping only what a spec can set
     /// keeps the snapshot small, and changes to the rest cause no reconcile.
     keep: HashSet<String>,
-    /// The fields that make an object's key (see `Stage::KEY`).
+    /// The fields that make an object's key (see `Kind::KEY`).
     key: &'static [&'static str],
 }
 

@@ -3,8 +3,8 @@
 
 use super::scoped::{api, drive};
 use crate::caches::{Caches, Queues};
-use crate::crd::stage::{Stage, kind_name};
-use crate::kinds::{self, StageKinds};
+use crate::crd::kind::{Kind, kind_name};
+use crate::kinds::{self, KindVisitor};
 use crate::reconcile::kinds::{KindOps, KindRuntime};
 use crate::reconcile::{self, Context};
 use futures::TryStreamExt;
@@ -24,7 +24,7 @@ const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 pub(super) type Scoped<K> = Vec<(Controller<K>, UnboundedReceiver<ObjectRef<K>>)>;
 
 /// Controllers of one stage kind for every scope, their caches and their queues.
-fn stage_controllers<K: Stage>(
+fn stage_controllers<K: Kind>(
     client: &Client,
     scopes: &[Option<String>],
     cfg: &controller::Config,
@@ -59,7 +59,7 @@ fn stage_controllers<K: Stage>(
 }
 
 /// Runs the controllers of one stage kind until `stop`.
-async fn run_stage_controllers<K: Stage>(
+async fn run_stage_controllers<K: Kind>(
     scoped: Scoped<K>,
     ctx: Arc<Context>,
     stop: CancellationToken,
@@ -79,7 +79,7 @@ async fn run_stage_controllers<K: Stage>(
 }
 
 /// The `K` resources (in `t`'s namespace) whose `ref` fields name `t`.
-fn referrers_in<K: Stage, T: Stage>(caches: &Caches<K>, t: &T) -> Vec<ObjectRef<K>> {
+fn referrers_in<K: Kind, T: Kind>(caches: &Caches<K>, t: &T) -> Vec<ObjectRef<K>> {
     let ns = t.namespace();
     let name = t.name_any();
     let kind = kind_name::<T>();
@@ -97,7 +97,7 @@ fn referrers_in<K: Stage, T: Stage>(caches: &Caches<K>, t: &T) -> Vec<ObjectRef<
 }
 
 /// The `K` resources that `t`'s `ref` fields name.
-fn referenced_by<K: Stage, T: Stage>(t: &T) -> Vec<ObjectRef<K>> {
+fn referenced_by<K: Kind, T: Kind>(t: &T) -> Vec<ObjectRef<K>> {
     let ns = t.namespace().unwrap_or_default();
     let kind = kind_name::<K>();
     t.references()
@@ -140,8 +140,8 @@ struct Wiring<'a> {
 pub(super) type StageRun =
     Box<dyn FnOnce(Arc<Context>, CancellationToken) -> BoxFuture<'static, ()> + Send>;
 
-impl StageKinds for Wiring<'_> {
-    fn visit<K: Stage>(&mut self) {
+impl KindVisitor for Wiring<'_> {
+    fn visit<K: Kind>(&mut self) {
         let (scoped, caches, queues) = stage_controllers::<K>(self.client, self.scopes, self.cfg);
         let scoped: Scoped<K> = scoped
             .into_iter()
@@ -165,15 +165,15 @@ impl StageKinds for Wiring<'_> {
 }
 
 /// Adds to a `K` controller the watches of the kinds it references or is referenced by.
-struct ReferenceWatches<'a, K: Stage> {
+struct ReferenceWatches<'a, K: Kind> {
     controller: Option<Controller<K>>,
     caches: Caches<K>,
     api_client: &'a Client,
     scope: Option<&'a str>,
 }
 
-impl<K: Stage> StageKinds for ReferenceWatches<'_, K> {
-    fn visit<T: Stage>(&mut self) {
+impl<K: Kind> KindVisitor for ReferenceWatches<'_, K> {
+    fn visit<T: Kind>(&mut self) {
         let Some(mut c) = self.controller.take() else {
             return;
         };

@@ -1,5 +1,5 @@
-//! What every custom resource shares: the stage trait, common spec fields, status,
-//! references, connections. The stage kinds themselves live in [`crate::kinds`].
+//! What every custom resource shares: the [`kind::Kind`] trait, common spec fields, status,
+//! references, connections. The kinds themselves live in [`crate::kinds`].
 
 /// Declares a stage kind's spec with what every stage kind shares: the CRD's group and
 /// version, its status, category and printer columns. Written once so the kinds cannot drift
@@ -37,8 +37,8 @@ pub(crate) use stage_spec;
 pub mod common;
 pub mod connection;
 pub mod duration;
+pub mod kind;
 pub mod refs;
-pub mod stage;
 pub mod status;
 
 pub use common::{AdoptionPolicy, DeletionPolicy, ManagementPolicy, Policies, StageCommon};

@@ -1,4 +1,4 @@
-//! The status every stage kind reports.
+//! The status every kind reports (stages, flows, bindings).
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use schemars::JsonSchema;

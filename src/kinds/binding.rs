@@ -2,8 +2,8 @@
 //! binding has no name in authentik: its key is (flow, stage, order).
 
 use super::flow::PolicyEngineMode;
+use crate::crd::kind::{Kind, RefField};
 use crate::crd::refs::{By, FlowRef, Target, UUID_PATTERN};
-use crate::crd::stage::{RefField, Stage};
 use crate::crd::{Policies, StageStatus};
 use kube::KubeSchema;
 use schemars::JsonSchema;
@@ -116,7 +116,7 @@ pub struct FlowStageBindingSpec {
     pub invalid_response_action: Option<InvalidResponseAction>,
 }
 
-impl Stage for FlowStageBinding {
+impl Kind for FlowStageBinding {
     const ENDPOINT: &'static str = "flows/bindings/";
     const MODEL: &'static str = "authentik_flows.flowstagebinding";
     const NOUN: &'static str = "binding";
@@ -205,7 +205,7 @@ impl Stage for FlowStageBinding {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crd::stage::{desired_body, key_text};
+    use crate::crd::kind::{desired_body, key_text};
     use serde_json::{Value, json};
     use std::collections::BTreeMap;
 

@@ -1,6 +1,6 @@
 //! `Flow`: an authentik flow (`/api/v3/flows/instances/`), identified by its slug.
 
-use crate::crd::stage::{Lookup, RefField, Stage};
+use crate::crd::kind::{Kind, Lookup, RefField};
 use crate::crd::{Policies, StageStatus};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -123,7 +123,7 @@ pub struct FlowSpec {
     pub authentication: Option<Authentication>,
 }
 
-impl Stage for Flow {
+impl Kind for Flow {
     const ENDPOINT: &'static str = "flows/instances/";
     const MODEL: &'static str = "authentik_flows.flow";
     const NOUN: &'static str = "flow";
@@ -181,7 +181,7 @@ impl Stage for Flow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crd::stage::desired_body;
+    use crate::crd::kind::desired_body;
     use serde_json::json;
     use std::collections::BTreeMap;
 

@@ -1,7 +1,7 @@
 //! `IdentificationStage`: authentik's identification stage (`/api/v3/stages/identification/`).
 
+use crate::crd::kind::{Kind, RefField};
 use crate::crd::refs::Target;
-use crate::crd::stage::{RefField, Stage};
 use crate::crd::{FlowRef, Policies, SourceRef, StageCommon, StageRef, StageStatus};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -68,7 +68,7 @@ crate::crd::stage_spec! {
     }
 }
 
-impl Stage for IdentificationStage {
+impl Kind for IdentificationStage {
     const ENDPOINT: &'static str = "stages/identification/";
     const MODEL: &'static str = "authentik_stages_identification.identificationstage";
     const SET_FIELDS: &'static [&'static str] = &["user_fields", "sources"];

@@ -1,6 +1,6 @@
 //! The kinds of authentik object the operator manages, and their registry: the stage kinds,
 //! flows and flow-stage bindings. A kind is its file here (the custom resource and its
-//! [`Stage`] implementation), its `mod` and `pub use` below, and one line in [`each`];
+//! [`Kind`] implementation), its `mod` and `pub use` below, and one line in [`each`];
 //! everything per kind — its controllers and reference watches, identity claims, drift
 //! sweeps, readiness, metrics labels, its CRD and the generated files — is driven from here,
 //! so a kind cannot be half wired.
@@ -17,17 +17,17 @@ pub use identification::{IdentificationStage, IdentificationStageSpec};
 pub use password::{Backend, PasswordStage, PasswordStageSpec};
 pub use user_login::{UserLoginStage, UserLoginStageSpec};
 
-use crate::crd::stage::Stage;
+use crate::crd::kind::Kind;
 use crate::crd::{AuthentikConnection, ClusterAuthentikConnection};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 
 /// Something done for each registered kind.
-pub trait StageKinds {
-    fn visit<K: Stage>(&mut self);
+pub trait KindVisitor {
+    fn visit<K: Kind>(&mut self);
 }
 
 /// Visits every registered kind, in the order they are listed everywhere.
-pub fn each(v: &mut impl StageKinds) {
+pub fn each(v: &mut impl KindVisitor) {
     v.visit::<PasswordStage>();
     v.visit::<IdentificationStage>();
     v.visit::<UserLoginStage>();
@@ -41,10 +41,10 @@ pub const STAGES: &str = "stages/all/";
 /// The registered stage kinds (what a binding may bind).
 pub fn stage_kinds() -> Vec<&'static str> {
     struct Names(Vec<&'static str>);
-    impl StageKinds for Names {
-        fn visit<K: Stage>(&mut self) {
+    impl KindVisitor for Names {
+        fn visit<K: Kind>(&mut self) {
             if K::KEY_SCOPE == STAGES {
-                self.0.push(crate::crd::stage::kind_name::<K>());
+                self.0.push(crate::crd::kind::kind_name::<K>());
             }
         }
     }
@@ -56,8 +56,8 @@ pub fn stage_kinds() -> Vec<&'static str> {
 /// The CRDs of the registered kinds.
 pub fn kind_crds() -> Vec<CustomResourceDefinition> {
     struct Crds(Vec<CustomResourceDefinition>);
-    impl StageKinds for Crds {
-        fn visit<K: Stage>(&mut self) {
+    impl KindVisitor for Crds {
+        fn visit<K: Kind>(&mut self) {
             self.0.push(K::crd());
         }
     }
@@ -80,7 +80,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
 mod tests {
     use super::*;
     use crate::caches::{Caches, Queues};
-    use crate::crd::stage::kind_name;
+    use crate::crd::kind::kind_name;
     use crate::reconcile::kinds::{KindOps, KindRuntime};
     use std::collections::BTreeSet;
 
@@ -93,8 +93,8 @@ mod tests {
         references: Vec<&'static str>,
     }
 
-    impl StageKinds for Walk {
-        fn visit<K: Stage>(&mut self) {
+    impl KindVisitor for Walk {
+        fn visit<K: Kind>(&mut self) {
             let kind = kind_name::<K>();
             let crd = K::crd();
             assert_eq!(crd.spec.names.kind, kind, "the CRD names the kind");
@@ -116,7 +116,7 @@ mod tests {
             };
             assert_eq!(ops.kind(), kind);
             // The snapshot keeps these fields of each stage: every one the spec can send.
-            let kept = crate::crd::stage::body_fields::<K>();
+            let kept = crate::crd::kind::body_fields::<K>();
             for field in K::SET_FIELDS.iter().chain(K::ALWAYS_SEND).chain(K::KEY) {
                 assert!(kept.iter().any(|k| k == field), "{kind}: {field} not kept");
             }

@@ -1,7 +1,7 @@
 //! `PasswordStage`: authentik's password stage (`/api/v3/stages/password/`).
 
+use crate::crd::kind::{Kind, RefField};
 use crate::crd::refs::Target;
-use crate::crd::stage::{RefField, Stage};
 use crate::crd::{FlowRef, Policies, StageCommon, StageStatus};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -47,7 +47,7 @@ crate::crd::stage_spec! {
     }
 }
 
-impl Stage for PasswordStage {
+impl Kind for PasswordStage {
     const ENDPOINT: &'static str = "stages/password/";
     const MODEL: &'static str = "authentik_stages_password.passwordstage";
     const SET_FIELDS: &'static [&'static str] = &["backends"];

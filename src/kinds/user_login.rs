@@ -1,6 +1,6 @@
 //! `UserLoginStage`: authentik's user login stage (`/api/v3/stages/user_login/`).
 
-use crate::crd::stage::{RefField, Stage};
+use crate::crd::kind::{Kind, RefField};
 use crate::crd::{Policies, StageCommon, StageStatus, duration};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -60,7 +60,7 @@ crate::crd::stage_spec! {
     }
 }
 
-impl Stage for UserLoginStage {
+impl Kind for UserLoginStage {
     const ENDPOINT: &'static str = "stages/user_login/";
     const MODEL: &'static str = "authentik_stages_user_login.userloginstage";
     const SET_FIELDS: &'static [&'static str] = &[];

@@ -7,7 +7,7 @@ use super::record::Report;
 use super::record::write_status;
 use super::status::Observation;
 use super::sync;
-use crate::crd::stage::Stage;
+use crate::crd::kind::Kind;
 use crate::error::{Error, Result};
 use kube::ResourceExt;
 use kube::runtime::controller::Action;
@@ -16,7 +16,7 @@ use std::borrow::Cow;
 /// How many times a reconcile starts again from a fresh read when its view turns out stale.
 const MAX_VIEWS: usize = 3;
 
-pub(super) async fn apply<K: Stage>(obj: &K, ctx: &Context) -> Result<Action> {
+pub(super) async fn apply<K: Kind>(obj: &K, ctx: &Context) -> Result<Action> {
     let api = api_for(&ctx.kube, obj);
     let mut view = Cow::Borrowed(obj);
     for attempt in 1..=MAX_VIEWS {
@@ -39,7 +39,7 @@ pub(super) async fn apply<K: Stage>(obj: &K, ctx: &Context) -> Result<Action> {
 /// One reconcile of one version of the object. Every write it makes is conditioned on that
 /// version (or on the one its own previous write left), so a stale view fails with
 /// [`Error::StaleView`] instead of overwriting newer state.
-async fn apply_view<K: Stage>(obj: &K, ctx: &Context, api: &kube::Api<K>) -> Result<Action> {
+async fn apply_view<K: Kind>(obj: &K, ctx: &Context, api: &kube::Api<K>) -> Result<Action> {
     let report = match ctx.connections.for_stage(obj) {
         Ok((key, conn)) => {
             let mut report = sync::sync(obj, ctx, &conn, api).await;

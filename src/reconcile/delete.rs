@@ -9,20 +9,20 @@ use super::plan::{self, Deletion};
 use super::record::write_status;
 use super::status::Observation;
 use crate::connections::ConnKey;
-use crate::crd::stage::Stage;
+use crate::crd::kind::Kind;
 use crate::error::{Error, Result};
 use kube::ResourceExt;
 use kube::runtime::controller::Action;
 
 /// What deleting `obj` does to its stage, from the pure [`plan::deletion`].
-fn deletion_of<K: Stage>(obj: &K, ctx: &Context) -> Deletion {
+fn deletion_of<K: Kind>(obj: &K, ctx: &Context) -> Deletion {
     let common = obj.policies();
     let forced = obj
         .annotations()
         .get(FORCE_DELETE_ANNOTATION)
         .is_some_and(|v| v == "true");
     let referrers = ctx.stores.referrers(
-        crate::crd::stage::kind_name::<K>(),
+        crate::crd::kind::kind_name::<K>(),
         &obj.namespace().unwrap_or_default(),
         &obj.name_any(),
     );
@@ -45,7 +45,7 @@ fn delete_blocked(referrers: &[String]) -> Error {
 
 /// Deletes the object at `pk`, or (the create marker) the one holding the key the marker
 /// names; returns the pk deleted, if any.
-async fn delete_object<K: Stage>(obj: &K, ctx: &Context, at: At) -> Result<Option<String>> {
+async fn delete_object<K: Kind>(obj: &K, ctx: &Context, at: At) -> Result<Option<String>> {
     let (_, conn) = ctx.connections.for_stage(obj).map_err(|e| {
         Error::ConnectionNotReady(format!(
             "cannot delete the {}: {e}. Fix the connection, or set deletionPolicy to Orphan to let go",
@@ -74,7 +74,7 @@ enum At {
 
 /// Deletion: delete (or orphan) the stage, then release the finalizer. If authentik cannot
 /// be reached the finalizer stays and the status says why.
-pub(super) async fn cleanup<K: Stage>(obj: &K, ctx: &Context) -> Result<Action> {
+pub(super) async fn cleanup<K: Kind>(obj: &K, ctx: &Context) -> Result<Action> {
     if !has_finalizer(obj) {
         return Ok(Action::await_change());
     }

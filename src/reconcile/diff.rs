@@ -3,10 +3,10 @@
 
 use crate::case::camel_case;
 use crate::crd::DriftEntry;
-use crate::crd::stage::Stage;
+use crate::crd::kind::Kind;
 use serde_json::{Map, Value};
 
-/// How a kind's body compares: see [`crate::crd::stage::Stage`].
+/// How a kind's body compares: see [`crate::crd::kind::Kind`].
 #[derive(Clone, Copy, Debug)]
 pub struct Shape {
     /// Lists compared as sets.
@@ -19,7 +19,7 @@ pub struct Shape {
     pub guarded: &'static [&'static str],
 }
 
-pub fn shape<K: Stage>() -> Shape {
+pub fn shape<K: Kind>() -> Shape {
     Shape {
         set_fields: K::SET_FIELDS,
         always_send: K::ALWAYS_SEND,

@@ -11,7 +11,7 @@ use super::status::Observation;
 use crate::authentik::wire::pk_of;
 use crate::connections::Connection;
 use crate::connections::snapshot::FLOW_SET;
-use crate::crd::stage::{Stage, kind_name};
+use crate::crd::kind::{Kind, kind_name};
 use crate::crd::{DriftEntry, ManagementPolicy};
 use crate::error::{Error, Result};
 use crate::metrics::KindLabels;
@@ -29,7 +29,7 @@ pub(super) struct On<'a, K> {
     pub key: &'a str,
 }
 
-pub(super) async fn execute<K: Stage>(
+pub(super) async fn execute<K: Kind>(
     on: &On<'_, K>,
     desired: &Map<String, Value>,
     act: Act,
@@ -53,7 +53,7 @@ pub(super) async fn execute<K: Stage>(
     }
 }
 
-async fn bind<K: Stage>(
+async fn bind<K: Kind>(
     on: &On<'_, K>,
     desired: &Map<String, Value>,
     pk: String,
@@ -103,7 +103,7 @@ async fn bind<K: Stage>(
 /// The finalizer, before the resource owns a stage (Manage mode); the version written, or
 /// `written` unchanged. A write earlier in this reconcile (`written`) was the create
 /// step's, which put the finalizer there.
-async fn hold<K: Stage>(on: &On<'_, K>, written: Option<String>) -> Result<Option<String>> {
+async fn hold<K: Kind>(on: &On<'_, K>, written: Option<String>) -> Result<Option<String>> {
     let obj = on.obj;
     let manage = obj.policies().management_policy == ManagementPolicy::Manage;
     if !manage || has_finalizer(obj) || written.is_some() {
@@ -118,7 +118,7 @@ async fn hold<K: Stage>(on: &On<'_, K>, written: Option<String>) -> Result<Optio
 }
 
 /// What a correction written to authentik tells the user (and, for drift, the metrics).
-fn corrected<K: Stage>(on: &On<'_, K>, how: Correction, drift: &[DriftEntry]) -> Notice {
+fn corrected<K: Kind>(on: &On<'_, K>, how: Correction, drift: &[DriftEntry]) -> Notice {
     let fields: Vec<&str> = drift.iter().map(|d| d.field.as_str()).collect();
     let fields = fields.join(", ");
     match how {
@@ -144,20 +144,20 @@ fn corrected<K: Stage>(on: &On<'_, K>, how: Correction, drift: &[DriftEntry]) ->
 }
 
 /// One PATCH; the object as authentik stored it.
-async fn patch<K: Stage>(conn: &Connection, pk: &str, body: &Map<String, Value>) -> Result<Value> {
+async fn patch<K: Kind>(conn: &Connection, pk: &str, body: &Map<String, Value>) -> Result<Value> {
     // Gone: deleted between the sweep and now; the next reconcile recreates it.
     objects::patch::<K>(conn, pk, body)
         .await?
         .ok_or_else(|| vanished::<K>(pk))
 }
 
-fn kind_labels<K: Stage>() -> KindLabels {
+fn kind_labels<K: Kind>() -> KindLabels {
     KindLabels {
         kind: kind_name::<K>().to_string(),
     }
 }
 
-async fn create<K: Stage>(
+async fn create<K: Kind>(
     on: &On<'_, K>,
     desired: &Map<String, Value>,
     how: Create,
@@ -232,7 +232,7 @@ async fn create<K: Stage>(
 /// The writes a create needs first, each conditioned on the version the one before left
 /// (starting from `written`): the finalizer and the create marker in one write, and for a
 /// stage created again, the vanished pk out of the status. Returns the version they left.
-async fn prepare_create<K: Stage>(
+async fn prepare_create<K: Kind>(
     on: &On<'_, K>,
     name: &str,
     how: Create,
@@ -262,7 +262,7 @@ async fn prepare_create<K: Stage>(
 }
 
 /// The slugs of the flows the stage at `pk` is bound to, as last read (stages only).
-fn bound_flows<K: Stage>(conn: &Connection, pk: &str) -> Option<Vec<String>> {
+fn bound_flows<K: Kind>(conn: &Connection, pk: &str) -> Option<Vec<String>> {
     let stage = conn.snapshot::<K>().get(pk)?;
     let flows = stage.get(FLOW_SET)?.as_array()?;
     let mut slugs: Vec<String> = Vec::with_capacity(flows.len());
@@ -275,7 +275,7 @@ fn bound_flows<K: Stage>(conn: &Connection, pk: &str) -> Option<Vec<String>> {
     Some(slugs)
 }
 
-pub(super) fn vanished<K: Stage>(pk: &str) -> Error {
+pub(super) fn vanished<K: Kind>(pk: &str) -> Error {
     Error::NotFound(format!(
         "the {} with pk {pk} vanished from authentik while being updated",
         K::NOUN
@@ -284,7 +284,7 @@ pub(super) fn vanished<K: Stage>(pk: &str) -> Error {
 
 /// A clearer message when the key is held by an object of another kind (stage names are
 /// unique across the stage kinds); `None` for kinds whose keys are their own.
-pub(super) async fn key_taken_by_other_kind<K: Stage>(on: &On<'_, K>) -> Option<Error> {
+pub(super) async fn key_taken_by_other_kind<K: Kind>(on: &On<'_, K>) -> Option<Error> {
     if K::KEY_SCOPE == K::ENDPOINT {
         return None;
     }

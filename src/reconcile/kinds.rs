@@ -8,8 +8,8 @@ use super::naming::{claim_of, named};
 use crate::authentik::wire::pk_of;
 use crate::caches::{Caches, Queues};
 use crate::connections::{ConnKey, Connection};
-use crate::crd::stage::Stage;
-use crate::crd::stage::kind_name;
+use crate::crd::kind::Kind;
+use crate::crd::kind::kind_name;
 use crate::crd::{ManagementPolicy, StageStatus};
 use crate::error::Error;
 use futures::future::BoxFuture;
@@ -56,12 +56,12 @@ pub trait KindOps: Send + Sync {
 }
 
 /// The caches and queues of one kind's controllers.
-pub struct KindRuntime<K: Stage> {
+pub struct KindRuntime<K: Kind> {
     pub caches: Caches<K>,
     pub queues: Queues<K>,
 }
 
-impl<K: Stage> KindRuntime<K> {
+impl<K: Kind> KindRuntime<K> {
     fn send_matching(&self, pred: impl Fn(&K) -> bool) {
         for obj in self.caches.state() {
             if pred(obj.as_ref()) {
@@ -71,7 +71,7 @@ impl<K: Stage> KindRuntime<K> {
     }
 }
 
-fn waiting_on<K: Stage>(obj: &K, connection: &ConnKey) -> bool {
+fn waiting_on<K: Kind>(obj: &K, connection: &ConnKey) -> bool {
     &ConnKey::of_stage(obj) == connection
         && obj
             .status()
@@ -79,7 +79,7 @@ fn waiting_on<K: Stage>(obj: &K, connection: &ConnKey) -> bool {
             .is_some_and(|c| c.status == "False" && Error::is_outage_reason(&c.reason))
 }
 
-impl<K: Stage> KindOps for KindRuntime<K> {
+impl<K: Kind> KindOps for KindRuntime<K> {
     fn kind(&self) -> &'static str {
         kind_name::<K>()
     }

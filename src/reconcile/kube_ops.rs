@@ -2,7 +2,7 @@
 //! events.
 
 use super::plan::Record;
-use crate::crd::stage::Stage;
+use crate::crd::kind::Kind;
 use crate::error::{Error, Result};
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::api::events::v1::Event as K8sEvent;
@@ -23,22 +23,22 @@ pub const FORCE_DELETE_ANNOTATION: &str = "authentik-operator.io/force-delete";
 /// someone else's stage of that name.
 pub const CREATED_NAME_ANNOTATION: &str = "authentik-operator.io/created-name";
 
-pub fn api_for<K: Stage>(client: &kube::Client, obj: &K) -> Api<K> {
+pub fn api_for<K: Kind>(client: &kube::Client, obj: &K) -> Api<K> {
     Api::namespaced(client.clone(), &obj.namespace().unwrap_or_default())
 }
 
-pub fn has_finalizer<K: Stage>(obj: &K) -> bool {
+pub fn has_finalizer<K: Kind>(obj: &K) -> bool {
     obj.finalizers().iter().any(|f| f == FINALIZER)
 }
 
 /// The resourceVersion a write is conditioned on: the one this reconcile's own last write
 /// left (`written`), else the one it read.
-pub fn condition_version<'a, K: Stage>(obj: &'a K, written: Option<&'a str>) -> Option<&'a str> {
+pub fn condition_version<'a, K: Kind>(obj: &'a K, written: Option<&'a str>) -> Option<&'a str> {
     written.or(obj.meta().resource_version.as_deref())
 }
 
 /// What the resource records of its stage, for [`crate::reconcile::plan`].
-pub fn record<K: Stage>(obj: &K) -> Record<'_> {
+pub fn record<K: Kind>(obj: &K) -> Record<'_> {
     Record {
         status: obj.status(),
         created_name: obj
@@ -52,7 +52,7 @@ pub fn record<K: Stage>(obj: &K) -> Record<'_> {
 /// The create marker (see [`crate::reconcile::plan::is_own_create`]) and the finalizer, in
 /// one write, right before the create: the finalizer must hold the resource before anything
 /// exists in authentik, and the marker must be there before the create is sent.
-pub async fn mark_create<K: Stage>(
+pub async fn mark_create<K: Kind>(
     api: &Api<K>,
     obj: &K,
     version: Option<&str>,
@@ -69,7 +69,7 @@ pub async fn mark_create<K: Stage>(
 
 /// Takes the create marker back: authentik refused the create, the stage holding the name
 /// is someone else's, and must never be taken (or deleted) as ours.
-pub async fn unmark_create<K: Stage>(
+pub async fn unmark_create<K: Kind>(
     api: &Api<K>,
     obj: &K,
     version: Option<&str>,
@@ -79,7 +79,7 @@ pub async fn unmark_create<K: Stage>(
 }
 
 /// Adds the finalizer (before an adopted stage is bound).
-pub async fn add_finalizer<K: Stage>(
+pub async fn add_finalizer<K: Kind>(
     api: &Api<K>,
     obj: &K,
     version: Option<&str>,
@@ -89,7 +89,7 @@ pub async fn add_finalizer<K: Stage>(
     patch_metadata(api, obj, version, json!({"finalizers": finalizers})).await
 }
 
-pub async fn remove_finalizer<K: Stage>(api: &Api<K>, obj: &K) -> Result<()> {
+pub async fn remove_finalizer<K: Kind>(api: &Api<K>, obj: &K) -> Result<()> {
     let finalizers: Vec<String> = obj
         .finalizers()
         .iter()
@@ -110,7 +110,7 @@ pub async fn remove_finalizer<K: Stage>(api: &Api<K>, obj: &K) -> Result<()> {
 /// A merge patch of the metadata, on condition that the object is still at `version` (so a
 /// concurrent change fails with [`Error::StaleView`] instead of being overwritten, another
 /// finalizer dropped); the resourceVersion written, `None` if the object is gone.
-async fn patch_metadata<K: Stage>(
+async fn patch_metadata<K: Kind>(
     api: &Api<K>,
     obj: &K,
     version: Option<&str>,
@@ -333,7 +333,7 @@ impl Recorder {
 /// with the resource, its authentik name and pk as fields (keys of the JSON logs). Callers
 /// publish on changes and on a failure's start or change only, so both stay quiet while
 /// nothing happens. A failure to publish is logged, never fails the reconcile.
-pub async fn publish<K: Stage>(recorder: &Recorder, obj: &K, pk: Option<&str>, notice: &Notice) {
+pub async fn publish<K: Kind>(recorder: &Recorder, obj: &K, pk: Option<&str>, notice: &Notice) {
     let Notice {
         warning,
         reason,

@@ -20,7 +20,7 @@ pub mod sync;
 
 pub use context::{Context, Settings, Stores};
 
-use crate::crd::stage::Stage;
+use crate::crd::kind::Kind;
 use crate::error::{Error, Result};
 use crate::metrics::{ErrorLabels, KindLabels};
 use kube::ResourceExt;
@@ -29,8 +29,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// Entry point the controllers call.
-pub async fn reconcile<K: Stage>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action> {
-    let kind = crate::crd::stage::kind_name::<K>();
+pub async fn reconcile<K: Kind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action> {
+    let kind = crate::crd::kind::kind_name::<K>();
     let started = Instant::now();
     let result = if obj.meta().deletion_timestamp.is_some() {
         delete::cleanup(obj.as_ref(), &ctx).await
@@ -64,7 +64,7 @@ pub async fn reconcile<K: Stage>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Actio
 
 /// What the controller does after a failed reconcile: exponential backoff per object for
 /// errors that may pass; nothing for those that need a spec change (no hot loop).
-pub fn error_policy<K: Stage>(obj: Arc<K>, err: &Error, ctx: Arc<Context>) -> Action {
+pub fn error_policy<K: Kind>(obj: Arc<K>, err: &Error, ctx: Arc<Context>) -> Action {
     if !err.is_transient() {
         ctx.reset_backoff(&key(obj.as_ref()));
         return Action::await_change();
@@ -73,10 +73,10 @@ pub fn error_policy<K: Stage>(obj: Arc<K>, err: &Error, ctx: Arc<Context>) -> Ac
     Action::requeue(err.retry_after().map_or(delay, |ra| ra.max(delay)))
 }
 
-fn key<K: Stage>(obj: &K) -> String {
+fn key<K: Kind>(obj: &K) -> String {
     format!(
         "{}/{}/{}",
-        crate::crd::stage::kind_name::<K>(),
+        crate::crd::kind::kind_name::<K>(),
         obj.namespace().unwrap_or_default(),
         obj.name_any()
     )

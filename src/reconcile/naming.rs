@@ -5,7 +5,7 @@
 //! `NameConflict` and write nothing.
 
 use crate::connections::ConnKey;
-use crate::crd::stage::{Stage, kind_name};
+use crate::crd::kind::{Kind, kind_name};
 use jiff::Timestamp;
 use kube::ResourceExt;
 
@@ -15,7 +15,7 @@ pub struct Claim {
     pub namespace: String,
     pub name: String,
     pub authentik_name: String,
-    /// Where the identity is unique (see `Stage::KEY_SCOPE`).
+    /// Where the identity is unique (see `Kind::KEY_SCOPE`).
     pub scope: &'static str,
     /// Names are unique per authentik instance, not across them.
     pub connection: ConnKey,
@@ -52,7 +52,7 @@ pub fn conflicting<'a>(me: &Claim, all: impl IntoIterator<Item = &'a Claim>) -> 
 }
 
 /// Whether `obj` asks for the identity `name` (without building it, for a one-field key).
-pub fn named<K: Stage>(obj: &K, name: &str) -> bool {
+pub fn named<K: Kind>(obj: &K, name: &str) -> bool {
     if K::KEY.len() > 1 {
         return obj.identity() == name;
     }
@@ -61,7 +61,7 @@ pub fn named<K: Stage>(obj: &K, name: &str) -> bool {
 }
 
 /// The claim `obj` makes on its authentik name.
-pub fn claim_of<K: Stage>(obj: &K) -> Claim {
+pub fn claim_of<K: Kind>(obj: &K) -> Claim {
     Claim {
         kind: kind_name::<K>(),
         namespace: obj.namespace().unwrap_or_default(),

@@ -3,12 +3,12 @@
 
 use crate::authentik::wire::pk_of;
 use crate::connections::Connection;
-use crate::crd::stage::{Lookup, Stage, key_query};
+use crate::crd::kind::{Kind, Lookup, key_query};
 use crate::error::{Error, Result};
 use serde_json::{Map, Value};
 
 /// The object at `pk`; `None` when authentik has none.
-pub async fn fetch<K: Stage>(conn: &Connection, pk: &str) -> Result<Option<Value>> {
+pub async fn fetch<K: Kind>(conn: &Connection, pk: &str) -> Result<Option<Value>> {
     let found = match K::LOOKUP {
         Lookup::Pk => conn.client.get(K::ENDPOINT, pk).await?,
         Lookup::Slug { pk_filter } => conn
@@ -26,13 +26,9 @@ pub async fn fetch<K: Stage>(conn: &Connection, pk: &str) -> Result<Option<Value
     Ok(found)
 }
 
-/// The objects holding the key `key` (see [`crate::crd::stage::key_text`]), asked of the
+/// The objects holding the key `key` (see [`crate::crd::kind::key_text`]), asked of the
 /// endpoint `scope` (the kind's own, or one across kinds whose keys are unique together).
-pub async fn find_by_key<K: Stage>(
-    conn: &Connection,
-    scope: &str,
-    key: &str,
-) -> Result<Vec<Value>> {
+pub async fn find_by_key<K: Kind>(conn: &Connection, scope: &str, key: &str) -> Result<Vec<Value>> {
     let ordering = if scope == K::ENDPOINT {
         K::ORDERING
     } else {
@@ -44,7 +40,7 @@ pub async fn find_by_key<K: Stage>(
 }
 
 /// One PATCH; `None` when the object is gone.
-pub async fn patch<K: Stage>(
+pub async fn patch<K: Kind>(
     conn: &Connection,
     pk: &str,
     body: &Map<String, Value>,
@@ -62,7 +58,7 @@ pub async fn patch<K: Stage>(
 }
 
 /// One DELETE; `false` when it was already gone.
-pub async fn delete<K: Stage>(conn: &Connection, pk: &str) -> Result<bool> {
+pub async fn delete<K: Kind>(conn: &Connection, pk: &str) -> Result<bool> {
     let deleted = match path_of::<K>(conn, pk).await? {
         Some(at) => conn.client.delete(K::ENDPOINT, &at).await?,
         None => false,
@@ -74,7 +70,7 @@ pub async fn delete<K: Stage>(conn: &Connection, pk: &str) -> Result<bool> {
 /// What the URL of the object at `pk` names it by; `None` when it is gone. A slug comes from
 /// the snapshot (the reconcile that writes has just read or listed it); a slug changed
 /// since makes the write a 404, and the next reconcile finds the object by pk again.
-async fn path_of<K: Stage>(conn: &Connection, pk: &str) -> Result<Option<String>> {
+async fn path_of<K: Kind>(conn: &Connection, pk: &str) -> Result<Option<String>> {
     let Lookup::Slug { .. } = K::LOOKUP else {
         return Ok(Some(pk.to_string()));
     };

@@ -3,7 +3,7 @@
 //! it; deletion asks [`deletion`]. Each is tested below as a behaviour table, with no server.
 
 use super::diff::{Diff, Shape, diff};
-use crate::crd::stage::ALLOW_GUARDED_ANNOTATION;
+use crate::crd::kind::ALLOW_GUARDED_ANNOTATION;
 use crate::crd::{AdoptionPolicy, DeletionPolicy, ManagementPolicy, StageStatus};
 use crate::error::Error;
 use serde_json::{Map, Value};
@@ -82,7 +82,7 @@ pub enum Recheck {
     View,
     /// Read the stage at `pk` afresh, then plan again: the patch would fill the lists
     /// authentik requires from a snapshot that may be older than a change made meanwhile.
-    Stage { pk: String },
+    Object { pk: String },
     /// Ask authentik for the stage holding the name, then plan again: the list says none,
     /// but our own create may have made one since (the create marker), or Observe mode is
     /// about to report it missing.
@@ -211,7 +211,7 @@ fn bind(f: &Facts, pk: &str, diff: Diff, adopted: bool, fresh: bool) -> Plan {
         .iter()
         .any(|k| !f.desired.contains_key(*k));
     if write && fills_from_remote && !fresh {
-        return Plan::Recheck(Recheck::Stage { pk: pk.to_string() });
+        return Plan::Recheck(Recheck::Object { pk: pk.to_string() });
     }
     let observed = f.record.status.and_then(|s| s.observed_generation);
     let ready = f.record.status.is_some_and(StageStatus::is_ready);

@@ -106,7 +106,7 @@ fn facts<'a>(
 fn said(plan: &Plan) -> String {
     match plan {
         Plan::Recheck(Recheck::View) => "confirm view".into(),
-        Plan::Recheck(Recheck::Stage { pk }) => format!("refresh {pk}"),
+        Plan::Recheck(Recheck::Object { pk }) => format!("refresh {pk}"),
         Plan::Recheck(Recheck::Name) => "look up the name".into(),
         Plan::Act(Act::Create(Create {
             mark,

@@ -4,7 +4,7 @@
 use super::context::Context;
 use super::kube_ops::{Notice, apply_status, condition_version, publish};
 use super::status::{Observation, SYNCED, changed, next_status};
-use crate::crd::stage::Stage;
+use crate::crd::kind::Kind;
 use crate::error::{Error, Result};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
@@ -37,7 +37,7 @@ fn now() -> Time {
 
 /// Status and events after a reconcile: status only when it changed, a Warning event only
 /// when the failure reason changes, and the events the sync step collected.
-pub(super) async fn write_status<K: Stage>(
+pub(super) async fn write_status<K: Kind>(
     obj: &K,
     ctx: &Context,
     api: &kube::Api<K>,

@@ -6,8 +6,8 @@
 use super::context::Context;
 use crate::authentik::wire::pk_of;
 use crate::connections::{ConnKey, Connection};
+use crate::crd::kind::{Kind, RefField};
 use crate::crd::refs::{By, Target};
-use crate::crd::stage::{RefField, Stage};
 use crate::error::{Error, Result};
 use kube::ResourceExt;
 use serde_json::Value;
@@ -22,7 +22,7 @@ pub struct Resolved {
 }
 
 /// Resolves every reference of `obj` in `conn`'s authentik.
-pub async fn resolve<K: Stage>(obj: &K, ctx: &Context, conn: &Connection) -> Result<Resolved> {
+pub async fn resolve<K: Kind>(obj: &K, ctx: &Context, conn: &Connection) -> Result<Resolved> {
     let connection = ConnKey::of_stage(obj);
     let mut out = Resolved::default();
     let namespace = obj.namespace().unwrap_or_default();

@@ -14,7 +14,7 @@ use super::status::Observation;
 use crate::authentik::wire::pk_of;
 use crate::connections::{ConnKey, Connection};
 use crate::crd::ManagementPolicy;
-use crate::crd::stage::{ALLOW_GUARDED_ANNOTATION, Stage, desired_body, key_text};
+use crate::crd::kind::{ALLOW_GUARDED_ANNOTATION, Kind, desired_body, key_text};
 use crate::error::{Error, Result};
 use kube::ResourceExt;
 use kube::api::Api;
@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 /// Brings authentik in line with `obj` (Manage) or observes it (Observe).
-pub async fn sync<K: Stage>(obj: &K, ctx: &Context, conn: &Connection, api: &Api<K>) -> Report {
+pub async fn sync<K: Kind>(obj: &K, ctx: &Context, conn: &Connection, api: &Api<K>) -> Report {
     // The key is known once the references resolve (a binding's holds pks).
     let on = On {
         obj,
@@ -71,7 +71,7 @@ pub async fn sync<K: Stage>(obj: &K, ctx: &Context, conn: &Connection, api: &Api
 /// The sweep's list held no object with the key, but authentik refused our create of it:
 /// someone took the key since. Not our object (our create was just refused), so it is
 /// judged as someone else's, by the adoption policy; or it is a stage of another kind.
-async fn taken_since_listed<K: Stage>(
+async fn taken_since_listed<K: Kind>(
     on: &On<'_, K>,
     desired: &Map<String, Value>,
     refused: Report,
@@ -97,7 +97,7 @@ async fn taken_since_listed<K: Stage>(
 
 /// The body the spec asks for, once the spec is valid, its identity is not claimed by
 /// another resource, and its references resolve; with the references as status shows them.
-async fn desire<K: Stage>(
+async fn desire<K: Kind>(
     on: &On<'_, K>,
     observe: bool,
 ) -> Result<(Map<String, Value>, BTreeMap<String, String>)> {
@@ -121,7 +121,7 @@ async fn desire<K: Stage>(
 
 /// What authentik holds for the resource: the object at its trusted pk (from the sweep's
 /// snapshot when it has it, else one GET), else the one holding its key (one GET).
-async fn look<K: Stage>(on: &On<'_, K>, trusted: Option<&str>, observe: bool) -> Result<Remote> {
+async fn look<K: Kind>(on: &On<'_, K>, trusted: Option<&str>, observe: bool) -> Result<Remote> {
     let snapshot = on.conn.snapshot::<K>();
     let mut after_vanished = false;
     if let Some(pk) = trusted {
@@ -158,7 +158,7 @@ async fn look<K: Stage>(on: &On<'_, K>, trusted: Option<&str>, observe: bool) ->
 }
 
 /// The object holding the resource's key, asked of authentik (one GET).
-async fn by_key<K: Stage>(on: &On<'_, K>, after_vanished: bool) -> Result<Remote> {
+async fn by_key<K: Kind>(on: &On<'_, K>, after_vanished: bool) -> Result<Remote> {
     let found = objects::find_by_key::<K>(on.conn, K::ENDPOINT, on.key).await?;
     let Some(body) = found.into_iter().next() else {
         return Ok(Remote::Absent { after_vanished });
@@ -172,7 +172,7 @@ async fn by_key<K: Stage>(on: &On<'_, K>, after_vanished: bool) -> Result<Remote
 
 /// Plans, doing the rechecks the plan asks for until it says what to do. Each recheck
 /// settles the fact that asked for it, so this ends after at most three of them.
-async fn decide<K: Stage>(
+async fn decide<K: Kind>(
     on: &On<'_, K>,
     desired: &Map<String, Value>,
     mut remote: Remote,
@@ -210,7 +210,7 @@ async fn decide<K: Stage>(
                 }
                 view_confirmed = true;
             }
-            Plan::Recheck(Recheck::Stage { pk }) => {
+            Plan::Recheck(Recheck::Object { pk }) => {
                 let Some(body) = objects::fetch::<K>(on.conn, &pk).await? else {
                     return Err(super::execute::vanished::<K>(&pk));
                 };
@@ -237,7 +237,7 @@ async fn decide<K: Stage>(
 
 /// Whether the API server holds a newer version of `obj` than the one this reconcile reads.
 /// Metadata only: the resourceVersion is all this compares.
-async fn lags_behind<K: Stage>(api: &Api<K>, obj: &K) -> Result<bool> {
+async fn lags_behind<K: Kind>(api: &Api<K>, obj: &K) -> Result<bool> {
     let current = api.get_metadata_opt(&obj.name_any()).await?;
     Ok(current.is_none_or(|c| c.metadata.resource_version != obj.meta().resource_version))
 }

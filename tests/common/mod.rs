@@ -285,7 +285,7 @@ impl Env {
     /// Polls until the `Synced` condition has `reason`; returns its message.
     pub async fn wait_synced<K>(&self, name: &str, want: &str) -> String
     where
-        K: authentik_operator::crd::stage::Stage,
+        K: authentik_operator::crd::kind::Kind,
     {
         let obj = self
             .wait_for::<K>(name, want, |o| reason(o, "Synced").as_deref() == Some(want))
@@ -391,7 +391,7 @@ impl Drop for Env {
 /// Ready=True and observedGeneration current.
 pub fn is_ready<K>(obj: &K) -> bool
 where
-    K: authentik_operator::crd::stage::Stage,
+    K: authentik_operator::crd::kind::Kind,
 {
     obj.status().is_some_and(|s| {
         s.is_ready() && s.observed_generation == obj.meta().generation && s.pk.is_some()
@@ -399,7 +399,7 @@ where
 }
 
 /// The reason of a condition, if set.
-pub fn reason<K: authentik_operator::crd::stage::Stage>(obj: &K, type_: &str) -> Option<String> {
+pub fn reason<K: authentik_operator::crd::kind::Kind>(obj: &K, type_: &str) -> Option<String> {
     obj.status()
         .and_then(|s| s.condition(type_))
         .map(|c| c.reason.clone())

@@ -72,7 +72,7 @@ pub enum Lookup {
 
 /// A kind of authentik object this operator manages as a custom resource: the stage kinds,
 /// flows and flow-stage bindings. The reconciler is generic over it.
-pub trait Stage:
+pub trait Kind:
     Resource<DynamicType = (), Scope = NamespaceResourceScope>
     + kube::CustomResourceExt
     + Clone
@@ -135,7 +135,7 @@ pub trait Stage:
         format!("{} named {key:?}", Self::NOUN)
     }
 
-    /// The object with [`Stage::identity`] `identity`, for messages.
+    /// The object with [`Kind::identity`] `identity`, for messages.
     fn describe_identity(identity: &str) -> String {
         Self::describe_key(identity)
     }
@@ -150,10 +150,10 @@ pub trait Stage:
     }
 }
 
-/// The annotation that lets the operator change a [`Stage::GUARDED`] field of a live object.
+/// The annotation that lets the operator change a [`Kind::GUARDED`] field of a live object.
 pub const ALLOW_GUARDED_ANNOTATION: &str = "authentik-operator.io/allow-guarded-changes";
 
-/// An object's key in authentik from its body: the [`Stage::KEY`] fields' values joined
+/// An object's key in authentik from its body: the [`Kind::KEY`] fields' values joined
 /// with `/` (none of a multi-field key's values holds one: they are pks and numbers).
 pub fn key_text(key: &[&str], body: &Map<String, Value>) -> Option<String> {
     let parts: Option<Vec<String>> = key
@@ -179,7 +179,7 @@ pub fn key_query(key: &[&'static str], text: &str) -> Vec<(&'static str, String)
 }
 
 /// The body key a spec key is sent as.
-pub fn body_key<K: Stage>(spec_key: &str) -> String {
+pub fn body_key<K: Kind>(spec_key: &str) -> String {
     K::RENAMED
         .iter()
         .find(|(s, _)| *s == spec_key)
@@ -188,7 +188,7 @@ pub fn body_key<K: Stage>(spec_key: &str) -> String {
 
 /// The kind's name (`PasswordStage`), from the CRD derive: the one source of it, so no kind
 /// can report itself under another's name.
-pub fn kind_name<K: Stage>() -> &'static str {
+pub fn kind_name<K: Kind>() -> &'static str {
     match K::kind(&()) {
         std::borrow::Cow::Borrowed(name) => name,
         // The derive names kinds with literals; an owned name would be a new kind of derive.
@@ -198,7 +198,7 @@ pub fn kind_name<K: Stage>() -> &'static str {
 
 /// Every field of an authentik body that the kind's spec can set, as the CRD's schema lists
 /// the spec's properties (what [`desired_body`] may send; the common ones included).
-pub fn body_fields<K: Stage>() -> Vec<String> {
+pub fn body_fields<K: Kind>() -> Vec<String> {
     let crd = K::crd();
     let spec = crd
         .spec
@@ -220,7 +220,7 @@ pub fn body_fields<K: Stage>() -> Vec<String> {
 
 /// The authentik body the spec asks for: only the fields the spec sets, references replaced
 /// by the pks they resolved to (`resolved`: spec field → pk string or list of pk strings).
-pub fn desired_body<K: Stage>(obj: &K, resolved: &BTreeMap<String, Value>) -> Map<String, Value> {
+pub fn desired_body<K: Kind>(obj: &K, resolved: &BTreeMap<String, Value>) -> Map<String, Value> {
     let mut body = Map::new();
     let ref_fields: Vec<&str> = obj.references().iter().map(|r| r.spec_field).collect();
     if let Value::Object(spec) = obj.spec_json() {
