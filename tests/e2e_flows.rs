@@ -401,3 +401,28 @@ async fn a_designation_changes_only_when_the_resource_allows_it() {
     wait_current::<Flow>(&env, "recovery").await;
     assert_eq!(designation(), Some(json!("enrollment")));
 }
+
+#[tokio::test]
+async fn a_binding_deleted_in_authentik_is_bound_again() {
+    let env = Env::started(Profile::V2023_10).await;
+    apply_reversed(&env).await;
+    let old = pk_of(
+        &env.wait_for::<FlowStageBinding>("example-login-20-password", "Ready", is_ready)
+            .await,
+    );
+    assert!(env.sim.control().delete_binding(&old));
+    env.wait_for::<FlowStageBinding>("example-login-20-password", "bound again", |o| {
+        is_ready(o) && o.status.as_ref().and_then(|s| s.pk.as_deref()) != Some(old.as_str())
+    })
+    .await;
+    env.wait_event("example-login-20-password", "Recreated")
+        .await;
+    assert_eq!(
+        steps(&env, "example-login"),
+        [
+            ("example-login-identification".to_string(), 10),
+            ("example-login-password".to_string(), 20),
+            ("example-login-session".to_string(), 100),
+        ]
+    );
+}
