@@ -620,10 +620,12 @@ authentication:
   x509: {{clientCAFile: {ca}}}
 authorization: {{mode: AlwaysAllow}}
 # Imported images cannot be pulled again: never collect them, never evict for a full disk
-# that is someone else's.
+# that is someone else's. Thresholds are absolute: a percentage of a large shared disk is
+# gigabytes, and a busy CI machine's disk is often that full (pods were evicted here with
+# 870 MiB free).
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
-evictionHard: {{memory.available: 100Mi, nodefs.available: 1%, imagefs.available: 1%, nodefs.inodesFree: 1%}}
+evictionHard: {{memory.available: 100Mi, nodefs.available: 50Mi, imagefs.available: 50Mi, nodefs.inodesFree: 1%}}
 serializeImagePulls: false
 "#
         ),
