@@ -10,6 +10,7 @@ use crate::reconcile::{self, Context};
 use futures::TryStreamExt;
 use futures::channel::mpsc::{self, UnboundedReceiver};
 use futures::future::BoxFuture;
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, reflector, watcher};
@@ -78,8 +79,11 @@ async fn run_stage_controllers<K: Kind>(
     futures::future::join_all(runs).await;
 }
 
-/// The `K` resources (in `t`'s namespace) whose `ref` fields name `t`.
-fn referrers_in<K: Kind, T: Kind>(caches: &Caches<K>, t: &T) -> Vec<ObjectRef<K>> {
+/// The `K` resources (in `t`'s namespace) whose `ref` fields name the `T` resource `t`.
+fn referrers_in<K: Kind, T: Kind>(
+    caches: &Caches<K>,
+    t: &PartialObjectMeta<T>,
+) -> Vec<ObjectRef<K>> {
     let ns = t.namespace();
     let name = t.name_any();
     let kind = kind_name::<T>();
@@ -182,11 +186,13 @@ impl<K: Kind> KindVisitor for ReferenceWatches<'_, K> {
             // A T resource getting (or changing) its pk re-triggers the K resources that
             // `ref` it.
             let caches = self.caches.clone();
-            c = c.watches(
-                api::<T>(self.api_client, self.scope),
-                wc.clone(),
-                move |t: T| referrers_in::<K, T>(&caches, &t),
-            );
+            // Its name is all the mapping needs: a metadata watch, so every change of every
+            // T is not read whole once more per kind that refers to it.
+            let metadata = api::<PartialObjectMeta<T>>(self.api_client, self.scope);
+            let changes = watcher(metadata, wc.clone()).touched_objects();
+            c = c.watches_stream(changes, move |t: PartialObjectMeta<T>| {
+                referrers_in::<K, T>(&caches, &t)
+            });
         }
         if T::referenced_kinds().contains(&kind_name::<K>()) {
             // A referrer changing or going away re-triggers the K resources it named (a
