@@ -1,6 +1,6 @@
 //! Command line: every setting is a flag with an environment variable.
 
-use crate::authentik::Token;
+use crate::authentik::{ClientConfig, RetryPolicy, Token};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -43,10 +43,11 @@ pub enum LogFormat {
     Json,
 }
 
+/// How to reach an authentik: the flags `run`, `export` and `plan` share.
 #[derive(Args, Debug, Clone)]
-pub struct RunArgs {
-    /// The default authentik's base URL (with or without a trailing /api/v3), for stages
-    /// without a connectionRef. Without it, every stage needs a connectionRef.
+pub struct AuthentikArgs {
+    /// authentik's base URL (with or without a trailing /api/v3). For `run`: the default
+    /// authentik, for resources without a connectionRef (without it, each needs one).
     #[arg(long, env = "AUTHENTIK_URL")]
     pub authentik_url: Option<String>,
     /// API token. Prefer --authentik-token-file (a mounted Secret).
@@ -68,9 +69,53 @@ pub struct RunArgs {
     /// Timeout of each request to authentik (e.g. 10s, 500ms).
     #[arg(long, env = "AUTHENTIK_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub authentik_timeout: Duration,
-    /// Retries of a failed idempotent request to authentik within one reconcile.
+    /// Retries of a failed idempotent request to authentik.
     #[arg(long, env = "AUTHENTIK_RETRIES", default_value_t = 3)]
     pub authentik_retries: u32,
+}
+
+impl AuthentikArgs {
+    /// The client settings for `url`: the token read from the flag or the file (never
+    /// logged, never in an error), timeout, retries, TLS.
+    pub fn client_config(&self, url: &str) -> crate::error::Result<ClientConfig> {
+        use crate::error::Error;
+        let token = match (&self.authentik_token, &self.authentik_token_file) {
+            (Some(t), _) => t.clone(),
+            (None, Some(path)) => Token::new(std::fs::read_to_string(path).map_err(|e| {
+                Error::Config(format!(
+                    "cannot read the token file {}: {e}",
+                    path.display()
+                ))
+            })?),
+            (None, None) => {
+                return Err(Error::Config(
+                    "no authentik token: set --authentik-token-file (or AUTHENTIK_TOKEN_FILE) or AUTHENTIK_TOKEN".into(),
+                ));
+            }
+        };
+        if token.is_empty() {
+            return Err(Error::Config("the authentik token is empty".into()));
+        }
+        let mut cfg = ClientConfig::new(url.to_string(), token);
+        cfg.timeout = self.authentik_timeout;
+        cfg.retry = RetryPolicy {
+            retries: self.authentik_retries,
+            ..RetryPolicy::default()
+        };
+        cfg.insecure_skip_tls_verify = self.authentik_insecure_skip_tls_verify;
+        if let Some(path) = &self.authentik_ca_file {
+            cfg.ca_pem = Some(std::fs::read(path).map_err(|e| {
+                Error::Config(format!("cannot read the CA file {}: {e}", path.display()))
+            })?);
+        }
+        Ok(cfg)
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub authentik: AuthentikArgs,
     /// Namespaces to watch, comma-separated (or the flag repeated); empty for all.
     #[arg(
         long = "namespace",
@@ -237,7 +282,7 @@ mod tests {
     #[test]
     fn the_token_never_shows_in_debug_output() {
         let args = run(&["--authentik-token", "s3cr3t-token-value"]);
-        assert!(args.authentik_token.is_some());
+        assert!(args.authentik.authentik_token.is_some());
         assert!(!format!("{args:?}").contains("s3cr3t"));
     }
 

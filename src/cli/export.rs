@@ -568,9 +568,7 @@ pub async fn run(args: &super::ExportArgs) -> Result<Option<String>, String> {
         deletion_policy: Some(args.deletion_policy.clone()),
     };
     opts.check_kinds(&all)?;
-    let client = args
-        .authentik
-        .client()?
+    let client = super::connect::client(&args.authentik)?
         .ok_or("export needs --authentik-url (or AUTHENTIK_URL)")?;
     let inv = fetch(&client, &all, &opts).await?;
     let docs = render(&all, &inv, &opts)?;

@@ -686,7 +686,7 @@ pub async fn run(args: &super::PlanArgs) -> (String, u8) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    let client = match args.authentik.client() {
+    let client = match super::connect::client(&args.authentik) {
         Ok(c) => c,
         Err(e) => return fail(vec![e]),
     };

@@ -5,7 +5,7 @@ mod connections;
 mod scoped;
 mod stages;
 
-use crate::authentik::{AuthentikClient, ClientConfig, RetryPolicy, Token};
+use crate::authentik::AuthentikClient;
 use crate::caches::Caches;
 use crate::config::RunArgs;
 use crate::connections::{ConnKey, Connection, Registry};
@@ -22,46 +22,12 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use tokio_util::sync::CancellationToken;
 
-/// Reads the token from the flag or the file; never logs it.
-fn load_token(args: &RunArgs) -> Result<Token> {
-    let token = match (&args.authentik_token, &args.authentik_token_file) {
-        (Some(t), _) => t.clone(),
-        (None, Some(path)) => Token::new(std::fs::read_to_string(path).map_err(|e| {
-            Error::Config(format!(
-                "cannot read the token file {}: {e}",
-                path.display()
-            ))
-        })?),
-        (None, None) => {
-            return Err(Error::Config(
-                "no authentik token: set --authentik-token-file (or AUTHENTIK_TOKEN_FILE) or AUTHENTIK_TOKEN".into(),
-            ));
-        }
-    };
-    if token.is_empty() {
-        return Err(Error::Config("the authentik token is empty".into()));
-    }
-    Ok(token)
-}
-
 pub fn authentik_client(
     url: &str,
     args: &RunArgs,
     metrics: Arc<Metrics>,
 ) -> Result<AuthentikClient> {
-    let mut cfg = ClientConfig::new(url.to_string(), load_token(args)?);
-    cfg.timeout = args.authentik_timeout;
-    cfg.retry = RetryPolicy {
-        retries: args.authentik_retries,
-        ..RetryPolicy::default()
-    };
-    cfg.insecure_skip_tls_verify = args.authentik_insecure_skip_tls_verify;
-    if let Some(path) = &args.authentik_ca_file {
-        cfg.ca_pem = Some(std::fs::read(path).map_err(|e| {
-            Error::Config(format!("cannot read the CA file {}: {e}", path.display()))
-        })?);
-    }
-    AuthentikClient::new(cfg, Some(metrics))
+    AuthentikClient::new(args.authentik.client_config(url)?, Some(metrics))
 }
 
 /// Runs the operator until `stop` is cancelled, with the Kubernetes client from the
@@ -75,7 +41,7 @@ pub async fn run(args: RunArgs, stop: CancellationToken) -> Result<()> {
 pub async fn run_with_client(args: RunArgs, client: Client, stop: CancellationToken) -> Result<()> {
     let metrics = Arc::new(Metrics::new());
     let connections = Arc::new(Registry::default());
-    if let Some(url) = &args.authentik_url {
+    if let Some(url) = &args.authentik.authentik_url {
         let default = authentik_client(url, &args, metrics.clone())?;
         connections.set(
             ConnKey::Default,
@@ -228,8 +194,8 @@ fn context(
     let settings = Settings {
         resync: args.resync_interval,
         backoff_max: args.backoff_max,
-        authentik_timeout: args.authentik_timeout,
-        authentik_retries: args.authentik_retries,
+        authentik_timeout: args.authentik.authentik_timeout,
+        authentik_retries: args.authentik.authentik_retries,
         cluster_secret_namespace: args.cluster_secret_namespace(),
         ..Settings::default()
     };

@@ -154,7 +154,8 @@ impl SourceRef {
     }
 }
 
-fn one_of<const N: usize>(options: [Option<By>; N]) -> Option<By> {
+/// The one reference form set among `options`; `None` for none or several.
+pub fn one_of<const N: usize>(options: [Option<By>; N]) -> Option<By> {
     let mut set = options.into_iter().flatten();
     match (set.next(), set.next()) {
         (Some(by), None) => Some(by),

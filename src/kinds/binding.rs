@@ -3,7 +3,7 @@
 
 use super::flow::PolicyEngineMode;
 use crate::crd::kind::{Kind, RefField};
-use crate::crd::refs::{By, FlowRef, Target, UUID_PATTERN};
+use crate::crd::refs::{By, FlowRef, Target, UUID_PATTERN, one_of};
 use crate::crd::{Policies, StageStatus};
 use kube::KubeSchema;
 use schemars::JsonSchema;
@@ -51,16 +51,11 @@ pub struct BoundStage {
 
 impl BoundStage {
     pub fn by(&self) -> Option<By> {
-        let set = [
+        one_of([
             self.r#ref.clone().map(|r| By::KindRef(r.kind, r.name)),
             self.name.clone().map(By::Name),
             self.pk.clone().map(By::Pk),
-        ];
-        let mut set = set.into_iter().flatten();
-        match (set.next(), set.next()) {
-            (Some(by), None) => Some(by),
-            _ => None,
-        }
+        ])
     }
 }
 
