@@ -5,9 +5,11 @@
 mod cel;
 pub mod connect;
 pub mod export;
+pub mod manifests;
 pub mod names;
 pub mod plan;
 pub mod plan_output;
+pub mod plan_report;
 pub mod registry;
 pub mod validate;
 

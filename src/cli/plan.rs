@@ -1,175 +1,20 @@
 //! `authentik-operator plan`: what applying a set of manifests would do to authentik. The
-//! manifests are validated from the CRDs ([`super::validate`]), references are resolved
+//! manifests are read and validated from the CRDs ([`super::manifests`]), references are resolved
 //! within the set and against authentik, and each resource is decided by the reconciler's
 //! own [`crate::reconcile::plan::plan`] from [`Facts`] built as the sync step builds them.
 //! Nothing is written anywhere.
 
-use super::registry::{KindInfo, kinds};
-use super::validate::{drop_nulls, validate};
+use super::manifests::{Manifest, load, read};
+use super::plan_report::{Action, Change, Report, ResourcePlan};
+use super::registry::kinds;
 use crate::authentik::AuthentikClient;
 use crate::authentik::wire::pk_of;
 use crate::crd::kind::key_text;
 use crate::crd::refs::By;
 use crate::reconcile::naming::{Claim, conflicting};
 use crate::reconcile::plan::{Act, Facts, Plan, Record, Remote, plan};
-use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-
-/// One manifest of the set, validated.
-#[derive(Clone)]
-pub struct Manifest {
-    /// Where it was read (`file`, document number).
-    pub source: String,
-    pub kind: KindInfo,
-    pub doc: Value,
-    pub namespace: String,
-    pub name: String,
-}
-
-/// Every YAML or JSON file under `paths` (folders recursively, in name order).
-fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
-    fn walk(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
-        let meta = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
-        if meta.is_dir() {
-            let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
-                .map_err(|e| format!("{}: {e}", p.display()))?
-                .flatten()
-                .map(|e| e.path())
-                .collect();
-            entries.sort();
-            for e in entries {
-                let manifest = e
-                    .extension()
-                    .is_some_and(|x| x == "yaml" || x == "yml" || x == "json");
-                if e.is_dir() || manifest {
-                    walk(&e, out)?;
-                }
-            }
-        } else {
-            out.push(p.to_path_buf());
-        }
-        Ok(())
-    }
-    let mut out = Vec::new();
-    for p in paths {
-        walk(p, &mut out)?;
-    }
-    Ok(out)
-}
-
-/// The documents of the files under `paths`, each with where it came from.
-pub fn read(paths: &[PathBuf]) -> Result<Vec<(String, Value)>, Vec<String>> {
-    let mut docs = Vec::new();
-    let mut errors = Vec::new();
-    for file in files(paths).map_err(|e| vec![e])? {
-        let text = match std::fs::read_to_string(&file) {
-            Ok(t) => t,
-            Err(e) => {
-                errors.push(format!("{}: {e}", file.display()));
-                continue;
-            }
-        };
-        match serde_saphyr::from_multiple::<Value>(&text) {
-            Ok(parsed) => {
-                for (i, doc) in parsed.into_iter().enumerate() {
-                    if !doc.is_null() {
-                        docs.push((format!("{} (document {})", file.display(), i + 1), doc));
-                    }
-                }
-            }
-            Err(e) => errors.push(format!("{}: not valid YAML: {e}", file.display())),
-        }
-    }
-    if errors.is_empty() {
-        Ok(docs)
-    } else {
-        Err(errors)
-    }
-}
-
-/// Validates the documents as the API server would and checks the set (known kinds, no
-/// resource twice). Every problem is reported, not only the first.
-pub fn load(
-    all: &[KindInfo],
-    docs: Vec<(String, Value)>,
-    default_namespace: &str,
-) -> Result<(Vec<Manifest>, Vec<String>), Vec<String>> {
-    let mut out: Vec<Manifest> = Vec::new();
-    let mut errors = Vec::new();
-    let mut unchecked = Vec::new();
-    let known: Vec<&str> = all.iter().map(|k| k.kind).collect();
-    for (source, mut doc) in docs {
-        let text = |k: &str| {
-            doc.get(k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
-        let (kind_name, api_version) = (text("kind"), text("apiVersion"));
-        let Some(kind) = all
-            .iter()
-            .find(|k| k.kind == kind_name && k.api_version == api_version)
-        else {
-            errors.push(format!(
-                "{source}: unknown kind {kind_name:?} (apiVersion {api_version:?}); this operator manages {} ({})",
-                known.join(", "),
-                all.first().map(|k| k.api_version.as_str()).unwrap_or_default()
-            ));
-            continue;
-        };
-        let name = doc
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        if !super::names::is_valid(&name) {
-            errors.push(format!(
-                "{source}: {kind_name} metadata.name {name:?} is not a valid resource name"
-            ));
-            continue;
-        }
-        let namespace = doc
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .unwrap_or(default_namespace)
-            .to_string();
-        doc["metadata"]["namespace"] = Value::String(namespace.clone());
-        drop_nulls(&mut doc);
-        let what = format!("{source}: {kind_name} {namespace}/{name}");
-        let verdict = validate(kind, &doc);
-        errors.extend(verdict.errors.iter().map(|e| format!("{what}: {e}")));
-        unchecked.extend(verdict.unchecked.iter().map(|e| format!("{what}: {e}")));
-        if !verdict.errors.is_empty() {
-            continue;
-        }
-        if let Some(conn) = doc.pointer("/spec/connectionRef") {
-            unchecked.push(format!(
-                "{what}: its connectionRef {conn} is not followed; it is compared with the authentik of --authentik-url"
-            ));
-        }
-        if let Some(first) = out
-            .iter()
-            .find(|m| m.kind.kind == kind.kind && m.namespace == namespace && m.name == name)
-        {
-            errors.push(format!("{what}: the same resource as {}", first.source));
-            continue;
-        }
-        out.push(Manifest {
-            source,
-            kind: kind.clone(),
-            doc,
-            namespace,
-            name,
-        });
-    }
-    if errors.is_empty() {
-        Ok((out, unchecked))
-    } else {
-        Err(errors)
-    }
-}
 
 /// What authentik holds, as far as the set needs it.
 #[derive(Debug, Default, Clone)]
@@ -211,90 +56,6 @@ pub async fn fetch(client: &AuthentikClient, set: &[Manifest]) -> Result<Snapsho
         snap.lists.insert(endpoint, objects);
     }
     Ok(snap)
-}
-
-/// What happens to one resource.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Action {
-    Create,
-    Update,
-    Unchanged,
-    Adopt,
-    AdoptAndUpdate,
-    RefuseToAdopt,
-    Refused,
-    NameConflict,
-    Observe,
-    NotCompared,
-}
-
-impl Action {
-    pub fn label(self) -> &'static str {
-        match self {
-            Action::Create => "create",
-            Action::Update => "update",
-            Action::Unchanged => "unchanged",
-            Action::Adopt => "adopt",
-            Action::AdoptAndUpdate => "adopt and update",
-            Action::RefuseToAdopt => "refuse to adopt",
-            Action::Refused => "refused",
-            Action::NameConflict => "name conflict",
-            Action::Observe => "observe",
-            Action::NotCompared => "not compared",
-        }
-    }
-
-    /// Whether the plan has something to review (terraform's "changes").
-    pub fn is_change(self) -> bool {
-        !matches!(self, Action::Unchanged | Action::NotCompared)
-    }
-}
-
-/// One field that changes: `current` is `None` for a create.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Change {
-    pub field: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub current: Option<String>,
-    pub desired: String,
-    /// The field's list carries no order: compare as sets.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub set: bool,
-    /// The reference as written, for a reference field.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reference: Option<String>,
-}
-
-/// The plan of one resource.
-#[derive(Clone, Debug, Serialize)]
-pub struct ResourcePlan {
-    pub kind: &'static str,
-    pub namespace: String,
-    pub name: String,
-    /// The authentik object, as messages name it.
-    pub object: String,
-    pub action: Action,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pk: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub changes: Vec<Change>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-/// The whole plan.
-#[derive(Clone, Debug, Serialize)]
-pub struct Report {
-    pub resources: Vec<ResourcePlan>,
-    /// What could not be checked (no authentik, rules not evaluated).
-    pub unchecked: Vec<String>,
-}
-
-impl Report {
-    pub fn has_changes(&self) -> bool {
-        self.resources.iter().any(|r| r.action.is_change())
-    }
 }
 
 /// References resolved: spec field → body value, and spec field → the reference as written.

@@ -1,7 +1,7 @@
 //! How a plan reads: text for people (one block per resource, a summary line, what was not
 //! checked) and JSON for CI bots. Pure, so the wording is tested.
 
-use super::plan::{Action, Change, Report};
+use super::plan_report::{Action, Change, Report};
 use serde_json::Value;
 
 /// A set's members, as written (JSON text of each), sorted.
