@@ -1,5 +1,13 @@
 use super::*;
 
+/// The error `classify` makes of a response it refuses.
+fn refused(method: &Method, status: StatusCode, body: &str, retry: Option<Duration>) -> Error {
+    match classify(method, status, body, retry) {
+        Err(e) => e,
+        Ok(_) => panic!("{method} answered {status} was taken as a success"),
+    }
+}
+
 #[test]
 fn base_url_forms() {
     assert_eq!(api_base("http://ak:9000"), "http://ak:9000/api/v3/");
@@ -18,61 +26,49 @@ fn token_is_redacted() {
 
 #[test]
 fn empty_405_on_a_write_is_a_server_error() {
-    let e = classify(&Method::POST, StatusCode::METHOD_NOT_ALLOWED, "", None)
-        .err()
-        .unwrap();
+    let e = refused(&Method::POST, StatusCode::METHOD_NOT_ALLOWED, "", None);
     assert!(matches!(e, Error::Server { status: 405, .. }));
-    let real = classify(
+    let real = refused(
         &Method::POST,
         StatusCode::METHOD_NOT_ALLOWED,
         r#"{"detail":"Method \"POST\" not allowed."}"#,
         None,
-    )
-    .err()
-    .unwrap();
+    );
     assert!(matches!(real, Error::Protocol(_)));
 }
 
 #[test]
 fn statuses_map_to_errors() {
-    let e = classify(
+    let e = refused(
         &Method::GET,
         StatusCode::FORBIDDEN,
         r#"{"detail":"Token invalid/expired"}"#,
         None,
-    )
-    .err()
-    .unwrap();
+    );
     assert!(matches!(&e, Error::Forbidden(m) if m == "Token invalid/expired"));
-    let e = classify(
+    let e = refused(
         &Method::GET,
         StatusCode::SERVICE_UNAVAILABLE,
         "",
         Some(Duration::from_secs(5)),
-    )
-    .err()
-    .unwrap();
+    );
     assert_eq!(e.retry_after(), Some(Duration::from_secs(5)));
-    let e = classify(
+    let e = refused(
         &Method::POST,
         StatusCode::BAD_REQUEST,
         r#"{"name":["stage with this name already exists."]}"#,
         None,
-    )
-    .err()
-    .unwrap();
+    );
     assert!(matches!(e, Error::NameTaken(_)), "{e:?}");
     assert_eq!(
         e.to_string(),
         "authentik rejected the stage: name: stage with this name already exists."
     );
-    let e = classify(
+    let e = refused(
         &Method::POST,
         StatusCode::BAD_REQUEST,
         r#"{"name":["This field may not be blank."]}"#,
         None,
-    )
-    .err()
-    .unwrap();
+    );
     assert!(matches!(e, Error::Rejected(_)), "{e:?}");
 }
