@@ -2,6 +2,8 @@
 //! Fetching is [`fetch`]; everything after it is the pure [`render`], so the naming, the
 //! order and the reference mapping are tested without a server.
 
+use super::export_options::Options;
+use super::export_output::{Document, stream, write_folder};
 use super::names::{distinct, resource_name};
 use super::registry::{KindInfo, kinds};
 use crate::authentik::AuthentikClient;
@@ -40,86 +42,6 @@ pub struct Inventory {
     pub flows: BTreeMap<String, String>,
     pub sources: BTreeMap<String, String>,
     pub stages: BTreeMap<String, String>,
-}
-
-/// Which objects, and how the documents are written.
-#[derive(Debug, Default, Clone)]
-pub struct Options {
-    /// Kind names to export; empty for all.
-    pub kinds: Vec<String>,
-    pub name_prefix: Option<String>,
-    /// A glob (`*`, `?`) the name must match.
-    pub name_pattern: Option<String>,
-    pub namespace: Option<String>,
-    /// `deletionPolicy` of every document (the CRD's default when `None`).
-    pub deletion_policy: Option<String>,
-}
-
-impl Options {
-    fn has_name_filter(&self) -> bool {
-        self.name_prefix.is_some() || self.name_pattern.is_some()
-    }
-
-    fn name_matches(&self, name: &str) -> bool {
-        self.name_prefix
-            .as_ref()
-            .is_none_or(|p| name.starts_with(p))
-            && self.name_pattern.as_ref().is_none_or(|p| glob(p, name))
-    }
-
-    /// Checks the kind names against the registry.
-    pub fn check_kinds(&self, all: &[KindInfo]) -> Result<(), String> {
-        for k in &self.kinds {
-            if !all.iter().any(|i| i.kind.eq_ignore_ascii_case(k)) {
-                let known: Vec<&str> = all.iter().map(|i| i.kind).collect();
-                return Err(format!(
-                    "--kind {k:?}: not a kind this operator manages (one of {})",
-                    known.join(", ")
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    fn wants(&self, kind: &str) -> bool {
-        self.kinds.is_empty() || self.kinds.iter().any(|k| k.eq_ignore_ascii_case(kind))
-    }
-}
-
-/// `*` matches any run of characters, `?` one character.
-pub fn glob(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
-}
-
-/// One exported object.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Document {
-    pub kind: &'static str,
-    pub plural: String,
-    pub name: String,
-    /// Why `kubectl apply` would refuse the document as it is (also in its comments).
-    pub problems: Vec<String>,
-    /// The document: comments about what authentik holds that the spec does not, then the
-    /// YAML of the resource.
-    pub text: String,
 }
 
 /// Reads what the export needs from authentik. Errors name what was being read.
@@ -518,43 +440,6 @@ impl Entry<'_> {
             })
             .collect()
     }
-}
-
-/// All documents as one multi-document YAML stream.
-pub fn stream(docs: &[Document]) -> String {
-    docs.iter().map(|d| format!("---\n{}", d.text)).collect()
-}
-
-/// Writes one file per document under `dir/<plural>/<name>.yaml`. `prune` lists the
-/// folders whose other YAML files go (objects deleted in authentik disappear from git too).
-pub fn write_folder(
-    dir: &std::path::Path,
-    docs: &[Document],
-    prune: &[String],
-) -> Result<(), String> {
-    let mut written = std::collections::BTreeSet::new();
-    for d in docs {
-        let folder = dir.join(&d.plural);
-        std::fs::create_dir_all(&folder)
-            .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
-        let path = folder.join(format!("{}.yaml", d.name));
-        std::fs::write(&path, &d.text)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        written.insert(path);
-    }
-    for plural in prune {
-        let Ok(listing) = std::fs::read_dir(dir.join(plural)) else {
-            continue;
-        };
-        for entry in listing.flatten() {
-            let path = entry.path();
-            if path.extension().is_some_and(|x| x == "yaml") && !written.contains(&path) {
-                std::fs::remove_file(&path)
-                    .map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The whole command: fetch, render, write. Returns what to print on stdout.

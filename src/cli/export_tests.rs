@@ -1,4 +1,5 @@
 use super::*;
+use crate::cli::export_options::glob;
 
 const FLOW: &str = "0b7a0c51-0000-4000-8000-0000000000f1";
 const OTHER_FLOW: &str = "0b7a0c51-0000-4000-8000-0000000000f2";

@@ -5,6 +5,8 @@
 mod cel;
 pub mod connect;
 pub mod export;
+pub mod export_options;
+pub mod export_output;
 pub mod manifests;
 pub mod names;
 pub mod plan;
