@@ -82,6 +82,18 @@ pub enum Error {
     #[error("invalid spec: {0}")]
     InvalidSpec(String),
 
+    /// A Secret a write-only field comes from (or its key) does not exist.
+    #[error("{0}")]
+    SecretNotFound(String),
+
+    /// The operator may not read the Secret a write-only field comes from.
+    #[error("{0}")]
+    SecretForbidden(String),
+
+    /// The connected authentik has no endpoint for this kind (an older release).
+    #[error("{0}")]
+    UnsupportedKind(String),
+
     /// Deletion waits because other resources still reference this one.
     #[error("{0}")]
     DeleteBlocked(String),
@@ -125,6 +137,9 @@ impl Error {
             Error::InvalidSpec(_) => "InvalidSpec",
             Error::ConnectionNotReady(_) => "ConnectionNotReady",
             Error::DeleteBlocked(_) => "DeleteBlocked",
+            Error::SecretNotFound(_) => "SecretNotFound",
+            Error::SecretForbidden(_) => "SecretForbidden",
+            Error::UnsupportedKind(_) => "UnsupportedKind",
             Error::Kube(_) => "KubernetesError",
             Error::StaleView => "StaleView",
             Error::Finalizer(_) => "FinalizerError",
@@ -146,6 +161,7 @@ impl Error {
             | Error::NameTaken(_)
             | Error::InvalidReference(_)
             | Error::ChangeRefused(_)
+            | Error::UnsupportedKind(_)
             | Error::InvalidSpec(_) => false,
             Error::Unreachable(_)
             | Error::Forbidden(_)
@@ -159,6 +175,8 @@ impl Error {
             | Error::ReferenceNotFound(_)
             | Error::ConnectionNotReady(_)
             | Error::DeleteBlocked(_)
+            | Error::SecretNotFound(_)
+            | Error::SecretForbidden(_)
             | Error::Kube(_)
             | Error::StaleView
             | Error::Finalizer(_)
@@ -248,6 +266,8 @@ mod tests {
             (Error::InvalidReference(s()), false),
             (Error::InvalidSpec(s()), false),
             (Error::ChangeRefused(s()), false),
+            // Waits for an upgrade of authentik; the drift sweep notices it.
+            (Error::UnsupportedKind(s()), false),
             // Passes on its own: authentik, the cluster or another resource may change.
             (Error::Unreachable(s()), true),
             (Error::Forbidden(s()), true),
@@ -267,6 +287,8 @@ mod tests {
             (Error::ReferenceNotFound(s()), true),
             (Error::ConnectionNotReady(s()), true),
             (Error::DeleteBlocked(s()), true),
+            (Error::SecretNotFound(s()), true),
+            (Error::SecretForbidden(s()), true),
             (Error::StaleView, true),
         ];
         for (e, transient) in table {

@@ -279,6 +279,23 @@ impl AuthentikClient {
             .collect())
     }
 
+    /// Objects of `endpoint` whose `field` is exactly `value`, narrowed with `filters` (which
+    /// may match loosely: `search`).
+    pub async fn find_exact_by(
+        &self,
+        endpoint: &str,
+        filters: &[(&str, String)],
+        field: &str,
+        value: &str,
+        ordering: &str,
+    ) -> Result<Vec<Value>> {
+        let found = self.list_all(endpoint, filters, ordering).await?;
+        Ok(found
+            .into_iter()
+            .filter(|o| holds(o, field, value))
+            .collect())
+    }
+
     /// One object by pk; `None` when authentik says 404.
     pub async fn get(&self, endpoint: &str, pk: &str) -> Result<Option<Value>> {
         let route = format!("{endpoint}{{pk}}/");

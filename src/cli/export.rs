@@ -9,7 +9,8 @@ use super::registry::{KindInfo, kinds};
 use crate::authentik::AuthentikClient;
 use crate::authentik::wire::pk_of;
 use crate::crd::kind::key_text;
-use crate::crd::refs::{By, Target};
+use crate::crd::refs::{By, FLOW_SLUGS, KeyLookup, STAGE_NAMES, Target, USERNAMES};
+use crate::reconcile::resolve::pk_text;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
@@ -37,11 +38,23 @@ const READ_ONLY: &[&str] = &[
 pub struct Inventory {
     /// Per kind (by kind name): its objects.
     pub objects: BTreeMap<&'static str, Vec<Value>>,
-    /// Flow pk → slug, source pk → slug, stage pk → name: how references to objects not
-    /// exported are written.
-    pub flows: BTreeMap<String, String>,
-    pub sources: BTreeMap<String, String>,
-    pub stages: BTreeMap<String, String>,
+    /// Per lookup endpoint (see [`Target::lookup`]): pk → natural key (a flow's slug, a
+    /// stage's name, a user's username): how references to objects not exported are written.
+    pub names: BTreeMap<&'static str, BTreeMap<String, String>>,
+}
+
+impl Inventory {
+    /// Records that the object `pk` of `lookup`'s endpoint is known by `key`.
+    pub fn name(&mut self, lookup: KeyLookup, pk: &str, key: &str) {
+        self.names
+            .entry(lookup.endpoint)
+            .or_default()
+            .insert(pk.to_string(), key.to_string());
+    }
+
+    fn named(&self, lookup: KeyLookup, pk: &str) -> Option<&String> {
+        self.names.get(lookup.endpoint)?.get(pk)
+    }
 }
 
 /// Reads what the export needs from authentik. Errors name what was being read.
@@ -61,16 +74,69 @@ pub async fn fetch(
         inv.objects
             .insert(k.kind, list(k.endpoint, k.ordering).await?);
     }
-    let index = |objects: Vec<Value>, field: &str| -> BTreeMap<String, String> {
-        objects
-            .iter()
-            .filter_map(|o| Some((pk_of(o)?.to_string(), o.get(field)?.as_str()?.to_string())))
-            .collect()
-    };
-    inv.flows = index(list("flows/instances/", "slug").await?, "slug");
-    inv.sources = index(list("sources/all/", "slug").await?, "slug");
-    inv.stages = index(list("stages/all/", "name").await?, "name");
+    // How each referenced object is named. Users are read one by one, by the pks referenced:
+    // an installation may have many more users than policy bindings name.
+    let referenced = referenced_pks(all, &inv);
+    for lookup in Target::ALL_LOOKUPS {
+        let Some(pks) = referenced.get(lookup.endpoint) else {
+            continue;
+        };
+        let objects = if lookup == USERNAMES {
+            let mut found = Vec::new();
+            for pk in pks {
+                let user = client.get(lookup.endpoint, pk).await.map_err(|e| {
+                    format!(
+                        "cannot read {}{pk}/ at {}: {e}",
+                        lookup.endpoint,
+                        client.api_url()
+                    )
+                })?;
+                found.extend(user);
+            }
+            found
+        } else {
+            list(lookup.endpoint, lookup.ordering).await?
+        };
+        for o in &objects {
+            if let (Some(pk), Some(key)) = (pk_text(o), o.get(lookup.field).and_then(Value::as_str))
+            {
+                inv.name(lookup, &pk, key);
+            }
+        }
+    }
     Ok(inv)
+}
+
+/// The pks the listed objects reference by pk, per lookup endpoint of their targets.
+fn referenced_pks(all: &[KindInfo], inv: &Inventory) -> BTreeMap<&'static str, Vec<String>> {
+    let mut out: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+    for kind in all {
+        for body in inv.objects.get(kind.kind).into_iter().flatten() {
+            let Some(map) = body.as_object() else {
+                continue;
+            };
+            let (spec, _) = spec_of(kind, map);
+            let doc = resource(kind, "x", None, &spec);
+            for field in (kind.references)(&doc).unwrap_or_default() {
+                let Some(lookup) = field.target.lookup() else {
+                    continue;
+                };
+                for by in field.values.iter().flatten().flatten() {
+                    if let By::Pk(pk) = by {
+                        let pks = out.entry(lookup.endpoint).or_default();
+                        if !pks.contains(pk) {
+                            pks.push(pk.clone());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // Bindings are named after what they bind: the names of flows and stages.
+    for lookup in [FLOW_SLUGS, STAGE_NAMES] {
+        out.entry(lookup.endpoint).or_default();
+    }
+    out
 }
 
 /// One object on its way to a document.
@@ -110,10 +176,19 @@ fn spec_of(kind: &KindInfo, body: &Map<String, Value>) -> (Map<String, Value>, V
         };
         let value = match (value, is_reference(schema)) {
             (Value::Null, _) => {
-                unset.push(spec_key.clone());
+                // One of a set of which the spec sets one (a policy binding's policy, group
+                // or user): the others are null by nature, not unset.
+                if !kind
+                    .shape
+                    .one_of
+                    .contains(&(kind.body_key)(spec_key).as_str())
+                {
+                    unset.push(spec_key.clone());
+                }
                 continue;
             }
             (Value::String(pk), (true, false)) => json!({"pk": pk}),
+            (Value::Number(pk), (true, false)) => json!({"pk": pk}),
             (Value::Array(pks), (true, true)) => {
                 Value::Array(pks.iter().map(|pk| json!({"pk": pk})).collect())
             }
@@ -123,6 +198,11 @@ fn spec_of(kind: &KindInfo, body: &Map<String, Value>) -> (Map<String, Value>, V
     }
     spec.insert("adoptionPolicy".into(), json!("IfMatch"));
     let mut notes = Vec::new();
+    for (secret_ref, body_key) in kind.shape.secrets {
+        notes.push(format!(
+            "authentik never returns {body_key}: to manage it, set {secret_ref} to a Secret key holding it (sent once, then whenever the Secret changes)"
+        ));
+    }
     if !unset.is_empty() {
         notes.push(format!(
             "not set in authentik, so left out (unmanaged): {}",
@@ -226,44 +306,39 @@ fn check_as_applied(e: &mut Entry, doc: &mut Value, opts: &Options) -> Vec<Strin
     left
 }
 
-/// How a reference to `pk` is written: `ref` to an exported object, else a flow's or
-/// source's slug, else a stage's name, else the pk.
+/// How a reference to `pk` is written: `ref` to an exported object of a kind the field may
+/// name, else the object's natural key (a flow's slug, a stage's name, …), else the pk.
 fn portable(
     target: Target,
     pk: &str,
     exported: &BTreeMap<&str, (&str, &str)>,
     inv: &Inventory,
 ) -> Value {
-    if let Some((kind, name)) = exported.get(pk) {
+    if let Some((kind, name)) = exported.get(pk)
+        && crate::kinds::ref_kinds(target).contains(kind)
+    {
         if target.custom_resource_kind() == Some(*kind) {
             return json!({"ref": name});
         }
-        if target == Target::AnyStage && crate::kinds::stage_kinds().contains(kind) {
-            return json!({"ref": {"kind": kind, "name": name}});
-        }
+        return json!({"ref": {"kind": kind, "name": name}});
     }
-    let by_slug = match target {
-        Target::Flow => inv.flows.get(pk),
-        Target::Source => inv.sources.get(pk),
-        _ => None,
-    };
-    if let Some(slug) = by_slug {
-        return json!({"slug": slug});
-    }
-    if target.is_stage()
-        && let Some(name) = inv.stages.get(pk)
+    if let Some(lookup) = target.lookup()
+        && let Some(key) = inv.named(lookup, pk)
     {
-        return json!({"name": name});
+        return json!({ lookup.by: key });
     }
-    json!({"pk": pk})
+    match target.pk_value(pk) {
+        Value::String(_) => json!({"pk": pk}),
+        number => json!({"pk": number}),
+    }
 }
 
-/// The authentik name of what a key part points at (a flow's slug, a stage's name), for
+/// The authentik name of what a key part points at (a flow's slug, a stage's name, …), for
 /// naming objects keyed by references.
 fn target_name(pk: &str, inv: &Inventory) -> String {
-    inv.flows
-        .get(pk)
-        .or_else(|| inv.stages.get(pk))
+    Target::ALL_LOOKUPS
+        .iter()
+        .find_map(|l| inv.named(*l, pk))
         .cloned()
         .unwrap_or_else(|| pk.to_string())
 }

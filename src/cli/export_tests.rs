@@ -1,5 +1,6 @@
 use super::*;
 use crate::cli::export_options::glob;
+use crate::crd::refs::SOURCE_SLUGS;
 
 const FLOW: &str = "0b7a0c51-0000-4000-8000-0000000000f1";
 const OTHER_FLOW: &str = "0b7a0c51-0000-4000-8000-0000000000f2";
@@ -39,12 +40,11 @@ fn inventory() -> Inventory {
             json!({"pk": "b1", "target": FLOW, "stage": PW, "order": 20}),
         ],
     );
-    inv.flows.insert(FLOW.into(), "login".into());
-    inv.flows.insert(OTHER_FLOW.into(), "pw-change".into());
-    inv.sources
-        .insert(SOURCE.into(), "authentik-built-in".into());
-    inv.stages.insert(PW.into(), "Login Password".into());
-    inv.stages.insert(MFA.into(), "mfa".into());
+    inv.name(FLOW_SLUGS, FLOW, "login");
+    inv.name(FLOW_SLUGS, OTHER_FLOW, "pw-change");
+    inv.name(SOURCE_SLUGS, SOURCE, "authentik-built-in");
+    inv.name(STAGE_NAMES, PW, "Login Password");
+    inv.name(STAGE_NAMES, MFA, "mfa");
     inv
 }
 

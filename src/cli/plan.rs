@@ -10,9 +10,10 @@ use super::registry::kinds;
 use crate::authentik::AuthentikClient;
 use crate::authentik::wire::pk_of;
 use crate::crd::kind::key_text;
-use crate::crd::refs::By;
+use crate::crd::refs::{By, USERNAMES};
 use crate::reconcile::naming::{Claim, conflicting};
 use crate::reconcile::plan::{Act, Facts, Plan, Record, Remote, plan};
+use crate::reconcile::resolve::pk_text;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -44,9 +45,23 @@ pub async fn fetch(client: &AuthentikClient, set: &[Manifest]) -> Result<Snapsho
             },
         );
     }
-    wanted.insert("stages/all/".into(), "name");
-    wanted.insert("flows/instances/".into(), "slug");
-    wanted.insert("sources/all/".into(), "slug");
+    // What natural keys name: whole lists, but users only by the usernames named (an
+    // installation may have many more users than manifests name).
+    let mut usernames: Vec<(&str, String)> = Vec::new();
+    for m in set {
+        for field in (m.kind.references)(&m.doc).unwrap_or_default() {
+            for by in field.values.iter().flatten().flatten() {
+                let Some((lookup, value)) = field.target.lookup_of(by) else {
+                    continue;
+                };
+                if lookup == USERNAMES {
+                    usernames.push((lookup.param, value.to_string()));
+                } else {
+                    wanted.insert(lookup.endpoint.to_string(), lookup.ordering);
+                }
+            }
+        }
+    }
     let mut snap = Snapshot::default();
     for (endpoint, ordering) in wanted {
         let objects = client
@@ -54,6 +69,27 @@ pub async fn fetch(client: &AuthentikClient, set: &[Manifest]) -> Result<Snapsho
             .await
             .map_err(|e| format!("cannot list {endpoint} at {}: {e}", client.api_url()))?;
         snap.lists.insert(endpoint, objects);
+    }
+    for filter in usernames {
+        let users = client
+            .list_all(USERNAMES.endpoint, &[filter], USERNAMES.ordering)
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot list {} at {}: {e}",
+                    USERNAMES.endpoint,
+                    client.api_url()
+                )
+            })?;
+        let list = snap
+            .lists
+            .entry(USERNAMES.endpoint.to_string())
+            .or_default();
+        for user in users {
+            if !list.contains(&user) {
+                list.push(user);
+            }
+        }
     }
     Ok(snap)
 }
@@ -169,9 +205,11 @@ impl Planner<'_> {
                     By::KindRef(kind, name) => {
                         self.pk_of(self.find(kind, &m.namespace, name, &at)?)?
                     }
-                    By::Name(_) | By::Slug(_) => self.lookup(field.target, &by, &at)?,
+                    By::Name(_) | By::Slug(_) | By::Username(_) => {
+                        self.lookup(field.target, &by, &at)?
+                    }
                 };
-                pks.push(Value::String(pk));
+                pks.push(field.target.pk_value(&pk));
                 shown.insert(field.spec_field.to_string(), by.to_string());
             }
             let value = if field.many {
@@ -194,7 +232,8 @@ impl Planner<'_> {
             })
     }
 
-    /// A name or slug, looked up in authentik as the reconciler does.
+    /// A natural key (a name, a slug, a username), looked up in authentik as the reconciler
+    /// does.
     fn lookup(
         &mut self,
         target: crate::crd::refs::Target,
@@ -205,28 +244,20 @@ impl Planner<'_> {
             self.unchecked.push(format!("{at}: {by} not looked up"));
             return Ok(format!("({by})"));
         };
-        let (endpoint, field, value) = match by {
-            By::Slug(s) if target == crate::crd::refs::Target::Flow => {
-                ("flows/instances/", "slug", s)
-            }
-            By::Slug(s) if target == crate::crd::refs::Target::Source => {
-                ("sources/all/", "slug", s)
-            }
-            By::Name(n) if target.is_stage() => ("stages/all/", "name", n),
-            _ => {
-                return Err(format!(
-                    "{at}: {by} is not a way to name this kind of object"
-                ));
-            }
+        let Some((lookup, value)) = target.lookup_of(by) else {
+            return Err(format!(
+                "{at}: {by} is not a way to name a {}",
+                target.noun()
+            ));
         };
         let found: Vec<&Value> = snap
-            .list(endpoint)
+            .list(lookup.endpoint)
             .iter()
-            .filter(|o| o.get(field).and_then(Value::as_str) == Some(value.as_str()))
+            .filter(|o| o.get(lookup.field).and_then(Value::as_str) == Some(value))
             .collect();
         match found.as_slice() {
             [one] => {
-                if let Some(model) = target.stage_model()
+                if let Some(model) = target.model()
                     && one.get("meta_model_name").and_then(Value::as_str) != Some(model)
                 {
                     return Err(format!(
@@ -236,12 +267,13 @@ impl Planner<'_> {
                             .unwrap_or("stage of another kind")
                     ));
                 }
-                Ok(pk_of(one).unwrap_or_default().to_string())
+                Ok(pk_text(one).unwrap_or_default())
             }
-            [] => Err(format!("{at}: no authentik object with {by}")),
+            [] => Err(format!("{at}: no authentik {} with {by}", target.noun())),
             many => Err(format!(
-                "{at}: {} authentik objects match {by}; use pk",
-                many.len()
+                "{at}: {} authentik {}s match {by}; use pk",
+                many.len(),
+                target.noun()
             )),
         }
     }
@@ -359,6 +391,8 @@ impl Planner<'_> {
             // A manifest carries no create marker of ours: an object found is judged as
             // the reconciler judges it once its view is confirmed current.
             view_confirmed: true,
+            // Secrets are not read by plan (see `unchecked`).
+            secrets: &BTreeMap::new(),
         };
         let spec_field = |body_key: &str| kind.shape.spec_field(body_key);
         let is_set = |field: &str| kind.shape.set_fields.iter().any(|b| spec_field(b) == field);

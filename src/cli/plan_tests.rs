@@ -254,13 +254,13 @@ fn bad_input_is_refused_with_the_place_and_the_reason() {
         &all,
         vec![(
             "a.yaml (document 1)".into(),
-            json!({"apiVersion": API, "kind": "CaptchaStage", "metadata": {"name": "c"}, "spec": {}}),
+            json!({"apiVersion": API, "kind": "DummyStage", "metadata": {"name": "c"}, "spec": {}}),
         )],
         "ns",
     );
     let e = unknown.err().unwrap();
     assert!(
-        e[0].contains("a.yaml (document 1): unknown kind \"CaptchaStage\"")
+        e[0].contains("a.yaml (document 1): unknown kind \"DummyStage\"")
             && e[0].contains("PasswordStage"),
         "{e:?}"
     );
@@ -315,7 +315,7 @@ fn bad_input_is_refused_with_the_place_and_the_reason() {
     .unwrap();
     let e = plan_all(&set, Some(&snapshot()), false).err().unwrap();
     assert!(
-        e[0].contains("no authentik object with slug \"missing\""),
+        e[0].contains("no authentik flow with slug \"missing\""),
         "{e:?}"
     );
 }

@@ -71,7 +71,7 @@ fn references<K: Kind>(obj: &Value) -> Result<Vec<RefField>, String> {
 }
 
 fn check<K: Kind>(obj: &Value) -> Result<(), String> {
-    typed::<K>(obj)?.check_spec()
+    crate::crd::kind::check(&typed::<K>(obj)?)
 }
 
 fn to_yaml<K: Kind>(obj: &Value) -> Result<String, String> {

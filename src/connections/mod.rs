@@ -14,8 +14,8 @@ use lookups::Lookups;
 use snapshot::Snapshot;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 /// Identifies a connection.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -90,6 +90,12 @@ pub struct Connection {
     /// Identifies the settings the client was built from (URL, token, CA), so an unchanged
     /// connection keeps its caches.
     pub fingerprint: u64,
+    /// authentik's release (year, minor), as last asked, and when: asked only by kinds whose
+    /// fields some releases store differently, and again after a resync interval (an upgrade).
+    release: Mutex<Option<((u32, u32), Instant)>>,
+    ttl: Duration,
+    /// Endpoints of registered kinds this authentik answered 404 for (an older release).
+    unsupported: Mutex<std::collections::HashSet<&'static str>>,
 }
 
 impl Connection {
@@ -105,7 +111,38 @@ impl Connection {
             lookups: Lookups::new(ttl),
             allowed_namespaces,
             fingerprint,
+            release: Mutex::new(None),
+            ttl,
+            unsupported: Mutex::default(),
         }
+    }
+
+    /// Records whether this authentik serves `endpoint`; returns whether that changed.
+    pub fn set_supported(&self, endpoint: &'static str, supported: bool) -> bool {
+        let mut set = self.unsupported.lock().unwrap_or_else(|e| e.into_inner());
+        if supported {
+            set.remove(endpoint)
+        } else {
+            set.insert(endpoint)
+        }
+    }
+
+    /// authentik's release as (year, minor): `2024.4.4` is (2024, 4).
+    pub async fn release(&self) -> Result<(u32, u32)> {
+        let known = *self.release.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((release, at)) = known
+            && at.elapsed() < self.ttl
+        {
+            return Ok(release);
+        }
+        let text = self.client.version().await?;
+        let release = parse_release(&text).ok_or_else(|| {
+            Error::Protocol(format!(
+                "authentik reports a version that is no release: {text:?}"
+            ))
+        })?;
+        *self.release.lock().unwrap_or_else(|e| e.into_inner()) = Some((release, Instant::now()));
+        Ok(release)
     }
 
     pub fn snapshot<K: Kind>(&self) -> Arc<Snapshot> {
@@ -130,6 +167,14 @@ impl Connection {
             .as_ref()
             .is_none_or(|allowed| allowed.is_empty() || allowed.iter().any(|n| n == namespace))
     }
+}
+
+/// (year, minor) of a version such as `2024.4.4` or `2026.2.0-rc1`.
+pub fn parse_release(version: &str) -> Option<(u32, u32)> {
+    let mut parts = version.trim().split(['.', '-']);
+    let year = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((year, minor))
 }
 
 /// The live connections, and why the missing ones are missing.

@@ -10,6 +10,7 @@ use crate::reconcile::{self, Context};
 use futures::TryStreamExt;
 use futures::channel::mpsc::{self, UnboundedReceiver};
 use futures::future::BoxFuture;
+use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::reflector::ObjectRef;
@@ -158,7 +159,8 @@ impl KindVisitor for Wiring<'_> {
                     scope: scope.as_deref(),
                 };
                 kinds::each(&mut watches);
-                (watches.controller.expect("put back by every visit"), rx)
+                let c = watches.controller.expect("put back by every visit");
+                (secret_watch(c, &caches, self.client, scope.as_deref()), rx)
             })
             .collect();
         self.kinds.push(Arc::new(KindRuntime { caches, queues }));
@@ -166,6 +168,49 @@ impl KindVisitor for Wiring<'_> {
             Box::pin(run_stage_controllers::<K>(scoped, ctx, stop))
         }));
     }
+}
+
+/// For a kind with write-only fields, in a namespace the operator was granted Secrets in (a
+/// listed namespace): a change of a Secret re-triggers the resources that read it, so a new
+/// value is sent at once. Metadata only: no Secret data is cached. Elsewhere (all namespaces,
+/// with no cluster-wide access to Secrets) the sweep re-reads them every interval.
+fn secret_watch<K: Kind>(
+    c: Controller<K>,
+    caches: &Caches<K>,
+    client: &Client,
+    scope: Option<&str>,
+) -> Controller<K> {
+    let Some(ns) = scope.filter(|_| !K::SECRETS.is_empty()) else {
+        return c;
+    };
+    let secrets = kube::Api::<PartialObjectMeta<Secret>>::namespaced(client.clone(), ns);
+    let caches = caches.clone();
+    c.watches(secrets, watcher::Config::default(), move |secret| {
+        readers_of::<K>(&caches, &secret)
+    })
+}
+
+/// The `K` resources whose write-only fields read `secret`.
+fn readers_of<K: Kind>(
+    caches: &Caches<K>,
+    secret: &PartialObjectMeta<Secret>,
+) -> Vec<ObjectRef<K>> {
+    let (ns, name) = (secret.namespace(), secret.name_any());
+    caches
+        .state()
+        .iter()
+        .filter(|k| k.namespace() == ns)
+        .filter(|k| {
+            let spec = k.spec_json();
+            K::SECRETS.iter().any(|(field, _)| {
+                spec.get(*field)
+                    .and_then(|r| r.get("name"))
+                    .and_then(|n| n.as_str())
+                    == Some(name.as_str())
+            })
+        })
+        .map(|k| ObjectRef::from_obj(k.as_ref()))
+        .collect()
 }
 
 /// Adds to a `K` controller the watches of the kinds it references or is referenced by.
@@ -182,7 +227,7 @@ impl<K: Kind> KindVisitor for ReferenceWatches<'_, K> {
             return;
         };
         let wc = watcher::Config::default();
-        if K::referenced_kinds().contains(&kind_name::<T>()) {
+        if kinds::referenced_kinds::<K>().contains(&kind_name::<T>()) {
             // A T resource getting (or changing) its pk re-triggers the K resources that
             // `ref` it.
             let caches = self.caches.clone();
@@ -194,7 +239,7 @@ impl<K: Kind> KindVisitor for ReferenceWatches<'_, K> {
                 referrers_in::<K, T>(&caches, &t)
             });
         }
-        if T::referenced_kinds().contains(&kind_name::<K>()) {
+        if kinds::referenced_kinds::<T>().contains(&kind_name::<K>()) {
             // A referrer changing or going away re-triggers the K resources it named (a
             // delete waits while one is referenced).
             c = c.watches(api::<T>(self.api_client, self.scope), wc, |t: T| {

@@ -58,12 +58,25 @@ pub struct Policies {
     pub connection_ref: Option<ConnectionRef>,
 }
 
-/// Fields common to all stage kinds, flattened into each spec.
+/// A key of a Secret in the resource's own namespace: where a write-only value (an SMTP
+/// password, a captcha's private key) comes from.
+#[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SecretKeyRef {
+    /// Name of the Secret, in the resource's namespace.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Key inside it.
+    #[schemars(length(min = 1, max = 253))]
+    pub key: String,
+}
+
+/// Fields common to all kinds named in authentik (stages, prompts, policies), flattened into
+/// each spec.
 #[derive(Serialize, Deserialize, KubeSchema, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct StageCommon {
-    /// The stage's name in authentik (unique across all stage kinds there). Defaults to
-    /// `metadata.name`.
+    /// The object's name in authentik (stage names are unique across all stage kinds,
+    /// policy names across all policy kinds). Defaults to `metadata.name`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1))]
     #[x_kube(validation = Rule::new("self == self.trim()").message("must not start or end with whitespace: authentik trims names, so the spec could never match"))]

@@ -71,6 +71,34 @@ pub fn validate(value: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The duration's total in seconds, as Python's `timedelta` adds its keys up.
+pub fn seconds(value: &str) -> Result<f64, String> {
+    validate(value)?;
+    let mut total = 0.0;
+    for piece in value.split(';') {
+        let Some((key, val)) = piece.split_once('=') else {
+            continue;
+        };
+        let unit = match key.to_lowercase().as_str() {
+            "microseconds" => 1e-6,
+            "milliseconds" => 1e-3,
+            "seconds" => 1.0,
+            "minutes" => 60.0,
+            "hours" => 3600.0,
+            "days" => 86_400.0,
+            "weeks" => 604_800.0,
+            _ => continue,
+        };
+        let n: f64 = val
+            .trim()
+            .replace('_', "")
+            .parse()
+            .map_err(|_| format!("{value:?}: {key} has no valid number ({val:?})"))?;
+        total += n * unit;
+    }
+    Ok(total)
+}
+
 /// Hand-written twin of [`FLOAT_RE`], so the operator needs no regex engine.
 fn is_finite_float(s: &str) -> bool {
     let s = s.strip_prefix(['+', '-']).unwrap_or(s);
@@ -152,6 +180,14 @@ mod tests {
         ] {
             assert!(validate(bad).is_err(), "{bad:?} should be refused");
         }
+    }
+
+    #[test]
+    fn totals_add_the_keys_up() {
+        assert_eq!(super::seconds("minutes=30"), Ok(1800.0));
+        assert_eq!(super::seconds("hours=1;minutes=2.5"), Ok(3750.0));
+        assert_eq!(super::seconds("HOURS=1;fortnights=x"), Ok(3600.0));
+        assert!(super::seconds("forever").is_err());
     }
 
     #[test]

@@ -60,6 +60,33 @@ impl RefField {
     }
 }
 
+/// A reference field of a kind's spec: its spec key, what it points at, and whether it is a
+/// list.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RefSpec {
+    pub field: &'static str,
+    pub target: Target,
+    pub many: bool,
+}
+
+impl RefSpec {
+    pub const fn one(field: &'static str, target: Target) -> Self {
+        RefSpec {
+            field,
+            target,
+            many: false,
+        }
+    }
+
+    pub const fn many(field: &'static str, target: Target) -> Self {
+        RefSpec {
+            field,
+            target,
+            many: true,
+        }
+    }
+}
+
 /// How authentik's URLs name an object of a kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lookup {
@@ -110,20 +137,56 @@ pub trait Kind:
     /// Body keys the operator changes on a live object only when the resource says so with
     /// [`ALLOW_GUARDED_ANNOTATION`] (a flow's designation changes what the flow does).
     const GUARDED: &'static [&'static str] = &[];
+    /// Key fields the kind's list endpoint cannot filter on: a lookup by key sends the others
+    /// as filters and matches these in each answer (a policy binding's `target` filter takes
+    /// another id than the pk its answers show; there is no `group` or `user` filter).
+    const UNFILTERED_KEY: &'static [&'static str] = &[];
+    /// Body keys of which the spec sets exactly one (a policy binding binds a policy, a group
+    /// or a user): the others are sent as null, so that switching from one to another clears
+    /// the old one.
+    const ONE_OF: &'static [&'static str] = &[];
+    /// Write-only fields authentik never returns (an SMTP password, a captcha's private key):
+    /// (spec key of the Secret reference, body key). The value comes from a Secret, is never
+    /// compared, and is sent on create and whenever the Secret's value changes.
+    const SECRETS: &'static [(&'static str, &'static str)] = &[];
+    /// Fields older releases store in another form (body key, the first release that takes
+    /// the spec's form, and how to write the value for releases before it).
+    const LEGACY_FORMS: &'static [LegacyForm] = &[];
+    /// Spec keys holding authentik durations (`hours=1;minutes=30`): checked as authentik
+    /// checks them (the CRD's CEL rule does the same at `kubectl apply`).
+    const DURATIONS: &'static [&'static str] = &[];
 
-    /// The kinds whose resources this kind's `ref` fields may name: their changes (a pk
-    /// learnt) re-trigger the referrers, and the referrers' changes re-trigger them (a delete
-    /// waits while it is referenced).
-    fn referenced_kinds() -> Vec<&'static str> {
-        Vec::new()
-    }
+    /// The spec's reference fields and what each points at; their values are read from the
+    /// spec (see [`Kind::references`]). The kinds a `ref` among them may name are
+    /// `crate::kinds::referenced_kinds`: their changes (a pk learnt) re-trigger the referrers,
+    /// and the referrers' changes re-trigger them (a delete waits while it is referenced).
+    const REFS: &'static [RefSpec] = &[];
+
     fn policies(&self) -> &Policies;
     /// The spec's value of the kind's one key field, if it sets one (a stage's `name`, a
     /// flow's `slug`); `metadata.name` stands in when it does not.
     fn spec_key(&self) -> Option<&str>;
     /// The spec as JSON (camelCase keys).
     fn spec_json(&self) -> Value;
-    fn references(&self) -> Vec<RefField>;
+    /// The reference fields with their values as written, from [`Kind::REFS`].
+    fn references(&self) -> Vec<RefField> {
+        let spec = self.spec_json();
+        Self::REFS
+            .iter()
+            .map(|r| {
+                let values = spec.get(r.field).filter(|v| !v.is_null()).map(|v| match v {
+                    Value::Array(items) => items.iter().map(By::from_json).collect(),
+                    one => vec![By::from_json(one)],
+                });
+                RefField {
+                    spec_field: r.field,
+                    target: r.target,
+                    values,
+                    many: r.many,
+                }
+            })
+            .collect()
+    }
     fn status(&self) -> Option<&StageStatus>;
     /// Checks the CRD schema cannot express or that a hand-installed CRD may have missed.
     fn check_spec(&self) -> Result<(), String> {
@@ -150,30 +213,70 @@ pub trait Kind:
     }
 }
 
+/// Every check of a spec beyond the CRD's schema: the durations, then the kind's own
+/// [`Kind::check_spec`].
+pub fn check<K: Kind>(obj: &K) -> Result<(), String> {
+    let spec = obj.spec_json();
+    for field in K::DURATIONS {
+        if let Some(v) = spec.get(*field).and_then(Value::as_str) {
+            crate::crd::duration::validate(v).map_err(|e| format!("spec.{field}: {e}"))?;
+        }
+    }
+    obj.check_spec()
+}
+
 /// The annotation that lets the operator change a [`Kind::GUARDED`] field of a live object.
 pub const ALLOW_GUARDED_ANNOTATION: &str = "authentik-operator.io/allow-guarded-changes";
 
+/// A field an older release stores in another form than the spec writes it (an email stage's
+/// `token_expiry`: whole minutes before, a duration string since).
+#[derive(Clone, Copy, Debug)]
+pub struct LegacyForm {
+    pub field: &'static str,
+    /// The first release (year, minor) that takes the spec's form.
+    pub since: (u32, u32),
+    /// The value as releases before `since` take it; `Err` says why it cannot be written so.
+    pub encode: fn(&Value) -> Result<Value, String>,
+}
+
+/// A stage of kind `K` as a reference target.
+pub fn stage_target<K: Kind>() -> Target {
+    Target::Stage {
+        kind: kind_name::<K>(),
+        model: K::MODEL,
+    }
+}
+
 /// An object's key in authentik from its body: the [`Kind::KEY`] fields' values joined
-/// with `/` (none of a multi-field key's values holds one: they are pks and numbers).
+/// with `/` (none of a multi-field key's values holds one: they are pks and numbers). In a
+/// multi-field key a null is an empty part (a policy binding binds one of a policy, a group
+/// or a user).
 pub fn key_text(key: &[&str], body: &Map<String, Value>) -> Option<String> {
     let parts: Option<Vec<String>> = key
         .iter()
         .map(|f| match body.get(*f)? {
             Value::String(s) => Some(s.clone()),
             Value::Number(n) => Some(n.to_string()),
+            Value::Null if key.len() > 1 => Some(String::new()),
             _ => None,
         })
         .collect();
     Some(parts?.join("/"))
 }
 
-/// The list filters that find the object with key `text`.
-pub fn key_query(key: &[&'static str], text: &str) -> Vec<(&'static str, String)> {
+/// The list filters that narrow a list to the object with key `text`: every key field the
+/// list can filter on, with a value (the answers are then matched on the whole key).
+pub fn key_query(
+    key: &[&'static str],
+    unfiltered: &[&str],
+    text: &str,
+) -> Vec<(&'static str, String)> {
     if let [one] = key {
         return vec![(one, text.to_string())];
     }
     key.iter()
         .zip(text.splitn(key.len(), '/'))
+        .filter(|(f, v)| !v.is_empty() && !unfiltered.contains(*f))
         .map(|(f, v)| (*f, v.to_string()))
         .collect()
 }
@@ -212,7 +315,12 @@ pub fn body_fields<K: Kind>() -> Vec<String> {
     spec.map(|p| {
         p.keys()
             .filter(|k| !POLICY_KEYS.contains(&k.as_str()))
-            .map(|k| body_key::<K>(k))
+            .map(|k| {
+                K::SECRETS
+                    .iter()
+                    .find(|(s, _)| s == k)
+                    .map_or_else(|| body_key::<K>(k), |(_, b)| b.to_string())
+            })
             .collect()
     })
     .unwrap_or_default()
@@ -225,7 +333,10 @@ pub fn desired_body<K: Kind>(obj: &K, resolved: &BTreeMap<String, Value>) -> Map
     let ref_fields: Vec<&str> = obj.references().iter().map(|r| r.spec_field).collect();
     if let Value::Object(spec) = obj.spec_json() {
         for (key, value) in spec {
-            if POLICY_KEYS.contains(&key.as_str()) || value.is_null() {
+            // Secret references are not body fields: their values are added by the
+            // reconcile, which reads the Secrets.
+            let secret = K::SECRETS.iter().any(|(s, _)| *s == key);
+            if POLICY_KEYS.contains(&key.as_str()) || value.is_null() || secret {
                 continue;
             }
             let value = if ref_fields.contains(&key.as_str()) {
@@ -242,6 +353,9 @@ pub fn desired_body<K: Kind>(obj: &K, resolved: &BTreeMap<String, Value>) -> Map
     // A one-field key defaults to the resource's name.
     if let [key] = K::KEY {
         body.insert(key.to_string(), Value::String(obj.identity()));
+    }
+    for key in K::ONE_OF {
+        body.entry(key.to_string()).or_insert(Value::Null);
     }
     body
 }

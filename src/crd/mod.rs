@@ -34,6 +34,29 @@ macro_rules! stage_spec {
 }
 pub(crate) use stage_spec;
 
+/// The [`kind::Kind`] methods of a kind whose spec flattens `common: StageCommon` (every stage
+/// kind, prompts and policies): written once, so a kind file holds only what is its own.
+macro_rules! named_kind_methods {
+    () => {
+        fn policies(&self) -> &$crate::crd::Policies {
+            &self.spec.common.policies
+        }
+
+        fn spec_key(&self) -> Option<&str> {
+            self.spec.common.name.as_deref()
+        }
+
+        fn spec_json(&self) -> serde_json::Value {
+            serde_json::to_value(&self.spec).unwrap_or_default()
+        }
+
+        fn status(&self) -> Option<&$crate::crd::StageStatus> {
+            self.status.as_ref()
+        }
+    };
+}
+pub(crate) use named_kind_methods;
+
 pub mod common;
 pub mod connection;
 pub mod duration;
@@ -41,9 +64,11 @@ pub mod kind;
 pub mod refs;
 pub mod status;
 
-pub use common::{AdoptionPolicy, DeletionPolicy, ManagementPolicy, Policies, StageCommon};
+pub use common::{
+    AdoptionPolicy, DeletionPolicy, ManagementPolicy, Policies, SecretKeyRef, StageCommon,
+};
 pub use connection::{
     AuthentikConnection, ClusterAuthentikConnection, ConnectionKind, ConnectionRef,
 };
-pub use refs::{FlowRef, SourceRef, StageRef};
+pub use refs::{FlowRef, GroupRef, KindedRef, NameRef, SourceRef, StageRef, TargetRef, UserRef};
 pub use status::{DriftEntry, StageStatus};

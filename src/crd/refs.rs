@@ -1,31 +1,39 @@
-//! References from one stage to other objects. Each is a one-of object with exactly one key,
-//! enforced by a CEL rule so a manifest with two keys is refused at `kubectl apply`.
+//! References from one resource to other objects. Each is a one-of object with exactly one key,
+//! enforced by a CEL rule so a manifest with two keys is refused at `kubectl apply`; what a
+//! reference may point at, and how a natural key finds it in authentik, is its [`Target`].
 
 use kube::KubeSchema;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::marker::PhantomData;
 
 /// A UUID as authentik prints it.
 pub const UUID_PATTERN: &str =
     "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
 
-/// A reference to another stage.
+/// A reference to an object of one kind: a resource of that kind, its name in authentik, or
+/// its pk (a stage of a given kind, a prompt).
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
 #[x_kube(validation = Rule::new("[has(self.ref), has(self.name), has(self.pk)].filter(x, x).size() == 1").message("exactly one of ref, name or pk must be set"))]
-pub struct StageRef {
-    /// Name of a custom resource of the right kind in the same namespace; resolved through
-    /// its `status.pk`.
+pub struct NameRef {
+    /// Name of a custom resource of the kind this field names, in the same namespace;
+    /// resolved through its `status.pk`.
     #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
     pub r#ref: Option<String>,
-    /// Name of an existing authentik stage.
+    /// The object's name in authentik.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1))]
     pub name: Option<String>,
-    /// authentik primary key (UUID) of the stage.
+    /// authentik primary key (UUID) of the object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = UUID_PATTERN))]
     pub pk: Option<String>,
 }
+
+/// A reference to a stage of one kind (see [`NameRef`]).
+pub type StageRef = NameRef;
 
 /// A reference to an authentik flow: a `Flow` resource, a slug or a pk.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
@@ -59,45 +67,342 @@ pub struct SourceRef {
     pub pk: Option<String>,
 }
 
+/// A reference to an authentik group (groups are not resources of this operator).
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
+#[x_kube(validation = Rule::new("[has(self.name), has(self.pk)].filter(x, x).size() == 1").message("exactly one of name or pk must be set"))]
+pub struct GroupRef {
+    /// The group's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub name: Option<String>,
+    /// authentik primary key (UUID) of the group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = UUID_PATTERN))]
+    pub pk: Option<String>,
+}
+
+/// A reference to an authentik user (users are not resources of this operator).
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
+#[x_kube(validation = Rule::new("[has(self.username), has(self.pk)].filter(x, x).size() == 1").message("exactly one of username or pk must be set"))]
+pub struct UserRef {
+    /// The user's username.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub username: Option<String>,
+    /// authentik primary key of the user (a number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub pk: Option<i64>,
+}
+
+/// A set of kinds a `ref: {kind, name}` may name: the registry knows which (see
+/// `crate::kinds::ref_kinds`), so the CRD's enum follows the registered kinds.
+pub trait KindSet {
+    /// What the set is, for the schema's description ("a stage kind").
+    const WHAT: &'static str;
+    fn kinds() -> Vec<&'static str>;
+}
+
+/// A custom resource of one of the kinds of `S`, in the referrer's namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
+#[serde(bound = "")]
+pub struct KindedName<S> {
+    pub kind: String,
+    pub name: String,
+    #[serde(skip)]
+    pub set: PhantomData<fn() -> S>,
+}
+
+impl<S> KindedName<S> {
+    pub fn new(kind: impl Into<String>, name: impl Into<String>) -> Self {
+        KindedName {
+            kind: kind.into(),
+            name: name.into(),
+            set: PhantomData,
+        }
+    }
+}
+
+impl<S: KindSet> JsonSchema for KindedName<S> {
+    fn schema_name() -> Cow<'static, str> {
+        format!("KindedName_{}", S::WHAT.replace(' ', "_")).into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "object",
+            "description": format!("A resource of {} in the same namespace; resolved through its `status.pk`.", S::WHAT),
+            "required": ["kind", "name"],
+            "properties": {
+                "kind": {"type": "string", "enum": S::kinds(), "description": format!("The kind: {}.", S::WHAT)},
+                "name": {"type": "string", "minLength": 1, "maxLength": 253, "description": "The resource's name."}
+            }
+        })
+    }
+}
+
+/// A reference to an object of one of several kinds: a resource (`ref: {kind, name}`), its
+/// name in authentik, or its pk.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
+#[serde(bound = "")]
+pub struct KindedRef<S> {
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub r#ref: Option<KindedName<S>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pk: Option<String>,
+}
+
+impl<S: KindSet> JsonSchema for KindedRef<S> {
+    fn schema_name() -> Cow<'static, str> {
+        format!("KindedRef_{}", S::WHAT.replace(' ', "_")).into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let mut schema = json_schema!({
+            "type": "object",
+            "properties": {
+                "ref": nullable(generator.subschema_for::<KindedName<S>>()),
+                "name": {"type": "string", "nullable": true, "minLength": 1, "description": "The object's name in authentik."},
+                "pk": {"type": "string", "nullable": true, "pattern": UUID_PATTERN, "description": "authentik primary key (UUID) of the object."}
+            }
+        });
+        let rule = kube::core::Rule::new(
+            "[has(self.ref), has(self.name), has(self.pk)].filter(x, x).size() == 1",
+        )
+        .message("exactly one of ref, name or pk must be set");
+        // Only fails when the schema is not an object, which it is.
+        let _ = kube::core::validate(&mut schema, rule);
+        schema
+    }
+}
+
+/// An optional field's schema, as the derive writes one (`nullable`).
+fn nullable(mut schema: Schema) -> Schema {
+    schema.insert("nullable".into(), true.into());
+    schema
+}
+
+impl<S> KindedRef<S> {
+    pub fn by(&self) -> Option<By> {
+        one_of([
+            self.r#ref
+                .as_ref()
+                .map(|r| By::KindRef(r.kind.clone(), r.name.clone())),
+            self.name.clone().map(By::Name),
+            self.pk.clone().map(By::Pk),
+        ])
+    }
+}
+
+/// What a policy binding binds to: a `Flow` or `FlowStageBinding` resource, or an object's
+/// policy-binding pk.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
+#[serde(bound = "")]
+pub struct TargetRef<S> {
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub r#ref: Option<KindedName<S>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pk: Option<String>,
+}
+
+impl<S: KindSet> JsonSchema for TargetRef<S> {
+    fn schema_name() -> Cow<'static, str> {
+        format!("TargetRef_{}", S::WHAT.replace(' ', "_")).into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let mut schema = json_schema!({
+            "type": "object",
+            "properties": {
+                "ref": nullable(generator.subschema_for::<KindedName<S>>()),
+                "pk": {"type": "string", "nullable": true, "pattern": UUID_PATTERN, "description": "authentik primary key (UUID) of the object."}
+            }
+        });
+        let rule = kube::core::Rule::new("has(self.ref) != has(self.pk)")
+            .message("exactly one of ref or pk must be set");
+        let _ = kube::core::validate(&mut schema, rule);
+        schema
+    }
+}
+
+impl<S> TargetRef<S> {
+    pub fn by(&self) -> Option<By> {
+        one_of([
+            self.r#ref
+                .as_ref()
+                .map(|r| By::KindRef(r.kind.clone(), r.name.clone())),
+            self.pk.clone().map(By::Pk),
+        ])
+    }
+}
+
+/// How objects of a target are found by a natural key: a list filter on an endpoint, checked
+/// against a field of each answer (authentik ignores unknown filters).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyLookup {
+    pub endpoint: &'static str,
+    /// The field holding the key in each object.
+    pub field: &'static str,
+    /// The list filter that narrows the list to it (`search` where the endpoint has no
+    /// filter on the field itself).
+    pub param: &'static str,
+    /// An ordering that pages the endpoint stably.
+    pub ordering: &'static str,
+    /// The reference key that names it (`name`, `slug`, `username`).
+    pub by: &'static str,
+}
+
+const fn key_lookup(
+    endpoint: &'static str,
+    field: &'static str,
+    param: &'static str,
+    by: &'static str,
+) -> KeyLookup {
+    KeyLookup {
+        endpoint,
+        field,
+        param,
+        ordering: field,
+        by,
+    }
+}
+
+/// Where stage names are unique: every stage kind.
+pub const STAGE_NAMES: KeyLookup = key_lookup("stages/all/", "name", "name", "name");
+pub const FLOW_SLUGS: KeyLookup = key_lookup("flows/instances/", "slug", "slug", "slug");
+pub const SOURCE_SLUGS: KeyLookup = key_lookup("sources/all/", "slug", "slug", "slug");
+pub const PROMPT_NAMES: KeyLookup = key_lookup("stages/prompt/prompts/", "name", "name", "name");
+pub const GROUP_NAMES: KeyLookup = key_lookup("core/groups/", "name", "name", "name");
+pub const USERNAMES: KeyLookup = key_lookup("core/users/", "username", "username", "username");
+/// `policies/all/` filters by `search` only (on the name, among others).
+pub const POLICY_NAMES: KeyLookup = key_lookup("policies/all/", "name", "search", "name");
+
 /// What authentik object a reference points at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Target {
-    PasswordStage,
-    CaptchaStage,
-    AuthenticatorValidateStage,
-    /// A stage of any kind (what a binding binds); a `ref` names the kind.
+    /// A stage of one registered kind (`kind`, whose objects report `model`): a plain `ref`
+    /// names a resource of that kind, and a `name` must find a stage of it.
+    Stage {
+        kind: &'static str,
+        model: &'static str,
+    },
+    /// A stage of any kind (what a flow-stage binding binds); a `ref` names the kind.
     AnyStage,
+    /// An authenticator setup stage (what an MFA validation stage offers to configure); a
+    /// `ref` names the kind, a `name` may find a setup stage of a kind not managed here.
+    SetupStage,
     Flow,
     Source,
+    Prompt,
+    Group,
+    User,
+    /// A policy of any kind; a `ref` names the kind.
+    Policy,
+    /// What a policy binding binds to: a flow or a flow-stage binding.
+    PolicyTarget,
 }
 
 impl Target {
-    /// `meta_model_name` authentik reports for stages of this kind (None for non-stages).
-    pub fn stage_model(self) -> Option<&'static str> {
-        match self {
-            Target::PasswordStage => Some("authentik_stages_password.passwordstage"),
-            Target::CaptchaStage => Some("authentik_stages_captcha.captchastage"),
-            Target::AuthenticatorValidateStage => {
-                Some("authentik_stages_authenticator_validate.authenticatorvalidatestage")
-            }
-            Target::AnyStage | Target::Flow | Target::Source => None,
-        }
-    }
-
-    /// Whether a name lookup in `stages/all/` may find the target (any stage kind, or the
-    /// one this field needs).
-    pub fn is_stage(self) -> bool {
-        !matches!(self, Target::Flow | Target::Source)
-    }
-
     /// The custom resource kind a plain `ref` names, if we manage that kind.
     pub fn custom_resource_kind(self) -> Option<&'static str> {
         match self {
-            Target::PasswordStage => Some("PasswordStage"),
+            Target::Stage { kind, .. } => Some(kind),
             Target::Flow => Some("Flow"),
+            Target::Prompt => Some("Prompt"),
             _ => None,
         }
     }
+
+    /// Whether a name lookup in `stages/all/` may find the target.
+    pub fn is_stage(self) -> bool {
+        matches!(
+            self,
+            Target::Stage { .. } | Target::AnyStage | Target::SetupStage
+        )
+    }
+
+    /// The `meta_model_name` a looked-up object must report (a stage of one kind).
+    pub fn model(self) -> Option<&'static str> {
+        match self {
+            Target::Stage { model, .. } => Some(model),
+            _ => None,
+        }
+    }
+
+    /// How a natural key finds the target in authentik, if it has one.
+    pub fn lookup(self) -> Option<KeyLookup> {
+        match self {
+            Target::Stage { .. } | Target::AnyStage | Target::SetupStage => Some(STAGE_NAMES),
+            Target::Flow => Some(FLOW_SLUGS),
+            Target::Source => Some(SOURCE_SLUGS),
+            Target::Prompt => Some(PROMPT_NAMES),
+            Target::Group => Some(GROUP_NAMES),
+            Target::User => Some(USERNAMES),
+            Target::Policy => Some(POLICY_NAMES),
+            Target::PolicyTarget => None,
+        }
+    }
+
+    /// The lookup a natural-key reference `by` goes through, and the key's value; `None` when
+    /// `by` is no way to name this target (a slug for a stage).
+    pub fn lookup_of(self, by: &By) -> Option<(KeyLookup, &str)> {
+        let lookup = self.lookup()?;
+        let value = match by {
+            By::Name(v) if lookup.by == "name" => v,
+            By::Slug(v) if lookup.by == "slug" => v,
+            By::Username(v) if lookup.by == "username" => v,
+            _ => return None,
+        };
+        Some((lookup, value))
+    }
+
+    /// What messages call the target.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Target::Stage { .. } | Target::AnyStage => "stage",
+            Target::SetupStage => "setup stage",
+            Target::Flow => "flow",
+            Target::Source => "source",
+            Target::Prompt => "prompt",
+            Target::Group => "group",
+            Target::User => "user",
+            Target::Policy => "policy",
+            Target::PolicyTarget => "flow or flow-stage binding",
+        }
+    }
+
+    /// A resolved pk as authentik's bodies hold it (users have numeric pks).
+    pub fn pk_value(self, pk: &str) -> serde_json::Value {
+        match (self, pk.parse::<i64>()) {
+            (Target::User, Ok(n)) => serde_json::Value::from(n),
+            _ => serde_json::Value::String(pk.to_string()),
+        }
+    }
+
+    /// Every target (for what the export must be able to name).
+    pub const ALL_LOOKUPS: [KeyLookup; 7] = [
+        STAGE_NAMES,
+        FLOW_SLUGS,
+        SOURCE_SLUGS,
+        PROMPT_NAMES,
+        GROUP_NAMES,
+        USERNAMES,
+        POLICY_NAMES,
+    ];
 }
 
 /// One way of pointing at an object, whatever the reference type.
@@ -107,10 +412,12 @@ pub enum By {
     Ref(String),
     /// A custom resource in the same namespace, of the kind given (kind, name).
     KindRef(String, String),
-    /// A stage's name in authentik.
+    /// An object's name in authentik (a stage's, a prompt's, a group's, a policy's).
     Name(String),
     /// A flow's or source's slug.
     Slug(String),
+    /// A user's username.
+    Username(String),
     /// The authentik primary key.
     Pk(String),
 }
@@ -122,12 +429,43 @@ impl std::fmt::Display for By {
             By::KindRef(k, v) => write!(f, "ref {k} {v:?}"),
             By::Name(v) => write!(f, "name {v:?}"),
             By::Slug(v) => write!(f, "slug {v:?}"),
+            By::Username(v) => write!(f, "username {v:?}"),
             By::Pk(v) => write!(f, "pk {v}"),
         }
     }
 }
 
-impl StageRef {
+impl By {
+    /// The reference a spec's one-of object holds (`{ref: name}`, `{ref: {kind, name}}`,
+    /// `{name}`, `{slug}`, `{username}`, `{pk}`); `None` unless exactly one key is set.
+    pub fn from_json(value: &serde_json::Value) -> Option<By> {
+        use serde_json::Value;
+        let obj = value.as_object()?;
+        let text = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_string);
+        let reference = match obj.get("ref") {
+            Some(Value::String(name)) => Some(By::Ref(name.clone())),
+            Some(Value::Object(r)) => {
+                let field = |k: &str| r.get(k).and_then(Value::as_str).map(str::to_string);
+                Some(By::KindRef(field("kind")?, field("name")?))
+            }
+            _ => None,
+        };
+        let pk = match obj.get("pk") {
+            Some(Value::String(pk)) => Some(pk.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        one_of([
+            reference,
+            text("name").map(By::Name),
+            text("slug").map(By::Slug),
+            text("username").map(By::Username),
+            pk.map(By::Pk),
+        ])
+    }
+}
+
+impl NameRef {
     /// The one key set (the CRD guarantees exactly one; a hand-made object may break that).
     pub fn by(&self) -> Option<By> {
         one_of([
@@ -151,6 +489,21 @@ impl FlowRef {
 impl SourceRef {
     pub fn by(&self) -> Option<By> {
         one_of([self.slug.clone().map(By::Slug), self.pk.clone().map(By::Pk)])
+    }
+}
+
+impl GroupRef {
+    pub fn by(&self) -> Option<By> {
+        one_of([self.name.clone().map(By::Name), self.pk.clone().map(By::Pk)])
+    }
+}
+
+impl UserRef {
+    pub fn by(&self) -> Option<By> {
+        one_of([
+            self.username.clone().map(By::Username),
+            self.pk.map(|pk| By::Pk(pk.to_string())),
+        ])
     }
 }
 
@@ -194,5 +547,49 @@ mod tests {
         let r: StageRef = serde_json::from_str(r#"{"ref":"pw"}"#).unwrap();
         assert_eq!(r.r#ref.as_deref(), Some("pw"));
         assert_eq!(serde_json::to_string(&r).unwrap(), r#"{"ref":"pw"}"#);
+    }
+
+    struct Two;
+    impl KindSet for Two {
+        const WHAT: &'static str = "a test kind";
+        fn kinds() -> Vec<&'static str> {
+            vec!["A", "B"]
+        }
+    }
+
+    #[test]
+    fn a_kinded_ref_reads_its_kind_and_its_schema_lists_the_set() {
+        let r: KindedRef<Two> = serde_json::from_str(r#"{"ref":{"kind":"B","name":"x"}}"#).unwrap();
+        assert_eq!(r.by(), Some(By::KindRef("B".into(), "x".into())));
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"ref":{"kind":"B","name":"x"}}"#
+        );
+        let schema = serde_json::to_value(schemars::schema_for!(KindedRef<Two>)).unwrap();
+        assert_eq!(
+            schema.pointer("/properties/ref/properties/kind/enum"),
+            Some(&serde_json::json!(["A", "B"]))
+        );
+        assert!(
+            schema.to_string().contains("x-kubernetes-validations"),
+            "{schema}"
+        );
+    }
+
+    #[test]
+    fn natural_keys_go_through_the_targets_lookup() {
+        let login = By::Slug("login".into());
+        let (l, v) = Target::Flow.lookup_of(&login).unwrap();
+        assert_eq!((l.endpoint, v), ("flows/instances/", "login"));
+        assert!(Target::Flow.lookup_of(&By::Name("login".into())).is_none());
+        let (l, _) = Target::Policy.lookup_of(&By::Name("p".into())).unwrap();
+        assert_eq!((l.endpoint, l.param), ("policies/all/", "search"));
+        assert!(
+            Target::PolicyTarget
+                .lookup_of(&By::Name("x".into()))
+                .is_none()
+        );
+        assert_eq!(Target::User.pk_value("7"), serde_json::json!(7));
+        assert_eq!(Target::Group.pk_value("7"), serde_json::json!("7"));
     }
 }

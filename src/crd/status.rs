@@ -61,6 +61,11 @@ pub struct StageStatus {
     /// not): deleting the stage removes it from each of them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bound_to: Vec<String>,
+    /// For each write-only field (its Secret reference's spec key), a hash of the value last
+    /// sent to authentik: never the value. A Secret whose value hashes differently is sent
+    /// again.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sent_secrets: BTreeMap<String, String>,
 }
 
 impl StageStatus {

@@ -2,10 +2,9 @@
 //! binding has no name in authentik: its key is (flow, stage, order).
 
 use super::flow::PolicyEngineMode;
-use crate::crd::kind::{Kind, RefField};
-use crate::crd::refs::{By, FlowRef, Target, UUID_PATTERN, one_of};
+use crate::crd::kind::{Kind, RefSpec};
+use crate::crd::refs::{By, FlowRef, KindedRef, Target};
 use crate::crd::{Policies, StageStatus};
-use kube::KubeSchema;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -21,48 +20,9 @@ pub enum InvalidResponseAction {
     RestartWithContext,
 }
 
-/// A stage resource of this operator, of any stage kind.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
-pub struct StageResource {
-    /// The stage kind (`PasswordStage`, `IdentificationStage`, ...).
-    #[schemars(schema_with = "stage_kinds")]
-    pub kind: String,
-    /// The resource's name, in the binding's namespace.
-    #[schemars(length(min = 1, max = 253))]
-    pub name: String,
-}
-
-/// The stage a binding binds: a stage resource, an authentik stage's name, or a pk.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
-#[x_kube(validation = Rule::new("[has(self.ref), has(self.name), has(self.pk)].filter(x, x).size() == 1").message("exactly one of ref, name or pk must be set"))]
-pub struct BoundStage {
-    /// A stage resource in the same namespace; resolved through its `status.pk`.
-    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
-    pub r#ref: Option<StageResource>,
-    /// The name of an existing authentik stage, of any kind.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1))]
-    pub name: Option<String>,
-    /// authentik primary key (UUID) of the stage.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = UUID_PATTERN))]
-    pub pk: Option<String>,
-}
-
-impl BoundStage {
-    pub fn by(&self) -> Option<By> {
-        one_of([
-            self.r#ref.clone().map(|r| By::KindRef(r.kind, r.name)),
-            self.name.clone().map(By::Name),
-            self.pk.clone().map(By::Pk),
-        ])
-    }
-}
-
-/// The stage kinds a `ref` may name, from the registry, as the CRD's enum.
-fn stage_kinds(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    schemars::json_schema!({"type": "string", "enum": super::stage_kinds()})
-}
+/// The stage a binding binds: a stage resource (`ref: {kind, name}`), an authentik stage's
+/// name (of any kind), or a pk.
+pub type BoundStage = KindedRef<super::AnyStageKinds>;
 
 /// The desired binding. Fields left out are not managed.
 #[derive(
@@ -122,6 +82,10 @@ impl Kind for FlowStageBinding {
     const RENAMED: &'static [(&'static str, &'static str)] = &[("flow", "target")];
     const SET_FIELDS: &'static [&'static str] = &[];
     const ALWAYS_SEND: &'static [&'static str] = &[];
+    const REFS: &'static [RefSpec] = &[
+        RefSpec::one("flow", Target::Flow),
+        RefSpec::one("stage", Target::AnyStage),
+    ];
 
     fn describe_key(key: &str) -> String {
         let mut parts = key.splitn(3, '/');
@@ -136,12 +100,6 @@ impl Kind for FlowStageBinding {
 
     fn describe_identity(identity: &str) -> String {
         format!("binding of {identity}")
-    }
-
-    fn referenced_kinds() -> Vec<&'static str> {
-        let mut kinds = super::stage_kinds();
-        kinds.push("Flow");
-        kinds
     }
 
     fn policies(&self) -> &Policies {
@@ -174,26 +132,12 @@ impl Kind for FlowStageBinding {
         serde_json::to_value(&self.spec).unwrap_or_default()
     }
 
-    fn references(&self) -> Vec<RefField> {
-        vec![
-            RefField::one("flow", Target::Flow, Some(self.spec.flow.by())),
-            RefField::one("stage", Target::AnyStage, Some(self.spec.stage.by())),
-        ]
-    }
-
     fn status(&self) -> Option<&StageStatus> {
         self.status.as_ref()
     }
 
     fn check_spec(&self) -> Result<(), String> {
-        match &self.spec.stage.r#ref {
-            Some(r) if !super::stage_kinds().contains(&r.kind.as_str()) => Err(format!(
-                "spec.stage.ref.kind: {:?} is not a stage kind of this operator (one of {})",
-                r.kind,
-                super::stage_kinds().join(", ")
-            )),
-            _ => Ok(()),
-        }
+        super::check_ref_kind("stage", Target::AnyStage, self.spec.stage.by())
     }
 }
 

@@ -1,6 +1,6 @@
 //! `Flow`: an authentik flow (`/api/v3/flows/instances/`), identified by its slug.
 
-use crate::crd::kind::{Kind, Lookup, RefField};
+use crate::crd::kind::{Kind, Lookup};
 use crate::crd::{Policies, StageStatus};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -152,10 +152,6 @@ impl Kind for Flow {
 
     fn spec_json(&self) -> serde_json::Value {
         serde_json::to_value(&self.spec).unwrap_or_default()
-    }
-
-    fn references(&self) -> Vec<RefField> {
-        Vec::new()
     }
 
     fn status(&self) -> Option<&StageStatus> {

@@ -1,8 +1,8 @@
 //! `IdentificationStage`: authentik's identification stage (`/api/v3/stages/identification/`).
 
-use crate::crd::kind::{Kind, RefField};
+use crate::crd::kind::{Kind, RefSpec};
 use crate::crd::refs::Target;
-use crate::crd::{FlowRef, Policies, SourceRef, StageCommon, StageRef, StageStatus};
+use crate::crd::{FlowRef, SourceRef, StageCommon, StageRef, StageStatus};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -75,67 +75,15 @@ impl Kind for IdentificationStage {
     // authentik validates an identification write on its body alone: a PATCH without both
     // of these is refused even when the stored stage is valid.
     const ALWAYS_SEND: &'static [&'static str] = &["user_fields", "sources"];
+    const REFS: &'static [RefSpec] = &[
+        RefSpec::one("passwordStage", super::password::AS_TARGET),
+        RefSpec::one("captchaStage", super::captcha::AS_TARGET),
+        RefSpec::one("webauthnStage", super::authenticator_validate::AS_TARGET),
+        RefSpec::one("enrollmentFlow", Target::Flow),
+        RefSpec::one("recoveryFlow", Target::Flow),
+        RefSpec::one("passwordlessFlow", Target::Flow),
+        RefSpec::many("sources", Target::Source),
+    ];
 
-    fn referenced_kinds() -> Vec<&'static str> {
-        vec!["PasswordStage", "Flow"]
-    }
-
-    fn policies(&self) -> &Policies {
-        &self.spec.common.policies
-    }
-
-    fn spec_key(&self) -> Option<&str> {
-        self.spec.common.name.as_deref()
-    }
-
-    fn spec_json(&self) -> serde_json::Value {
-        serde_json::to_value(&self.spec).unwrap_or_default()
-    }
-
-    fn references(&self) -> Vec<RefField> {
-        let s = &self.spec;
-        vec![
-            RefField::one(
-                "passwordStage",
-                Target::PasswordStage,
-                s.password_stage.as_ref().map(StageRef::by),
-            ),
-            RefField::one(
-                "captchaStage",
-                Target::CaptchaStage,
-                s.captcha_stage.as_ref().map(StageRef::by),
-            ),
-            RefField::one(
-                "webauthnStage",
-                Target::AuthenticatorValidateStage,
-                s.webauthn_stage.as_ref().map(StageRef::by),
-            ),
-            RefField::one(
-                "enrollmentFlow",
-                Target::Flow,
-                s.enrollment_flow.as_ref().map(FlowRef::by),
-            ),
-            RefField::one(
-                "recoveryFlow",
-                Target::Flow,
-                s.recovery_flow.as_ref().map(FlowRef::by),
-            ),
-            RefField::one(
-                "passwordlessFlow",
-                Target::Flow,
-                s.passwordless_flow.as_ref().map(FlowRef::by),
-            ),
-            RefField::many(
-                "sources",
-                Target::Source,
-                s.sources
-                    .as_ref()
-                    .map(|v| v.iter().map(SourceRef::by).collect()),
-            ),
-        ]
-    }
-
-    fn status(&self) -> Option<&StageStatus> {
-        self.status.as_ref()
-    }
+    crate::crd::named_kind_methods!();
 }

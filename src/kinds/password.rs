@@ -1,8 +1,8 @@
 //! `PasswordStage`: authentik's password stage (`/api/v3/stages/password/`).
 
-use crate::crd::kind::{Kind, RefField};
+use crate::crd::kind::{Kind, RefSpec};
 use crate::crd::refs::Target;
-use crate::crd::{FlowRef, Policies, StageCommon, StageStatus};
+use crate::crd::{FlowRef, StageCommon, StageStatus};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -47,37 +47,18 @@ crate::crd::stage_spec! {
     }
 }
 
+/// A reference to a password stage.
+pub const AS_TARGET: Target = Target::Stage {
+    kind: "PasswordStage",
+    model: <PasswordStage as Kind>::MODEL,
+};
+
 impl Kind for PasswordStage {
     const ENDPOINT: &'static str = "stages/password/";
     const MODEL: &'static str = "authentik_stages_password.passwordstage";
     const SET_FIELDS: &'static [&'static str] = &["backends"];
     const ALWAYS_SEND: &'static [&'static str] = &[];
+    const REFS: &'static [RefSpec] = &[RefSpec::one("configureFlow", Target::Flow)];
 
-    fn referenced_kinds() -> Vec<&'static str> {
-        vec!["Flow"]
-    }
-
-    fn policies(&self) -> &Policies {
-        &self.spec.common.policies
-    }
-
-    fn spec_key(&self) -> Option<&str> {
-        self.spec.common.name.as_deref()
-    }
-
-    fn spec_json(&self) -> serde_json::Value {
-        serde_json::to_value(&self.spec).unwrap_or_default()
-    }
-
-    fn references(&self) -> Vec<RefField> {
-        vec![RefField::one(
-            "configureFlow",
-            Target::Flow,
-            self.spec.configure_flow.as_ref().map(FlowRef::by),
-        )]
-    }
-
-    fn status(&self) -> Option<&StageStatus> {
-        self.status.as_ref()
-    }
+    crate::crd::named_kind_methods!();
 }

@@ -1,7 +1,7 @@
 //! `UserLoginStage`: authentik's user login stage (`/api/v3/stages/user_login/`).
 
-use crate::crd::kind::{Kind, RefField};
-use crate::crd::{Policies, StageCommon, StageStatus, duration};
+use crate::crd::kind::Kind;
+use crate::crd::{StageCommon, StageStatus, duration};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -65,38 +65,8 @@ impl Kind for UserLoginStage {
     const MODEL: &'static str = "authentik_stages_user_login.userloginstage";
     const SET_FIELDS: &'static [&'static str] = &[];
     const ALWAYS_SEND: &'static [&'static str] = &[];
+    const DURATIONS: &'static [&'static str] =
+        &["sessionDuration", "rememberMeOffset", "rememberDevice"];
 
-    fn policies(&self) -> &Policies {
-        &self.spec.common.policies
-    }
-
-    fn spec_key(&self) -> Option<&str> {
-        self.spec.common.name.as_deref()
-    }
-
-    fn spec_json(&self) -> serde_json::Value {
-        serde_json::to_value(&self.spec).unwrap_or_default()
-    }
-
-    fn references(&self) -> Vec<RefField> {
-        Vec::new()
-    }
-
-    fn status(&self) -> Option<&StageStatus> {
-        self.status.as_ref()
-    }
-
-    fn check_spec(&self) -> Result<(), String> {
-        let s = &self.spec;
-        for (field, value) in [
-            ("sessionDuration", &s.session_duration),
-            ("rememberMeOffset", &s.remember_me_offset),
-            ("rememberDevice", &s.remember_device),
-        ] {
-            if let Some(v) = value {
-                duration::validate(v).map_err(|e| format!("spec.{field}: {e}"))?;
-            }
-        }
-        Ok(())
-    }
+    crate::crd::named_kind_methods!();
 }

@@ -4,6 +4,7 @@
 //! rotation needs no restart) and every resync interval (reachability).
 
 use super::Context;
+use super::keyed_data::{self, KeyProblem, KeyedData};
 use super::kinds::Which;
 use super::kube_ops::apply_status;
 use super::status::{carry_over, cond};
@@ -235,38 +236,6 @@ async fn check<C: ConnectionResource>(
     }
 }
 
-/// Something with string data under keys: Secrets (base64 on the wire) and ConfigMaps.
-trait KeyedData:
-    Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
-    + Clone
-    + Debug
-    + DeserializeOwned
-{
-    const WHAT: &'static str;
-    const PLURAL: &'static str;
-    fn value(&self, key: &str) -> Option<String>;
-}
-
-impl KeyedData for Secret {
-    const WHAT: &'static str = "Secret";
-    const PLURAL: &'static str = "Secrets";
-    fn value(&self, key: &str) -> Option<String> {
-        self.data
-            .as_ref()
-            .and_then(|d| d.get(key))
-            .map(|b| String::from_utf8_lossy(&b.0).into_owned())
-            .or_else(|| self.string_data.as_ref().and_then(|d| d.get(key)).cloned())
-    }
-}
-
-impl KeyedData for ConfigMap {
-    const WHAT: &'static str = "ConfigMap";
-    const PLURAL: &'static str = "ConfigMaps";
-    fn value(&self, key: &str) -> Option<String> {
-        self.data.as_ref().and_then(|d| d.get(key)).cloned()
-    }
-}
-
 async fn read_key<D: KeyedData, C: ConnectionResource>(
     obj: &C,
     r: &KeyRef,
@@ -275,39 +244,13 @@ async fn read_key<D: KeyedData, C: ConnectionResource>(
     let ns = obj
         .source_namespace(r, &ctx.settings.cluster_secret_namespace)
         .map_err(|why| Problem("SecretNotAllowed", format!("{} {why}", D::WHAT)))?;
-    let api: Api<D> = Api::namespaced(ctx.kube.clone(), &ns);
-    let found = api.get_opt(&r.name).await.map_err(|e| {
-        // Forbidden is a standing problem, and the platform team's to solve: say how.
-        if matches!(&e, kube::Error::Api(s) if s.code == 403) {
-            return Problem(
-                "SecretForbidden",
-                format!(
-                    "the operator may not read {} in namespace {ns:?}: grant it there with a RoleBinding to the ClusterRole authentik-operator-secret-reader (the Helm chart: add {ns:?} to connections.secretNamespaces)",
-                    D::PLURAL
-                ),
-            );
-        }
-        // Anything else from the API server may pass.
-        Problem(
-            TRANSIENT,
-            format!("cannot read {} {ns}/{}: {e}", D::WHAT, r.name),
-        )
-    })?;
-    let Some(found) = found else {
-        return Err(Problem(
-            "SecretNotFound",
-            format!("{} {ns}/{} does not exist", D::WHAT, r.name),
-        ));
-    };
-    found
-        .value(&r.key)
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| {
-            Problem(
-                "SecretNotFound",
-                format!("{} {ns}/{} has no key {:?}", D::WHAT, r.name, r.key),
-            )
+    keyed_data::read::<D>(&ctx.kube, &ns, &r.name, &r.key)
+        .await
+        .map_err(|p| match p {
+            KeyProblem::Forbidden(m) => Problem("SecretForbidden", m),
+            KeyProblem::NotFound(m) => Problem("SecretNotFound", m),
+            // Anything else from the API server may pass.
+            KeyProblem::Other(m) => Problem(TRANSIENT, m),
         })
 }
 

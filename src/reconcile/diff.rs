@@ -17,6 +17,10 @@ pub struct Shape {
     pub renamed: &'static [(&'static str, &'static str)],
     /// Body keys changed on a live object only when the resource allows it.
     pub guarded: &'static [&'static str],
+    /// Body keys of which the spec sets exactly one (the others are null).
+    pub one_of: &'static [&'static str],
+    /// Write-only fields (spec key of the Secret reference, body key): never compared.
+    pub secrets: &'static [(&'static str, &'static str)],
 }
 
 pub fn shape<K: Kind>() -> Shape {
@@ -25,6 +29,8 @@ pub fn shape<K: Kind>() -> Shape {
         always_send: K::ALWAYS_SEND,
         renamed: K::RENAMED,
         guarded: K::GUARDED,
+        one_of: K::ONE_OF,
+        secrets: K::SECRETS,
     }
 }
 
@@ -61,6 +67,10 @@ pub fn diff(desired: &Map<String, Value>, remote: &Value, shape: &Shape) -> Diff
     let empty = Map::new();
     let remote = remote.as_object().unwrap_or(&empty);
     for (key, want) in desired {
+        // Write-only: authentik never shows it (see `secrets_to_send`).
+        if shape.secrets.iter().any(|(_, b)| b == key) {
+            continue;
+        }
         let Some(have) = remote.get(key) else {
             out.unsupported.push(shape.spec_field(key));
             continue;
@@ -94,10 +104,46 @@ pub fn diff(desired: &Map<String, Value>, remote: &Value, shape: &Shape) -> Diff
     out
 }
 
-/// Numbers compare by value (authentik may print 5 where we send 5.0, or the reverse).
+/// The write-only fields to send again: those whose value (by its hash, `current`) is not
+/// what status says was last sent (`sent`). Added to `diff`'s patch and shown as drift of
+/// hashes, never values.
+pub fn secrets_to_send(
+    diff: &mut Diff,
+    desired: &Map<String, Value>,
+    shape: &Shape,
+    current: &std::collections::BTreeMap<String, String>,
+    sent: Option<&std::collections::BTreeMap<String, String>>,
+) -> bool {
+    let mut any = false;
+    for (spec_key, body_key) in shape.secrets {
+        let (Some(now), Some(value)) = (current.get(*spec_key), desired.get(*body_key)) else {
+            continue;
+        };
+        let before = sent.and_then(|s| s.get(*spec_key));
+        if before == Some(now) {
+            continue;
+        }
+        diff.patch.insert(body_key.to_string(), value.clone());
+        diff.drift.push(DriftEntry {
+            field: spec_key.to_string(),
+            desired: now.clone(),
+            actual: before
+                .cloned()
+                .unwrap_or_else(|| "(never sent by this resource)".into()),
+        });
+        any = true;
+    }
+    any
+}
+
+/// Numbers compare by value (authentik may print 5 where we send 5.0, or the reverse), and a
+/// number with the text of it (a choice field stores `"6"` where 2023.10 printed `6`).
 fn same_value(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Number(n), Value::String(s)) | (Value::String(s), Value::Number(n)) => {
+            s.parse::<f64>().ok() == n.as_f64()
+        }
         _ => a == b,
     }
 }
@@ -123,6 +169,8 @@ mod tests {
             always_send,
             renamed: &[("flow", "target")],
             guarded: &[],
+            one_of: &[],
+            secrets: &[],
         }
     }
 
@@ -207,6 +255,67 @@ mod tests {
         assert_eq!(
             Value::Object(d.patch),
             json!({"show_matched_user": false, "user_fields": ["email"], "sources": ["s1"]})
+        );
+    }
+
+    #[test]
+    fn write_only_fields_are_never_compared_and_sent_when_their_hash_changes() {
+        const SECRET: Shape = Shape {
+            set_fields: &[],
+            always_send: &[],
+            renamed: &[],
+            guarded: &[],
+            one_of: &[],
+            secrets: &[("passwordSecretRef", "password")],
+        };
+        let desired = map(json!({"name": "mail", "password": "s3cret", "port": 25}));
+        let remote = json!({"name": "mail", "port": 25});
+        let mut d = diff(&desired, &remote, &SECRET);
+        assert!(d.in_sync() && d.unsupported.is_empty(), "{d:?}");
+        let now: std::collections::BTreeMap<String, String> =
+            [("passwordSecretRef".to_string(), "sha256:b".to_string())].into();
+        // Already sent: nothing to do.
+        assert!(!secrets_to_send(
+            &mut d,
+            &desired,
+            &SECRET,
+            &now,
+            Some(&now)
+        ));
+        assert!(d.patch.is_empty());
+        // Changed (or never sent): the value goes into the patch, the hashes into drift.
+        let before = [("passwordSecretRef".to_string(), "sha256:a".to_string())].into();
+        assert!(secrets_to_send(
+            &mut d,
+            &desired,
+            &SECRET,
+            &now,
+            Some(&before)
+        ));
+        assert_eq!(
+            Value::Object(d.patch.clone()),
+            json!({"password": "s3cret"})
+        );
+        assert_eq!(d.drift[0].desired, "sha256:b");
+        assert_eq!(d.drift[0].actual, "sha256:a");
+        assert!(!format!("{:?}", d.drift).contains("s3cret"));
+    }
+
+    #[test]
+    fn a_choice_stored_as_text_matches_its_number() {
+        let d = diff(
+            &map(json!({"digits": "6"})),
+            &json!({"digits": 6}),
+            &sh(&[], &[]),
+        );
+        assert!(d.in_sync());
+        assert!(
+            !diff(
+                &map(json!({"digits": "8"})),
+                &json!({"digits": 6}),
+                &sh(&[], &[])
+            )
+            .in_sync()
         );
     }
 

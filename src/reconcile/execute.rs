@@ -90,6 +90,7 @@ async fn bind<K: Kind>(
         Err(e) => return Report::new(obs, events, Err(e)),
     };
     obs.wrote = true;
+    obs.secrets_sent = K::SECRETS.iter().any(|(_, b)| found.patch.contains_key(*b));
     obs.bound_to = bound_flows::<K>(on.conn, &pk);
     let after = diff(desired, &updated, &shape::<K>());
     if let Some(e) = plan::not_kept(&after) {
@@ -170,7 +171,7 @@ async fn create<K: Kind>(
     }
     obs.name = Some(key.to_string());
     obs.pk_cleared = true;
-    let body = plan::create_body(desired, K::ALWAYS_SEND);
+    let body = plan::create_body(desired, &shape::<K>());
     let created = match conn.client.create(K::ENDPOINT, &body).await {
         Ok(v) => v,
         Err(Error::NameTaken(msg)) => {
@@ -202,6 +203,7 @@ async fn create<K: Kind>(
     obs.bound_to = bound_flows::<K>(conn, &pk);
     obs.pk = Some(pk.clone());
     obs.wrote = true;
+    obs.secrets_sent = true;
     let kept = diff(desired, &created, &shape::<K>());
     obs.unsupported = kept.unsupported.clone();
     let event = if how.recreate {

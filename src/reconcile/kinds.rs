@@ -71,6 +71,13 @@ impl<K: Kind> KindRuntime<K> {
     }
 }
 
+fn synced_reason<K: Kind>(obj: &K) -> Option<&str> {
+    obj.status()
+        .and_then(|s| s.condition("Synced"))
+        .filter(|c| c.status == "False")
+        .map(|c| c.reason.as_str())
+}
+
 fn waiting_on<K: Kind>(obj: &K, connection: &ConnKey) -> bool {
     &ConnKey::of_stage(obj) == connection
         && obj
@@ -97,7 +104,7 @@ impl<K: Kind> KindOps for KindRuntime<K> {
     fn referrers(&self, kind: &str, namespace: &str, name: &str, out: &mut Vec<String>) {
         // Only kinds that may name `kind` are walked: each delete asks, and walking every
         // resource of every kind made deleting thousands quadratic.
-        if !K::referenced_kinds().contains(&kind) {
+        if !crate::kinds::referenced_kinds::<K>().contains(&kind) {
             return;
         }
         for obj in self.caches.state() {
@@ -148,6 +155,12 @@ impl<K: Kind> KindOps for KindRuntime<K> {
                 .await
             {
                 Ok(l) => l,
+                Err(Error::NotFound(_)) => {
+                    if conn.set_supported(K::ENDPOINT, false) {
+                        tracing::info!(kind, connection = %key, endpoint = K::ENDPOINT, "this authentik has no endpoint for the kind (an older release): its resources wait for an upgrade");
+                    }
+                    return;
+                }
                 Err(e) if e.is_outage() => {
                     // Logged once per outage, not per sweep (Context::retry_if_back).
                     tracing::debug!(kind, connection = %key, error = %e, "drift sweep failed; next attempt at the next interval");
@@ -158,12 +171,18 @@ impl<K: Kind> KindOps for KindRuntime<K> {
                     return;
                 }
             };
+            // Served again (an upgrade): the resources that waited for it go now.
+            let served_again = conn.set_supported(K::ENDPOINT, true);
             let changed = snapshot.replace_kept(listed.into_iter().collect(), listed_from);
             self.send_matching(|obj| {
                 let pk = obj.status().and_then(|s| s.pk.as_deref());
                 let gone = pk.is_some_and(|pk| !snapshot.contains(pk));
+                // Write-only values cannot be seen in the list: their Secrets are read
+                // again (a change is sent) every interval, besides the Secret watch.
+                let secrets = !K::SECRETS.is_empty();
+                let waited = served_again && synced_reason(obj) == Some("UnsupportedKind");
                 &ConnKey::of_stage(obj) == key
-                    && (gone || pk.is_some_and(|pk| changed.contains(pk)))
+                    && (gone || secrets || waited || pk.is_some_and(|pk| changed.contains(pk)))
             });
         })
     }

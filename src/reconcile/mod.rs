@@ -8,13 +8,16 @@ pub mod context;
 mod delete;
 pub mod diff;
 mod execute;
+pub mod keyed_data;
 pub mod kinds;
 pub mod kube_ops;
+pub mod legacy;
 pub mod naming;
 pub mod objects;
 pub mod plan;
 mod record;
 pub mod resolve;
+pub mod secrets;
 pub mod status;
 pub mod sync;
 

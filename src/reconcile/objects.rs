@@ -3,7 +3,8 @@
 
 use crate::authentik::wire::pk_of;
 use crate::connections::Connection;
-use crate::crd::kind::{Kind, Lookup, key_query};
+use crate::crd::kind::{Kind, Lookup, key_query, key_text};
+use crate::crd::refs::Target;
 use crate::error::{Error, Result};
 use serde_json::{Map, Value};
 
@@ -27,16 +28,28 @@ pub async fn fetch<K: Kind>(conn: &Connection, pk: &str) -> Result<Option<Value>
 }
 
 /// The objects holding the key `key` (see [`crate::crd::kind::key_text`]), asked of the
-/// endpoint `scope` (the kind's own, or one across kinds whose keys are unique together).
+/// endpoint `scope` (the kind's own, or one across kinds whose keys are unique together),
+/// matched on the whole key: authentik ignores filters it does not have.
 pub async fn find_by_key<K: Kind>(conn: &Connection, scope: &str, key: &str) -> Result<Vec<Value>> {
-    let ordering = if scope == K::ENDPOINT {
-        K::ORDERING
+    let (ordering, query) = if scope == K::ENDPOINT {
+        (K::ORDERING, key_query(K::KEY, K::UNFILTERED_KEY, key))
     } else {
-        "name"
+        // A scope across kinds (`stages/all/`, `policies/all/`) is searched by name, with
+        // the filter that endpoint has.
+        let param = Target::ALL_LOOKUPS
+            .iter()
+            .find(|l| l.endpoint == scope)
+            .map_or("name", |l| l.param);
+        ("name", vec![(param, key.to_string())])
     };
-    conn.client
-        .find_exact(scope, &key_query(K::KEY, key), ordering)
-        .await
+    let found = match conn.client.list_all(scope, &query, ordering).await {
+        Err(Error::NotFound(_)) if scope == K::ENDPOINT => return Err(unsupported::<K>(conn).await),
+        other => other?,
+    };
+    Ok(found
+        .into_iter()
+        .filter(|o| o.as_object().and_then(|m| key_text(K::KEY, m)).as_deref() == Some(key))
+        .collect())
 }
 
 /// One PATCH; `None` when the object is gone.
@@ -86,4 +99,18 @@ async fn path_of<K: Kind>(conn: &Connection, pk: &str) -> Result<Option<String>>
         .and_then(Value::as_str)
         .map(|s| Some(s.to_string()))
         .ok_or_else(|| Error::Protocol(format!("authentik's {} {pk} has no slug", K::NOUN)))
+}
+
+/// The error of a kind this authentik does not serve: its list endpoint answered 404.
+pub async fn unsupported<K: Kind>(conn: &Connection) -> Error {
+    conn.set_supported(K::ENDPOINT, false);
+    let release = match conn.release().await {
+        Ok((y, m)) => format!("authentik {y}.{m}"),
+        Err(_) => "this authentik".to_string(),
+    };
+    Error::UnsupportedKind(format!(
+        "{release} has no {}: {} answers 404 (an older release); the resource waits, and is reconciled once authentik serves it (an upgrade)",
+        crate::crd::kind::kind_name::<K>(),
+        K::ENDPOINT
+    ))
 }

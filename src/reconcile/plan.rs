@@ -2,11 +2,12 @@
 //! resource, the cache and authentik say into [`Facts`], asks [`plan`] what to do, and does
 //! it; deletion asks [`deletion`]. Each is tested below as a behaviour table, with no server.
 
-use super::diff::{Diff, Shape, diff};
+use super::diff::{Diff, Shape, diff, secrets_to_send};
 use crate::crd::kind::ALLOW_GUARDED_ANNOTATION;
 use crate::crd::{AdoptionPolicy, DeletionPolicy, ManagementPolicy, StageStatus};
 use crate::error::Error;
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
 /// What authentik holds for the resource, as far as the sync step looked.
 #[derive(Clone, Debug, PartialEq)]
@@ -64,6 +65,9 @@ pub struct Facts<'a> {
     /// the resource version read is its current one (so no create marker of ours is
     /// missing from it), or authentik just refused our create of that name.
     pub view_confirmed: bool,
+    /// Hashes of the write-only values the spec's Secrets hold now (spec key → hash); the
+    /// values themselves are in `desired`.
+    pub secrets: &'a BTreeMap<String, String>,
 }
 
 /// What to do next: look again, or act.
@@ -198,12 +202,19 @@ fn refuse(error: Error, diff: Option<Diff>) -> Plan {
     Plan::Act(Act::Refuse { error, diff })
 }
 
-fn bind(f: &Facts, pk: &str, diff: Diff, adopted: bool, fresh: bool) -> Plan {
+fn bind(f: &Facts, pk: &str, mut diff: Diff, adopted: bool, fresh: bool) -> Plan {
     let manage = f.management == ManagementPolicy::Manage;
-    let write = manage && !diff.in_sync();
-    if write && let Some(refusal) = guarded(f, &diff) {
+    let drifted = !diff.in_sync();
+    if manage
+        && drifted
+        && let Some(refusal) = guarded(f, &diff)
+    {
         return refuse(refusal, Some(diff));
     }
+    // Write-only values cannot be compared: they are sent when their Secret changed.
+    let sent = f.record.status.map(|s| &s.sent_secrets);
+    let secrets = manage && secrets_to_send(&mut diff, f.desired, &f.shape, f.secrets, sent);
+    let write = manage && (drifted || secrets);
     // A PATCH fills the required lists the spec leaves out with authentik's current value.
     let fills_from_remote = f
         .shape
@@ -215,11 +226,17 @@ fn bind(f: &Facts, pk: &str, diff: Diff, adopted: bool, fresh: bool) -> Plan {
     }
     let observed = f.record.status.and_then(|s| s.observed_generation);
     let ready = f.record.status.is_some_and(StageStatus::is_ready);
+    // A Secret's new value is the user's update, never drift.
+    let how = if drifted {
+        correction(f.generation, observed, ready)
+    } else {
+        Correction::Updated
+    };
     Plan::Act(Act::Bind {
         pk: pk.to_string(),
         adopted,
         diff,
-        write: write.then(|| correction(f.generation, observed, ready)),
+        write: write.then_some(how),
     })
 }
 
@@ -248,12 +265,15 @@ fn guarded(f: &Facts, diff: &Diff) -> Option<Error> {
 
 /// The body of a create: authentik's create needs the body-validated lists even when the
 /// spec leaves one out (an identification stage without `user_fields` fails in the
-/// database), so those go empty.
-pub fn create_body(desired: &Map<String, Value>, always_send: &[&str]) -> Map<String, Value> {
+/// database), so those go empty. Other fields every write carries are left to authentik's
+/// defaults on a create.
+pub fn create_body(desired: &Map<String, Value>, shape: &Shape) -> Map<String, Value> {
     let mut body = desired.clone();
-    for key in always_send {
-        body.entry(key.to_string())
-            .or_insert(Value::Array(Vec::new()));
+    for key in shape.always_send {
+        if shape.set_fields.contains(key) {
+            body.entry(key.to_string())
+                .or_insert(Value::Array(Vec::new()));
+        }
     }
     body
 }

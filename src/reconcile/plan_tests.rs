@@ -8,6 +8,8 @@ const PLAIN: Shape = Shape {
     always_send: &[],
     renamed: &[],
     guarded: &[],
+    one_of: &[],
+    secrets: &[],
 };
 /// A kind whose writes need a list the spec may leave out (like identification stages).
 const NEEDS_LIST: Shape = Shape {
@@ -99,8 +101,11 @@ fn facts<'a>(
         guarded_allowed: false,
         remote,
         view_confirmed: true,
+        secrets: &NO_SECRETS,
     }
 }
+
+static NO_SECRETS: BTreeMap<String, String> = BTreeMap::new();
 
 /// The plan in a few words, for tables.
 fn said(plan: &Plan) -> String {
@@ -381,13 +386,20 @@ fn a_patch_that_fills_required_lists_reads_the_stage_fresh_first() {
 
 #[test]
 fn a_create_sends_required_lists_empty_unless_the_spec_sets_them() {
+    const LISTS: Shape = Shape {
+        set_fields: &["user_fields", "sources"],
+        always_send: &["user_fields", "sources", "check_ip"],
+        ..PLAIN
+    };
     let mut desired = desired();
-    let body = create_body(&desired, &["user_fields", "sources"]);
+    let body = create_body(&desired, &LISTS);
     assert_eq!(body["user_fields"], json!([]));
     assert_eq!(body["sources"], json!([]));
+    // A field every PATCH carries that is no list is left to authentik's default.
+    assert!(!body.contains_key("check_ip"));
     desired.insert("user_fields".into(), json!(["email"]));
     assert_eq!(
-        create_body(&desired, &["user_fields"])["user_fields"],
+        create_body(&desired, &LISTS)["user_fields"],
         json!(["email"])
     );
 }

@@ -4,7 +4,6 @@
 //! request, not 500.
 
 use super::context::Context;
-use crate::authentik::wire::pk_of;
 use crate::connections::{ConnKey, Connection};
 use crate::crd::kind::{Kind, RefField};
 use crate::crd::refs::{By, Target};
@@ -48,8 +47,8 @@ pub async fn resolve<K: Kind>(obj: &K, ctx: &Context, conn: &Connection) -> Resu
                 connection: &connection,
             };
             let pk = resolve_one(&field, by, &at, ctx, conn).await?;
-            out.shown.insert(label, pk.clone());
-            pks.push(Value::String(pk));
+            pks.push(field.target.pk_value(&pk));
+            out.shown.insert(label, pk);
         }
         let value = if field.many {
             Value::Array(pks)
@@ -87,7 +86,7 @@ async fn resolve_one(
             ))),
         },
         By::KindRef(kind, name) => resolve_custom_resource(kind, name, at, ctx),
-        By::Name(_) | By::Slug(_) => {
+        By::Name(_) | By::Slug(_) | By::Username(_) => {
             let key = (field.target, by.clone());
             if let Some(pk) = conn.lookups.get(&key) {
                 return Ok(pk);
@@ -129,51 +128,54 @@ fn resolve_custom_resource(
 }
 
 async fn lookup(target: Target, by: &By, label: &str, conn: &Connection) -> Result<String> {
-    let ak = &conn.client;
-    let (found, what) = match (target, by) {
-        (Target::Flow, By::Slug(slug)) => {
-            (ak.find_by_slug("flows/instances/", slug).await?, "flow")
-        }
-        (Target::Source, By::Slug(slug)) => {
-            (ak.find_by_slug("sources/all/", slug).await?, "source")
-        }
-        (_, By::Name(name)) => {
-            if !target.is_stage() {
-                return Err(Error::InvalidReference(format!(
-                    "spec.{label}: reference by name is only for stages"
-                )));
-            }
-            let found = ak.find_by_name("stages/all/", name).await?;
-            let model = target.stage_model();
-            if let Some(other) = found.iter().find(|o| {
-                model.is_some_and(|m| o.get("meta_model_name").and_then(Value::as_str) != Some(m))
-            }) {
-                let kind = other
-                    .get("verbose_name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("stage of another kind");
-                return Err(Error::InvalidReference(format!(
-                    "spec.{label}: the authentik stage named {name:?} is a {kind}, not the kind this field needs"
-                )));
-            }
-            (found, "stage")
-        }
-        _ => {
-            return Err(Error::InvalidReference(format!(
-                "spec.{label}: unsupported reference form"
-            )));
-        }
+    let Some((lookup, value)) = target.lookup_of(by) else {
+        return Err(Error::InvalidReference(format!(
+            "spec.{label}: {by} is not a way to name a {}",
+            target.noun()
+        )));
     };
+    let found = conn
+        .client
+        .find_exact_by(
+            lookup.endpoint,
+            &[(lookup.param, value.to_string())],
+            lookup.field,
+            value,
+            lookup.ordering,
+        )
+        .await?;
+    let what = target.noun();
+    if let Some(model) = target.model()
+        && let Some(other) = found
+            .iter()
+            .find(|o| o.get("meta_model_name").and_then(Value::as_str) != Some(model))
+    {
+        let kind = other
+            .get("verbose_name")
+            .and_then(Value::as_str)
+            .unwrap_or("stage of another kind");
+        return Err(Error::InvalidReference(format!(
+            "spec.{label}: the authentik {what} named {value:?} is a {kind}, not the kind this field needs"
+        )));
+    }
     match found.as_slice() {
         [] => Err(Error::ReferenceNotFound(format!(
             "spec.{label}: no authentik {what} with {by}"
         ))),
-        [one] => pk_of(one)
-            .map(str::to_string)
+        [one] => pk_text(one)
             .ok_or_else(|| Error::Protocol(format!("authentik {what} with {by} has no pk"))),
         _ => Err(Error::InvalidReference(format!(
             "spec.{label}: {} authentik {what}s match {by}; use pk",
             found.len()
         ))),
+    }
+}
+
+/// An object's pk as text: a UUID, or a user's number.
+pub fn pk_text(obj: &Value) -> Option<String> {
+    match obj.get("pk")? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
     }
 }

@@ -35,6 +35,10 @@ pub struct Observation {
     /// The flows the stage is bound to, when this reconcile read it (see
     /// `StageStatus::bound_to`).
     pub bound_to: Option<Vec<String>>,
+    /// Hashes of the write-only values the spec's Secrets hold now.
+    pub secrets_now: BTreeMap<String, String>,
+    /// A create or PATCH that carried them reached authentik: `secrets_now` is what was sent.
+    pub secrets_sent: bool,
 }
 
 pub const READY: &str = "Ready";
@@ -106,6 +110,11 @@ pub fn next_status(
             .bound_to
             .clone()
             .unwrap_or_else(|| prev.bound_to.clone()),
+        sent_secrets: if obs.secrets_sent {
+            obs.secrets_now.clone()
+        } else {
+            prev.sent_secrets.clone()
+        },
     }
 }
 

@@ -36,11 +36,12 @@ pub async fn sync<K: Kind>(obj: &K, ctx: &Context, conn: &Connection, api: &Api<
         observe,
         ..Default::default()
     };
-    let (desired, shown) = match desire(&on, observe).await {
+    let (desired, shown, secrets) = match desire(&on, observe).await {
         Ok(d) => d,
         Err(e) => return Report::failed(obs, e),
     };
     obs.resolved = shown;
+    obs.secrets_now = secrets;
     let Some(key) = key_text(K::KEY, &desired) else {
         let e = Error::InvalidSpec(format!("the spec sets no {}", K::KEY.join(", ")));
         return Report::failed(obs, e);
@@ -56,7 +57,7 @@ pub async fn sync<K: Kind>(obj: &K, ctx: &Context, conn: &Connection, api: &Api<
         Ok(r) => r,
         Err(e) => return Report::failed(obs, e),
     };
-    let act = match decide(&on, &desired, remote, false).await {
+    let act = match decide(&on, &desired, &obs.secrets_now, remote, false).await {
         Ok(act) => act,
         Err(e) => return Report::failed(obs, e),
     };
@@ -89,20 +90,25 @@ async fn taken_since_listed<K: Kind>(
         }
         Err(e) => return Report::failed(obs, e),
     };
-    match decide(on, desired, holder, true).await {
+    match decide(on, desired, &obs.secrets_now, holder, true).await {
         Ok(act) => execute(on, desired, act, obs).await,
         Err(e) => Report::failed(obs, e),
     }
 }
 
 /// The body the spec asks for, once the spec is valid, its identity is not claimed by
-/// another resource, and its references resolve; with the references as status shows them.
+/// another resource, and its references resolve; with the references as status shows them,
+/// and the hashes of the write-only values it carries (read from their Secrets).
 async fn desire<K: Kind>(
     on: &On<'_, K>,
     observe: bool,
-) -> Result<(Map<String, Value>, BTreeMap<String, String>)> {
+) -> Result<(
+    Map<String, Value>,
+    BTreeMap<String, String>,
+    BTreeMap<String, String>,
+)> {
     let obj = on.obj;
-    obj.check_spec().map_err(Error::InvalidSpec)?;
+    crate::crd::kind::check(obj).map_err(Error::InvalidSpec)?;
     if !observe {
         let me = claim_of(obj);
         let claims = on.ctx.stores.claims_on(&me.authentik_name);
@@ -116,7 +122,18 @@ async fn desire<K: Kind>(
         }
     }
     let resolved = super::resolve::resolve(obj, on.ctx, on.conn).await?;
-    Ok((desired_body(obj, &resolved.body), resolved.shown))
+    let mut body = desired_body(obj, &resolved.body);
+    super::legacy::encode::<K>(&mut body, on.conn).await?;
+    // Observe mode never writes: the Secrets are not read.
+    let secrets = if observe {
+        super::secrets::Secrets::default()
+    } else {
+        super::secrets::read(obj, &on.ctx.kube).await?
+    };
+    for (key, value) in secrets.values {
+        body.insert(key, Value::String(value));
+    }
+    Ok((body, resolved.shown, secrets.hashes))
 }
 
 /// What authentik holds for the resource: the object at its trusted pk (from the sweep's
@@ -175,6 +192,7 @@ async fn by_key<K: Kind>(on: &On<'_, K>, after_vanished: bool) -> Result<Remote>
 async fn decide<K: Kind>(
     on: &On<'_, K>,
     desired: &Map<String, Value>,
+    secrets: &BTreeMap<String, String>,
     mut remote: Remote,
     mut view_confirmed: bool,
 ) -> Result<Act> {
@@ -198,6 +216,7 @@ async fn decide<K: Kind>(
             guarded_allowed,
             remote: &remote,
             view_confirmed,
+            secrets,
         };
         match plan::plan(&facts) {
             Plan::Act(act) => return Ok(act),

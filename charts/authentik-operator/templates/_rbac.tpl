@@ -4,11 +4,11 @@
   # stages are read from the same caches), and add or remove the operator's finalizer, which
   # is a JSON patch (patch). The operator never creates, replaces or deletes them.
   - apiGroups: ["authentik-operator.io"]
-    resources: ["passwordstages", "identificationstages", "userloginstages", "flows", "flowstagebindings"]  # managed kinds
+    resources: ["passwordstages", "identificationstages", "userloginstages", "authenticatorvalidatestages", "authenticatortotpstages", "authenticatorwebauthnstages", "authenticatorstaticstages", "promptstages", "userwritestages", "userlogoutstages", "userdeletestages", "consentstages", "denystages", "invitationstages", "captchastages", "emailstages", "redirectstages", "prompts", "expressionpolicies", "passwordpolicies", "reputationpolicies", "flows", "flowstagebindings", "policybindings"]  # managed kinds
     verbs: ["get", "list", "watch", "patch"]
   # Report the outcome in status: a server-side apply of the status subresource (patch).
   - apiGroups: ["authentik-operator.io"]
-    resources: ["passwordstages/status", "identificationstages/status", "userloginstages/status", "flows/status", "flowstagebindings/status"]  # managed kinds' status
+    resources: ["passwordstages/status", "identificationstages/status", "userloginstages/status", "authenticatorvalidatestages/status", "authenticatortotpstages/status", "authenticatorwebauthnstages/status", "authenticatorstaticstages/status", "promptstages/status", "userwritestages/status", "userlogoutstages/status", "userdeletestages/status", "consentstages/status", "denystages/status", "invitationstages/status", "captchastages/status", "emailstages/status", "redirectstages/status", "prompts/status", "expressionpolicies/status", "passwordpolicies/status", "reputationpolicies/status", "flows/status", "flowstagebindings/status", "policybindings/status"]  # managed kinds' status
     verbs: ["patch"]
   {{- if .Values.connections.enabled }}
   # AuthentikConnections: watched to build a client per authentik (no finalizer).
