@@ -30,8 +30,10 @@ pub enum Command {
     /// 3: exported with warnings (an object left out, a document kubectl apply would refuse,
     /// a value left out of a document); 1: an error, nothing exported.
     Export(Box<crate::cli::ExportArgs>),
-    /// Show what applying manifests would do to authentik, writing nothing (exit code 0: no
-    /// changes, 2: changes, 1: error).
+    /// Show what applying manifests would do to authentik, writing nothing.
+    ///
+    /// Exit code 0: no changes; 2: changes; 1: errors (on stderr; the manifests without
+    /// errors are planned and printed all the same) or authentik could not be read.
     Plan(Box<crate::cli::PlanArgs>),
 }
 

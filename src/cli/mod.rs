@@ -103,13 +103,13 @@ pub struct PlanArgs {
     pub output: Output,
 }
 
-/// Runs `plan`; exit code 0 no changes, 2 changes, 1 error.
+/// Runs `plan`; exit code 0 no changes, 2 changes, 1 errors (the plan of the manifests
+/// without errors is printed all the same).
 pub async fn plan(args: &PlanArgs) -> std::process::ExitCode {
-    let (text, code) = plan::run(args).await;
-    if code == 1 {
-        eprint!("{text}");
-    } else {
-        print!("{text}");
+    let (text, errors, code) = plan::run(args).await;
+    print!("{text}");
+    for e in errors {
+        eprintln!("error: {e}");
     }
     std::process::ExitCode::from(code)
 }
