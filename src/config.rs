@@ -23,9 +23,17 @@ pub enum Command {
     /// Write the CustomResourceDefinitions as YAML, one file per kind.
     Crdgen(CrdgenArgs),
     /// Write authentik's objects of the managed kinds as manifests (adoptable as they are).
+    ///
+    /// An object that cannot be written as a valid resource does not stop the export: it is
+    /// written with the reason in a comment, or left out where no valid document of it is
+    /// possible, with a warning on stderr either way. Exit code 0: everything exported;
+    /// 3: exported with warnings (an object left out, a document kubectl apply would refuse,
+    /// a value left out of a document); 1: an error, nothing exported.
     Export(Box<crate::cli::ExportArgs>),
-    /// Show what applying manifests would do to authentik, writing nothing (exit code 0: no
-    /// changes, 2: changes, 1: error).
+    /// Show what applying manifests would do to authentik, writing nothing.
+    ///
+    /// Exit code 0: no changes; 2: changes; 1: errors (on stderr; the manifests without
+    /// errors are planned and printed all the same) or authentik could not be read.
     Plan(Box<crate::cli::PlanArgs>),
 }
 

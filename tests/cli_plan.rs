@@ -414,3 +414,50 @@ async fn bad_input_is_a_clear_message_and_exit_code_1() {
     );
     let _ = std::fs::remove_dir_all(&s.dir);
 }
+
+#[tokio::test]
+async fn a_manifest_that_cannot_be_planned_is_reported_and_the_others_are_planned() {
+    let s = setup().await;
+    let folder = s.dir.join("mixed");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(
+        folder.join("a-bad.yaml"),
+        format!("{HEAD}\nkind: PasswordStage\nmetadata: {{name: p}}\nspec:\n  backends: [authentik.core.auth.NoSuchBackend]\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        folder.join("b-good.yaml"),
+        format!("{HEAD}\nkind: UserLoginStage\nmetadata: {{name: u}}\nspec: {{sessionDuration: hours=8}}\n"),
+    )
+    .unwrap();
+    let out = s.plan(&["-f", folder.to_str().unwrap()], true).await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("UserLoginStage default/u (stage named \"u\"): create\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("\nPlan: 1 to create; 1 error (on stderr).\n"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.starts_with("error: ")
+            && stderr
+                .contains("a-bad.yaml (document 1): PasswordStage default/p: spec.backends[0]"),
+        "{stderr}"
+    );
+    assert!(
+        !stdout.contains("NoSuchBackend"),
+        "errors go to stderr: {stdout}"
+    );
+    let json = s
+        .plan(&["-f", folder.to_str().unwrap(), "--output", "json"], true)
+        .await;
+    assert_eq!(json.status.code(), Some(1));
+    let doc: Value = serde_json::from_slice(&json.stdout).expect("JSON on stdout");
+    assert_eq!(doc["summary"]["create"], 1, "{doc}");
+    assert_eq!(doc["errors"].as_array().map(Vec::len), Some(1), "{doc}");
+    assert!(s.writes().is_empty());
+    let _ = std::fs::remove_dir_all(&s.dir);
+}

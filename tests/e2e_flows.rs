@@ -426,3 +426,40 @@ async fn a_binding_deleted_in_authentik_is_bound_again() {
         ]
     );
 }
+
+/// The newest releases accept a slug longer than 50 characters (2026.2.2's flows transcript,
+/// step 10), so the CRD does; an older release refuses it with its own 400, shown in the
+/// resource's condition.
+#[tokio::test]
+async fn a_slug_only_older_releases_refuse_is_their_400_not_the_crds() {
+    let slug = format!("a-slug-of-fifty-one-characters-{}", "x".repeat(20));
+    assert_eq!(slug.len(), 51);
+    let flow = json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "Flow",
+        "metadata": {"name": "long"},
+        "spec": {"slug": slug, "name": "Long", "title": "Long", "designation": "authentication"}
+    });
+    let current = Env::started(Profile::Current).await;
+    let applied = current.kubectl(&["apply", "-f", "-"], Some(&flow.to_string()));
+    assert!(
+        applied.status.success(),
+        "the API server accepts it: {}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    let ready = current.wait_for::<Flow>("long", "Ready", is_ready).await;
+    assert_eq!(
+        ready.status.and_then(|s| s.name).as_deref(),
+        Some(slug.as_str())
+    );
+    assert!(current.sim.control().flow(&slug).is_some());
+    drop(current);
+
+    let older = Env::started(Profile::V2024_4).await;
+    older.create::<Flow>(flow).await;
+    let msg = older.wait_synced::<Flow>("long", "AuthentikRejected").await;
+    assert!(
+        msg.contains("Ensure this field has no more than 50 characters."),
+        "{msg}"
+    );
+    assert!(older.sim.control().flow(&slug).is_none());
+}

@@ -2,8 +2,9 @@
 //! Fetching is [`fetch`]; everything after it is the pure [`render`], so the naming, the
 //! order and the reference mapping are tested without a server.
 
+use super::export_checks::{check_as_applied, keep_readable};
 use super::export_options::Options;
-use super::export_output::{Document, stream, write_folder};
+use super::export_output::{Document, LeftOut, Rendered, stream, write_folder};
 use super::names::{distinct, resource_name};
 use super::registry::{KindInfo, kinds};
 use crate::authentik::AuthentikClient;
@@ -140,15 +141,17 @@ fn referenced_pks(all: &[KindInfo], inv: &Inventory) -> BTreeMap<&'static str, V
 }
 
 /// One object on its way to a document.
-struct Entry<'a> {
-    kind: &'a KindInfo,
+pub(super) struct Entry<'a> {
+    pub(super) kind: &'a KindInfo,
     pk: String,
     key: String,
     /// The spec, references still as `{pk}`.
-    spec: Map<String, Value>,
+    pub(super) spec: Map<String, Value>,
     /// Comment lines.
-    notes: Vec<String>,
-    name: String,
+    pub(super) notes: Vec<String>,
+    /// Values authentik holds that the document leaves out because they are refused.
+    pub(super) unmanaged: Vec<String>,
+    pub(super) name: String,
 }
 
 /// Whether a spec property holds references: an object (or a list of objects) in the
@@ -225,85 +228,17 @@ fn spec_of(kind: &KindInfo, body: &Map<String, Value>) -> (Map<String, Value>, V
 }
 
 /// The object's metadata and spec as a whole resource.
-fn resource(kind: &KindInfo, name: &str, ns: Option<&str>, spec: &Map<String, Value>) -> Value {
+pub(super) fn resource(
+    kind: &KindInfo,
+    name: &str,
+    ns: Option<&str>,
+    spec: &Map<String, Value>,
+) -> Value {
     let mut meta = json!({"name": name});
     if let Some(ns) = ns {
         meta["namespace"] = json!(ns);
     }
     json!({"apiVersion": kind.api_version, "kind": kind.kind, "metadata": meta, "spec": spec})
-}
-
-/// Moves spec fields the kind's type refuses (a value from a newer authentik, say) into
-/// comments, one at a time, until the rest reads.
-fn keep_readable(entry: &mut Entry) -> Result<(), String> {
-    let doc = |spec: &Map<String, Value>| resource(entry.kind, "x", None, spec);
-    let Err(first) = (entry.kind.check)(&doc(&entry.spec)) else {
-        return Ok(());
-    };
-    let keys: Vec<String> = entry.spec.keys().cloned().collect();
-    for key in keys {
-        let mut without = entry.spec.clone();
-        let Some(value) = without.remove(&key) else {
-            continue;
-        };
-        if (entry.kind.check)(&doc(&without)).is_ok() {
-            entry.notes.push(format!(
-                "authentik holds a value of {key} this operator does not accept (left out, unmanaged): {value}"
-            ));
-            entry.spec = without;
-            return Ok(());
-        }
-    }
-    Err(format!(
-        "cannot export the {} {}: {first}",
-        entry.kind.kind,
-        (entry.kind.describe_key)(&entry.key)
-    ))
-}
-
-/// Validates the document as the API server will (the CRD's schema and rules): a field
-/// whose value it refuses goes into a comment; what still fails is returned and noted.
-fn check_as_applied(e: &mut Entry, doc: &mut Value, opts: &Options) -> Vec<String> {
-    let errors = super::validate::validate(e.kind, doc).errors;
-    let own_keys: Vec<&str> = e
-        .kind
-        .key
-        .iter()
-        .filter_map(|k| e.kind.spec_key(k))
-        .collect();
-    let mut moved = false;
-    for error in &errors {
-        let Some(rest) = error.strip_prefix("spec.") else {
-            continue;
-        };
-        let field: String = rest
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .collect();
-        if own_keys.contains(&field.as_str()) {
-            continue;
-        }
-        if let Some(value) = e.spec.remove(&field) {
-            e.notes.push(format!(
-                "authentik holds a value of {field} this operator's CRD refuses (left out, unmanaged): {value} ({error})"
-            ));
-            moved = true;
-        }
-    }
-    if moved {
-        *doc = resource(e.kind, &e.name, opts.namespace.as_deref(), &e.spec);
-    }
-    let left = if moved {
-        super::validate::validate(e.kind, doc).errors
-    } else {
-        errors
-    };
-    for problem in &left {
-        e.notes.push(format!(
-            "kubectl apply will refuse this document: {problem}"
-        ));
-    }
-    left
 }
 
 /// How a reference to `pk` is written: `ref` to an exported object of a kind the field may
@@ -322,8 +257,18 @@ fn portable(
         }
         return json!({"ref": {"kind": kind, "name": name}});
     }
+    // A key the reference's own schema refuses (a flow slug no CRD holds) is no way to name
+    // it: the pk is.
+    let fits = |key: &str, by: &str| {
+        by != "slug"
+            || (!key.is_empty()
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+    };
     if let Some(lookup) = target.lookup()
         && let Some(key) = inv.named(lookup, pk)
+        && fits(key, lookup.by)
     {
         return json!({ lookup.by: key });
     }
@@ -344,21 +289,28 @@ fn target_name(pk: &str, inv: &Inventory) -> String {
 }
 
 /// The documents for what `inv` holds, in a stable order: kinds as registered, then by
-/// resource name.
-pub fn render(all: &[KindInfo], inv: &Inventory, opts: &Options) -> Result<Vec<Document>, String> {
+/// resource name; an object no valid document can be written of is left out, with why.
+pub fn render(all: &[KindInfo], inv: &Inventory, opts: &Options) -> Rendered {
     let mut entries: Vec<Entry> = Vec::new();
+    let mut left_out = Vec::new();
     for kind in all.iter().filter(|k| opts.wants(k.kind)) {
         for body in inv.objects.get(kind.kind).into_iter().flatten() {
-            let Some(map) = body.as_object() else {
-                return Err(format!(
-                    "authentik listed a {} that is not an object",
-                    kind.kind
-                ));
-            };
             let pk = pk_of(body).unwrap_or_default().to_string();
-            let key = key_text(kind.key, map).ok_or_else(|| {
-                format!("a {} without {} (pk {pk})", kind.kind, kind.key.join(", "))
-            })?;
+            let Some((map, key)) = body
+                .as_object()
+                .and_then(|map| Some((map, key_text(kind.key, map)?)))
+            else {
+                left_out.push(LeftOut {
+                    kind: kind.kind,
+                    object: format!("pk {pk:?}"),
+                    file: None,
+                    reason: format!(
+                        "authentik listed it without {} (as {body})",
+                        kind.key.join(", ")
+                    ),
+                });
+                continue;
+            };
             let (mut spec, notes) = spec_of(kind, map);
             if let Some(policy) = &opts.deletion_policy {
                 spec.insert("deletionPolicy".into(), json!(policy));
@@ -369,6 +321,7 @@ pub fn render(all: &[KindInfo], inv: &Inventory, opts: &Options) -> Result<Vec<D
                 key,
                 spec,
                 notes,
+                unmanaged: Vec::new(),
                 name: String::new(),
             });
         }
@@ -424,60 +377,100 @@ pub fn render(all: &[KindInfo], inv: &Inventory, opts: &Options) -> Result<Vec<D
             }
         }
     }
-    let exported: BTreeMap<&str, (&str, &str)> = entries
+    // A reference to an object left out must not name its resource: once some are left
+    // out, the documents are written again without them (by slug, name or pk instead).
+    let mut exported: BTreeMap<&str, (&str, &str)> = entries
         .iter()
         .map(|e| (e.pk.as_str(), (e.kind.kind, e.name.as_str())))
         .collect();
-    let mut docs = Vec::new();
-    for mut e in entries.iter().map(Entry::cloned) {
-        keep_readable(&mut e)?;
-        let doc = resource(e.kind, &e.name, opts.namespace.as_deref(), &e.spec);
-        for field in (e.kind.references)(&doc)? {
-            let Some(values) = &field.values else {
-                continue;
-            };
-            let mapped: Vec<Value> = values
-                .iter()
-                .map(|by| match by {
-                    Some(By::Pk(pk)) => portable(field.target, pk, &exported, inv),
-                    _ => Value::Null,
-                })
-                .collect();
-            let value = if field.many {
-                Value::Array(mapped)
-            } else {
-                mapped.into_iter().next().unwrap_or(Value::Null)
-            };
-            e.spec.insert(field.spec_field.to_string(), value);
+    let (mut docs, mut out) = documents(&entries, &exported, inv, opts);
+    while out.iter().any(|(pk, _)| exported.contains_key(pk.as_str())) {
+        for (pk, _) in &out {
+            exported.remove(pk.as_str());
         }
-        let mut doc = resource(e.kind, &e.name, opts.namespace.as_deref(), &e.spec);
-        let problems = check_as_applied(&mut e, &mut doc, opts);
-        (e.kind.check)(&doc).map_err(|err| {
-            format!(
-                "the export of the {} {} does not read back: {err}",
-                e.kind.kind, e.key
-            )
-        })?;
-        let yaml = (e.kind.to_yaml)(&doc)?;
-        let mut text = String::new();
-        for note in &e.notes {
-            text.push_str(&format!("# {note}\n"));
-        }
-        text.push_str(&yaml);
-        if !text.ends_with('\n') {
-            text.push('\n');
-        }
-        docs.push(Document {
-            kind: e.kind.kind,
-            plural: e.kind.plural.clone(),
-            name: e.name.clone(),
-            text,
-            problems,
-        });
+        (docs, out) = documents(&entries, &exported, inv, opts);
     }
+    left_out.extend(out.into_iter().map(|(_, l)| l));
     let order = |d: &Document| all.iter().position(|k| k.kind == d.kind);
     docs.sort_by(|a, b| (order(a), &a.name).cmp(&(order(b), &b.name)));
-    Ok(docs)
+    Rendered { docs, left_out }
+}
+
+/// The documents of `entries`, and the objects left out (by pk).
+fn documents(
+    entries: &[Entry],
+    exported: &BTreeMap<&str, (&str, &str)>,
+    inv: &Inventory,
+    opts: &Options,
+) -> (Vec<Document>, Vec<(String, LeftOut)>) {
+    let mut docs = Vec::new();
+    let mut left_out = Vec::new();
+    for e in entries.iter().map(Entry::cloned) {
+        let (pk, kind, object) = (e.pk.clone(), e.kind.kind, (e.kind.describe_key)(&e.key));
+        let file = format!("{}/{}.yaml", e.kind.plural, e.name);
+        match document(e, exported, inv, opts) {
+            Ok(doc) => docs.push(doc),
+            Err(reason) => left_out.push((
+                pk,
+                LeftOut {
+                    kind,
+                    object,
+                    file: Some(file),
+                    reason,
+                },
+            )),
+        }
+    }
+    (docs, left_out)
+}
+
+/// The document of one named object: its references made portable, checked as it will be
+/// applied. `Err`: why no valid document of it can be written.
+fn document(
+    mut e: Entry,
+    exported: &BTreeMap<&str, (&str, &str)>,
+    inv: &Inventory,
+    opts: &Options,
+) -> Result<Document, String> {
+    keep_readable(&mut e)?;
+    let doc = resource(e.kind, &e.name, opts.namespace.as_deref(), &e.spec);
+    for field in (e.kind.references)(&doc)? {
+        let Some(values) = &field.values else {
+            continue;
+        };
+        let mapped: Vec<Value> = values
+            .iter()
+            .map(|by| match by {
+                Some(By::Pk(pk)) => portable(field.target, pk, exported, inv),
+                _ => Value::Null,
+            })
+            .collect();
+        let value = if field.many {
+            Value::Array(mapped)
+        } else {
+            mapped.into_iter().next().unwrap_or(Value::Null)
+        };
+        e.spec.insert(field.spec_field.to_string(), value);
+    }
+    let mut doc = resource(e.kind, &e.name, opts.namespace.as_deref(), &e.spec);
+    let problems = check_as_applied(&mut e, &mut doc, opts)?;
+    let yaml = (e.kind.to_yaml)(&doc)?;
+    let mut text = String::new();
+    for note in &e.notes {
+        text.push_str(&format!("# {note}\n"));
+    }
+    text.push_str(&yaml);
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    Ok(Document {
+        kind: e.kind.kind,
+        plural: e.kind.plural.clone(),
+        name: e.name.clone(),
+        text,
+        problems,
+        unmanaged: e.unmanaged,
+    })
 }
 
 impl Entry<'_> {
@@ -488,6 +481,7 @@ impl Entry<'_> {
             key: self.key.clone(),
             spec: self.spec.clone(),
             notes: self.notes.clone(),
+            unmanaged: self.unmanaged.clone(),
             name: self.name.clone(),
         }
     }
@@ -517,8 +511,16 @@ impl Entry<'_> {
     }
 }
 
-/// The whole command: fetch, render, write. Returns what to print on stdout.
-pub async fn run(args: &super::ExportArgs) -> Result<Option<String>, String> {
+/// What `export` did: what to print on stdout, and whether everything authentik holds was
+/// exported as valid documents (else each exception was warned about on stderr).
+pub struct Outcome {
+    pub stdout: Option<String>,
+    pub complete: bool,
+}
+
+/// The whole command: fetch, render, write. An error only for what stops the whole export
+/// (authentik unreachable, the token refused, a folder not writable).
+pub async fn run(args: &super::ExportArgs) -> Result<Outcome, String> {
     let all = kinds();
     let opts = Options {
         kinds: args.kind.clone(),
@@ -531,12 +533,13 @@ pub async fn run(args: &super::ExportArgs) -> Result<Option<String>, String> {
     let client = super::connect::client(&args.authentik)?
         .ok_or("export needs --authentik-url (or AUTHENTIK_URL)")?;
     let inv = fetch(&client, &all, &opts).await?;
-    let docs = render(&all, &inv, &opts)?;
-    for d in &docs {
-        for p in &d.problems {
-            eprintln!("warning: {} {}: {p}", d.kind, d.name);
-        }
+    let rendered = render(&all, &inv, &opts);
+    let warnings = rendered.warnings();
+    for w in &warnings {
+        eprintln!("{w}");
     }
+    let complete = warnings.is_empty();
+    let docs = &rendered.docs;
     match &args.out {
         Some(dir) if dir.as_os_str() != "-" => {
             // With name filters, files of objects filtered out stay: they are not stale.
@@ -548,10 +551,21 @@ pub async fn run(args: &super::ExportArgs) -> Result<Option<String>, String> {
                     .map(|k| k.plural.clone())
                     .collect()
             };
-            write_folder(dir, &docs, &prune)?;
-            Ok(None)
+            let keep: Vec<String> = rendered
+                .left_out
+                .iter()
+                .filter_map(|l| l.file.clone())
+                .collect();
+            write_folder(dir, docs, &prune, &keep)?;
+            Ok(Outcome {
+                stdout: None,
+                complete,
+            })
         }
-        _ => Ok(Some(stream(&docs))),
+        _ => Ok(Outcome {
+            stdout: Some(stream(docs)),
+            complete,
+        }),
     }
 }
 

@@ -54,7 +54,7 @@ fn doc<'a>(docs: &'a [Document], kind: &str) -> Vec<&'a Document> {
 
 #[test]
 fn documents_set_what_authentik_holds_adopt_if_matching_and_reference_portably() {
-    let docs = render(&kinds(), &inventory(), &Options::default()).unwrap();
+    let docs = render(&kinds(), &inventory(), &Options::default()).docs;
     let pw = doc(&docs, "PasswordStage")[0];
     assert_eq!(pw.name, resource_name("Login Password"));
     assert!(pw.name.starts_with("login-password-"), "{}", pw.name);
@@ -113,7 +113,7 @@ fn documents_set_what_authentik_holds_adopt_if_matching_and_reference_portably()
 
 #[test]
 fn the_order_is_the_registrys_then_by_name_whatever_authentik_listed() {
-    let docs = render(&kinds(), &inventory(), &Options::default()).unwrap();
+    let docs = render(&kinds(), &inventory(), &Options::default()).docs;
     let kinds_seen: Vec<&str> = docs.iter().map(|d| d.kind).collect();
     assert_eq!(
         kinds_seen,
@@ -130,7 +130,7 @@ fn the_order_is_the_registrys_then_by_name_whatever_authentik_listed() {
         list.reverse();
     }
     assert_eq!(
-        stream(&render(&kinds(), &reversed, &Options::default()).unwrap()),
+        stream(&render(&kinds(), &reversed, &Options::default()).docs),
         stream(&docs)
     );
 }
@@ -142,7 +142,7 @@ fn filters_by_kind_and_name_and_references_fall_back_when_the_target_is_not_expo
         namespace: Some("auth".into()),
         ..Options::default()
     };
-    let docs = render(&kinds(), &inventory(), &opts).unwrap();
+    let docs = render(&kinds(), &inventory(), &opts).docs;
     let id = &doc(&docs, "IdentificationStage")[0].text;
     // The password stage is not exported: by name.
     assert!(
@@ -166,7 +166,7 @@ fn filters_by_kind_and_name_and_references_fall_back_when_the_target_is_not_expo
         name_pattern: Some("m*".into()),
         ..Options::default()
     };
-    let docs = render(&kinds(), &inventory(), &opts).unwrap();
+    let docs = render(&kinds(), &inventory(), &opts).docs;
     let names: Vec<&str> = docs.iter().map(|d| d.name.as_str()).collect();
     assert_eq!(
         names,
@@ -177,7 +177,7 @@ fn filters_by_kind_and_name_and_references_fall_back_when_the_target_is_not_expo
         name_prefix: Some("Login".into()),
         ..Options::default()
     };
-    let docs = render(&kinds(), &inventory(), &opts).unwrap();
+    let docs = render(&kinds(), &inventory(), &opts).docs;
     assert_eq!(docs.len(), 2, "{docs:#?}");
 }
 
@@ -201,7 +201,7 @@ fn a_value_the_crd_refuses_becomes_a_comment() {
         "UserLoginStage",
         vec![json!({"pk": "u1", "name": "login", "network_binding": "bind_everything", "terminate_other_sessions": true})],
     );
-    let docs = render(&kinds(), &inv, &Options::default()).unwrap();
+    let docs = render(&kinds(), &inv, &Options::default()).docs;
     let login = &doc(&docs, "UserLoginStage")[0].text;
     assert!(
         login.contains("# authentik holds a value of networkBinding"),
@@ -239,7 +239,7 @@ fn a_document_the_api_server_would_refuse_says_so() {
         deletion_policy: Some("Orphan".into()),
         ..Options::default()
     };
-    let docs = render(&kinds(), &inv, &opts).unwrap();
+    let docs = render(&kinds(), &inv, &opts).docs;
     let id = doc(&docs, "IdentificationStage")[0];
     assert_eq!(id.problems.len(), 1, "{:?}", id.problems);
     assert!(
@@ -255,6 +255,7 @@ fn a_document_the_api_server_would_refuse_says_so() {
     );
     let pw = doc(&docs, "PasswordStage")[0];
     assert!(pw.problems.is_empty(), "{:?}", pw.problems);
+    assert_eq!(pw.unmanaged.len(), 1, "{:?}", pw.unmanaged);
     assert!(
         pw.text.contains(
             "# authentik holds a value of configureFlow this operator's CRD refuses (left out, unmanaged): {\"pk\":\"not-a-uuid\"} (spec.configureFlow.pk"
@@ -269,4 +270,142 @@ fn a_document_the_api_server_would_refuse_says_so() {
         pw.text
     );
     assert!(pw.text.contains("deletionPolicy: Orphan"), "{}", pw.text);
+}
+
+#[test]
+fn an_object_no_resource_can_hold_is_left_out_and_every_other_one_exported() {
+    let mut inv = inventory();
+    let long = "a".repeat(51);
+    let flow = |pk: &str, slug: Option<&str>| {
+        let mut f = json!({"pk": pk, "name": "F", "title": "T", "designation": "authentication"});
+        if let Some(slug) = slug {
+            f["slug"] = json!(slug);
+        }
+        f
+    };
+    inv.objects.get_mut("Flow").unwrap().extend([
+        // What 2026.2.2 accepts (and 2024.4.4 refuses): a resource holds it.
+        flow("0b7a0c51-0000-4000-8000-0000000000f3", Some(&long)),
+        // A slug no release accepts (made behind the API's back): none can.
+        flow("0b7a0c51-0000-4000-8000-0000000000f4", Some("dotted.slug")),
+        flow("0b7a0c51-0000-4000-8000-0000000000f5", None),
+    ]);
+    // A binding to the flow left out refers to it by pk, and is exported.
+    inv.objects.get_mut("FlowStageBinding").unwrap().push(
+        json!({"pk": "b3", "target": "0b7a0c51-0000-4000-8000-0000000000f4", "stage": PW, "order": 5}),
+    );
+    inv.name(FLOW_SLUGS, "0b7a0c51-0000-4000-8000-0000000000f4", "dotted.slug");
+    let rendered = render(&kinds(), &inv, &Options::default());
+    let flows: Vec<&str> = doc(&rendered.docs, "Flow")
+        .iter()
+        .map(|d| d.name.as_str())
+        .collect();
+    assert_eq!(flows, [long.as_str(), "login"]);
+    let long_doc = doc(&rendered.docs, "Flow")[0];
+    assert!(
+        long_doc.text.contains(&format!("  slug: {long}\n")),
+        "{}",
+        long_doc.text
+    );
+    assert!(long_doc.problems.is_empty() && long_doc.unmanaged.is_empty());
+    // Every other object is exported as without the odd ones.
+    let plain = render(&kinds(), &inventory(), &Options::default());
+    assert!(plain.left_out.is_empty() && plain.warnings().is_empty());
+    assert_eq!(rendered.docs.len(), plain.docs.len() + 2);
+    let binding = doc(&rendered.docs, "FlowStageBinding")
+        .into_iter()
+        .find(|d| d.text.contains("order: 5"))
+        .expect("the binding to the flow left out");
+    assert!(
+        binding
+            .text
+            .contains("flow:\n    pk: 0b7a0c51-0000-4000-8000-0000000000f4\n"),
+        "{}",
+        binding.text
+    );
+    assert!(binding.problems.is_empty(), "{:?}", binding.problems);
+
+    let left: Vec<(&str, &str, Option<&str>)> = rendered
+        .left_out
+        .iter()
+        .map(|l| (l.kind, l.object.as_str(), l.file.as_deref()))
+        .collect();
+    let dotted = format!("flows/{}.yaml", resource_name("dotted.slug"));
+    assert_eq!(
+        left,
+        [
+            ("Flow", "pk \"0b7a0c51-0000-4000-8000-0000000000f5\"", None),
+            (
+                "Flow",
+                "flow with slug \"dotted.slug\"",
+                Some(dotted.as_str())
+            ),
+        ]
+    );
+    // Never exported under another slug (the slug is the flow's identity), nor referred to.
+    let all = stream(&rendered.docs);
+    assert!(!all.contains("slug: dotted"), "{all}");
+    assert!(
+        !all.contains(&format!("ref: {}", resource_name("dotted.slug"))),
+        "{all}"
+    );
+    let warnings = rendered.warnings();
+    assert_eq!(warnings.len(), 2, "{warnings:#?}");
+    assert!(
+        warnings[1].starts_with("warning: Flow flow with slug \"dotted.slug\": left out")
+            && warnings[1].contains("spec.slug"),
+        "{warnings:#?}"
+    );
+    assert!(warnings[0].contains("without slug"), "{warnings:#?}");
+}
+
+#[test]
+fn documents_refused_and_values_left_out_are_warnings() {
+    let mut inv = inventory();
+    inv.objects.insert(
+        "IdentificationStage",
+        vec![json!({"pk": "i1", "name": "empty", "user_fields": [], "sources": []})],
+    );
+    inv.objects.insert(
+        "UserLoginStage",
+        vec![json!({"pk": "u1", "name": "login", "network_binding": "bind_everything"})],
+    );
+    let warnings = render(&kinds(), &inv, &Options::default()).warnings();
+    assert_eq!(warnings.len(), 2, "{warnings:#?}");
+    assert!(
+        warnings[0].starts_with("warning: IdentificationStage empty: kubectl apply will refuse this document: spec: set userFields"),
+        "{warnings:#?}"
+    );
+    assert!(
+        warnings[1].starts_with(
+            "warning: UserLoginStage login: authentik holds a value of networkBinding"
+        ),
+        "{warnings:#?}"
+    );
+}
+
+#[test]
+fn the_file_of_an_object_left_out_is_kept_in_the_folder() {
+    let dir = std::env::temp_dir().join(format!(
+        "ak-export-keep-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let flows = dir.join("flows");
+    std::fs::create_dir_all(&flows).unwrap();
+    for f in ["gone.yaml", "odd.yaml"] {
+        std::fs::write(flows.join(f), "x").unwrap();
+    }
+    let docs = render(&kinds(), &inventory(), &Options::default()).docs;
+    write_folder(&dir, &docs, &["flows".into()], &["flows/odd.yaml".into()]).unwrap();
+    assert!(flows.join("login.yaml").exists());
+    assert!(
+        !flows.join("gone.yaml").exists(),
+        "an object gone from authentik"
+    );
+    assert!(
+        flows.join("odd.yaml").exists(),
+        "an object left out this time"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

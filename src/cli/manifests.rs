@@ -48,11 +48,16 @@ fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     Ok(out)
 }
 
-/// The documents of the files under `paths`, each with where it came from.
-pub fn read(paths: &[PathBuf]) -> Result<Vec<(String, Value)>, Vec<String>> {
+/// The documents of the files under `paths`, each with where it came from, and the files
+/// that could not be read (the others are read all the same).
+pub fn read(paths: &[PathBuf]) -> (Vec<(String, Value)>, Vec<String>) {
     let mut docs = Vec::new();
     let mut errors = Vec::new();
-    for file in files(paths).map_err(|e| vec![e])? {
+    let found = files(paths).unwrap_or_else(|e| {
+        errors.push(e);
+        Vec::new()
+    });
+    for file in found {
         let text = match std::fs::read_to_string(&file) {
             Ok(t) => t,
             Err(e) => {
@@ -71,23 +76,30 @@ pub fn read(paths: &[PathBuf]) -> Result<Vec<(String, Value)>, Vec<String>> {
             Err(e) => errors.push(format!("{}: not valid YAML: {e}", file.display())),
         }
     }
-    if errors.is_empty() {
-        Ok(docs)
-    } else {
-        Err(errors)
-    }
+    (docs, errors)
+}
+
+/// The manifests of a set: the valid ones, and what was wrong with the others.
+#[derive(Default)]
+pub struct Loaded {
+    pub set: Vec<Manifest>,
+    /// What could not be checked (a rule not evaluated, a connection not followed).
+    pub unchecked: Vec<String>,
+    /// One message per problem, with the file, the document and the field.
+    pub errors: Vec<String>,
+    /// The resources whose manifests are invalid, as (kind, namespace, name): a `ref` to one
+    /// is to a broken manifest, not to nothing.
+    pub rejected: Vec<(String, String, String)>,
 }
 
 /// Validates the documents as the API server would and checks the set (known kinds, no
-/// resource twice). Every problem is reported, not only the first.
-pub fn load(
-    all: &[KindInfo],
-    docs: Vec<(String, Value)>,
-    default_namespace: &str,
-) -> Result<(Vec<Manifest>, Vec<String>), Vec<String>> {
+/// resource twice). Every problem is reported, not only the first, and a manifest with
+/// problems does not keep the others from the set.
+pub fn load(all: &[KindInfo], docs: Vec<(String, Value)>, default_namespace: &str) -> Loaded {
     let mut out: Vec<Manifest> = Vec::new();
     let mut errors = Vec::new();
     let mut unchecked = Vec::new();
+    let mut rejected = Vec::new();
     let known: Vec<&str> = all.iter().map(|k| k.kind).collect();
     for (source, mut doc) in docs {
         let text = |k: &str| {
@@ -131,6 +143,7 @@ pub fn load(
         errors.extend(verdict.errors.iter().map(|e| format!("{what}: {e}")));
         unchecked.extend(verdict.unchecked.iter().map(|e| format!("{what}: {e}")));
         if !verdict.errors.is_empty() {
+            rejected.push((kind.kind.to_string(), namespace, name));
             continue;
         }
         if let Some(conn) = doc.pointer("/spec/connectionRef") {
@@ -153,9 +166,10 @@ pub fn load(
             name,
         });
     }
-    if errors.is_empty() {
-        Ok((out, unchecked))
-    } else {
-        Err(errors)
+    Loaded {
+        set: out,
+        unchecked,
+        errors,
+        rejected,
     }
 }

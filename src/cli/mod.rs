@@ -5,6 +5,7 @@
 mod cel;
 pub mod connect;
 pub mod export;
+mod export_checks;
 pub mod export_options;
 pub mod export_output;
 pub mod manifests;
@@ -48,14 +49,25 @@ pub struct ExportArgs {
     pub deletion_policy: String,
 }
 
-/// Runs `export`; the exit code.
+/// `export`'s exit code when it exported, but not everything as authentik holds it: an
+/// object left out, a document the API server or the operator would refuse, or a value left
+/// out of a document (each warned about on stderr). Not 2, which clap uses for bad usage.
+pub const EXPORT_INCOMPLETE: u8 = 3;
+
+/// Runs `export`; the exit code: 0 everything exported, [`EXPORT_INCOMPLETE`] exported with
+/// warnings, 1 nothing exported (an error).
 pub async fn export(args: &ExportArgs) -> std::process::ExitCode {
     match export::run(args).await {
-        Ok(Some(out)) => {
-            print!("{out}");
-            std::process::ExitCode::SUCCESS
+        Ok(outcome) => {
+            if let Some(out) = outcome.stdout {
+                print!("{out}");
+            }
+            if outcome.complete {
+                std::process::ExitCode::SUCCESS
+            } else {
+                std::process::ExitCode::from(EXPORT_INCOMPLETE)
+            }
         }
-        Ok(None) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             std::process::ExitCode::FAILURE
@@ -91,13 +103,13 @@ pub struct PlanArgs {
     pub output: Output,
 }
 
-/// Runs `plan`; exit code 0 no changes, 2 changes, 1 error.
+/// Runs `plan`; exit code 0 no changes, 2 changes, 1 errors (the plan of the manifests
+/// without errors is printed all the same).
 pub async fn plan(args: &PlanArgs) -> std::process::ExitCode {
-    let (text, code) = plan::run(args).await;
-    if code == 1 {
-        eprint!("{text}");
-    } else {
-        print!("{text}");
+    let (text, errors, code) = plan::run(args).await;
+    print!("{text}");
+    for e in errors {
+        eprintln!("error: {e}");
     }
     std::process::ExitCode::from(code)
 }

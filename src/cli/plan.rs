@@ -4,7 +4,7 @@
 //! own [`crate::reconcile::plan::plan`] from [`Facts`] built as the sync step builds them.
 //! Nothing is written anywhere.
 
-use super::manifests::{Manifest, load, read};
+use super::manifests::{Loaded, Manifest, load, read};
 use super::plan_report::{Action, Change, Report, ResourcePlan};
 use super::registry::kinds;
 use crate::authentik::AuthentikClient;
@@ -102,23 +102,24 @@ const AFTER_APPLY: &str = "(known after apply)";
 
 struct Planner<'a> {
     set: &'a [Manifest],
+    /// The resources whose manifests are invalid (kind, namespace, name).
+    rejected: &'a [(String, String, String)],
     snap: Option<&'a Snapshot>,
     applied: bool,
     claims: Vec<Claim>,
-    plans: Vec<Option<ResourcePlan>>,
+    /// Each manifest's plan once decided, or why it could not be.
+    plans: Vec<Option<Result<ResourcePlan, String>>>,
     visiting: Vec<usize>,
     unchecked: Vec<String>,
 }
 
-/// Plans every manifest of `set` against `snap` (none: validate and resolve within the set
-/// only). `applied`: the resources already exist in the cluster and hold the objects with
-/// their keys (a change to manifests applied before), so an object found is theirs rather
-/// than one to adopt. Errors are bad input (a reference to nothing).
-pub fn plan_all(
-    set: &[Manifest],
-    snap: Option<&Snapshot>,
-    applied: bool,
-) -> Result<Report, Vec<String>> {
+/// Plans every manifest of the set against `snap` (none: validate and resolve within the
+/// set only). `applied`: the resources already exist in the cluster and hold the objects
+/// with their keys (a change to manifests applied before), so an object found is theirs
+/// rather than one to adopt. A manifest that cannot be planned (a reference to nothing) is
+/// in the report's errors; the others are planned all the same.
+pub fn plan_all(loaded: &Loaded, snap: Option<&Snapshot>, applied: bool) -> Report {
+    let set = loaded.set.as_slice();
     let claims = set
         .iter()
         .filter_map(|m| {
@@ -129,6 +130,7 @@ pub fn plan_all(
         .collect();
     let mut p = Planner {
         set,
+        rejected: &loaded.rejected,
         snap,
         applied,
         claims,
@@ -136,27 +138,27 @@ pub fn plan_all(
         visiting: Vec::new(),
         unchecked: Vec::new(),
     };
-    let mut errors = Vec::new();
+    let mut errors = loaded.errors.clone();
     for i in 0..set.len() {
         if let Err(e) = p.plan(i) {
             errors.push(e);
         }
     }
-    if !errors.is_empty() {
-        errors.dedup();
-        return Err(errors);
-    }
+    errors.dedup();
     if snap.is_none() {
         p.unchecked.insert(
             0,
             "not compared with authentik (no --authentik-url): names, slugs and pks are not resolved, and creates, updates and adoptions are not known".into(),
         );
     }
-    p.unchecked.dedup();
-    Ok(Report {
-        resources: p.plans.into_iter().flatten().collect(),
-        unchecked: p.unchecked,
-    })
+    let mut unchecked = p.unchecked;
+    unchecked.extend(loaded.unchecked.iter().cloned());
+    unchecked.dedup();
+    Report {
+        resources: p.plans.into_iter().flatten().flatten().collect(),
+        unchecked,
+        errors,
+    }
 }
 
 impl Planner<'_> {
@@ -165,13 +167,22 @@ impl Planner<'_> {
         format!("{}: {} {}/{}", m.source, m.kind.kind, m.namespace, m.name)
     }
 
-    /// The pk a `ref` to manifest `i` resolves to once applied.
-    fn pk_of(&mut self, i: usize) -> Result<String, String> {
-        self.plan(i)?;
-        let planned = self.plans[i].as_ref().expect("planned");
+    /// The pk a `ref` (at `at`) to manifest `i` resolves to once applied.
+    fn pk_of(&mut self, i: usize, at: &str) -> Result<String, String> {
+        if let Err(e) = self.plan(i) {
+            // A manifest that could not be planned has its own error; in a cycle, this is it.
+            let m = &self.set[i];
+            return Err(match self.plans[i] {
+                Some(_) => format!(
+                    "{at}: refers to {} {}/{}, which cannot be planned",
+                    m.kind.kind, m.namespace, m.name
+                ),
+                None => e,
+            });
+        }
+        let planned = self.plans[i].as_ref().and_then(|p| p.as_ref().ok());
         Ok(planned
-            .pk
-            .clone()
+            .and_then(|p| p.pk.clone())
             .unwrap_or_else(|| AFTER_APPLY.to_string()))
     }
 
@@ -200,10 +211,10 @@ impl Planner<'_> {
                                 "{at}: `ref` cannot name this kind of object; use `name` or `pk`"
                             )
                         })?;
-                        self.pk_of(self.find(kind, &m.namespace, name, &at)?)?
+                        self.pk_of(self.find(kind, &m.namespace, name, &at)?, &at)?
                     }
                     By::KindRef(kind, name) => {
-                        self.pk_of(self.find(kind, &m.namespace, name, &at)?)?
+                        self.pk_of(self.find(kind, &m.namespace, name, &at)?, &at)?
                     }
                     By::Name(_) | By::Slug(_) | By::Username(_) => {
                         self.lookup(field.target, &by, &at)?
@@ -222,14 +233,26 @@ impl Planner<'_> {
         Ok((body, shown))
     }
 
-    /// The manifest a `ref` names; a reference to nothing is bad input.
+    /// The manifest a `ref` names; a reference to nothing, or to an invalid manifest, is
+    /// bad input.
     fn find(&self, kind: &str, namespace: &str, name: &str, at: &str) -> Result<usize, String> {
-        self.set
+        let what = format!("{kind} {namespace}/{name}");
+        if let Some(i) = self
+            .set
             .iter()
             .position(|m| m.kind.kind == kind && m.namespace == namespace && m.name == name)
-            .ok_or_else(|| {
-                format!("{at}: refers to {kind} {namespace}/{name}, which is not in the manifests")
-            })
+        {
+            return Ok(i);
+        }
+        let broken = self
+            .rejected
+            .iter()
+            .any(|(k, ns, n)| (k.as_str(), ns.as_str(), n.as_str()) == (kind, namespace, name));
+        Err(if broken {
+            format!("{at}: refers to {what}, whose manifest is invalid")
+        } else {
+            format!("{at}: refers to {what}, which is not in the manifests")
+        })
     }
 
     /// A natural key (a name, a slug, a username), looked up in authentik as the reconciler
@@ -279,8 +302,8 @@ impl Planner<'_> {
     }
 
     fn plan(&mut self, i: usize) -> Result<(), String> {
-        if self.plans[i].is_some() {
-            return Ok(());
+        if let Some(done) = &self.plans[i] {
+            return done.as_ref().map(|_| ()).map_err(String::clone);
         }
         if self.visiting.contains(&i) {
             return Err(format!("{}: its references form a cycle", self.what(i)));
@@ -288,8 +311,8 @@ impl Planner<'_> {
         self.visiting.push(i);
         let result = self.decide(i);
         self.visiting.retain(|v| *v != i);
-        self.plans[i] = Some(result?);
-        Ok(())
+        self.plans[i] = Some(result.clone());
+        result.map(|_| ())
     }
 
     fn decide(&mut self, i: usize) -> Result<ResourcePlan, String> {
@@ -463,45 +486,45 @@ impl Planner<'_> {
     }
 }
 
-/// Runs `plan`: the report and the exit code (0 no changes, 2 changes, 1 error).
-pub async fn run(args: &super::PlanArgs) -> (String, u8) {
+/// Runs `plan`: what to print on stdout (the plan, when there is one), the errors for
+/// stderr, and the exit code: 0 no changes, 2 changes, 1 errors (a manifest that cannot be
+/// planned does not keep the others from being planned and shown) or nothing to compare
+/// with (authentik unreachable, the token refused).
+pub async fn run(args: &super::PlanArgs) -> (String, Vec<String>, u8) {
     let all = kinds();
-    let fail = |errors: Vec<String>| {
-        let text: String = errors.iter().map(|e| format!("error: {e}\n")).collect();
-        (text, 1)
-    };
+    let fail = |errors: Vec<String>| (String::new(), errors, 1);
     if args.file.is_empty() {
         return fail(vec!["plan needs -f <files or folders>".into()]);
     }
-    let docs = match read(&args.file) {
-        Ok(d) => d,
-        Err(e) => return fail(e),
-    };
-    let (set, mut unchecked) = match load(&all, docs, &args.namespace) {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
+    let (docs, unreadable) = read(&args.file);
+    let mut loaded = load(&all, docs, &args.namespace);
+    loaded.errors.splice(0..0, unreadable);
     let client = match super::connect::client(&args.authentik) {
         Ok(c) => c,
         Err(e) => return fail(vec![e]),
     };
     let snap = match &client {
-        Some(c) => match fetch(c, &set).await {
+        Some(c) => match fetch(c, &loaded.set).await {
             Ok(s) => Some(s),
             Err(e) => return fail(vec![e]),
         },
         None => None,
     };
-    let mut report = match plan_all(&set, snap.as_ref(), args.applied) {
-        Ok(r) => r,
-        Err(e) => return fail(e),
+    let report = plan_all(&loaded, snap.as_ref(), args.applied);
+    let text = if report.resources.is_empty() && !report.errors.is_empty() {
+        String::new()
+    } else {
+        match args.output {
+            super::Output::Text => super::plan_output::text(&report),
+            super::Output::Json => super::plan_output::json(&report),
+        }
     };
-    report.unchecked.append(&mut unchecked);
-    let text = match args.output {
-        super::Output::Text => super::plan_output::text(&report),
-        super::Output::Json => super::plan_output::json(&report),
+    let code = match (report.errors.is_empty(), report.has_changes()) {
+        (false, _) => 1,
+        (true, true) => 2,
+        (true, false) => 0,
     };
-    (text, if report.has_changes() { 2 } else { 0 })
+    (text, report.errors, code)
 }
 
 #[cfg(test)]

@@ -110,15 +110,20 @@ pub fn summary(report: &Report) -> String {
             (n > 0).then(|| format!("{n} {label}"))
         })
         .collect();
-    if parts.is_empty() {
-        "Plan: no resources.".into()
+    let planned = if parts.is_empty() {
+        "no resources".to_string()
     } else {
-        format!("Plan: {}.", parts.join(", "))
+        parts.join(", ")
+    };
+    match report.errors.len() {
+        0 => format!("Plan: {planned}."),
+        1 => format!("Plan: {planned}; 1 error (on stderr)."),
+        n => format!("Plan: {planned}; {n} errors (on stderr)."),
     }
 }
 
-/// The plan for CI bots: every resource with its action and changes, the counts, and
-/// whether anything changes.
+/// The plan for CI bots: every resource with its action and changes, the counts, whether
+/// anything changes, and the manifests that could not be planned.
 pub fn json(report: &Report) -> String {
     let mut counts = serde_json::Map::new();
     for r in &report.resources {
@@ -134,6 +139,7 @@ pub fn json(report: &Report) -> String {
         "summary": counts,
         "resources": report.resources,
         "unchecked": report.unchecked,
+        "errors": report.errors,
     });
     let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
     text.push('\n');

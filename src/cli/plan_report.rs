@@ -79,6 +79,9 @@ pub struct Report {
     pub resources: Vec<ResourcePlan>,
     /// What could not be checked (no authentik, rules not evaluated).
     pub unchecked: Vec<String>,
+    /// Why manifests could not be planned (the file, the document, the field); the others
+    /// are planned all the same.
+    pub errors: Vec<String>,
 }
 
 impl Report {

@@ -94,8 +94,11 @@ fn change_set() -> Vec<(String, Value)> {
 }
 
 fn planned(docs: Vec<(String, Value)>, snap: Option<&Snapshot>, applied: bool) -> Report {
-    let (set, _) = load(&kinds(), docs, "ns").unwrap_or_else(|e| panic!("{e:?}"));
-    plan_all(&set, snap, applied).unwrap_or_else(|e| panic!("{e:?}"))
+    let loaded = load(&kinds(), docs, "ns");
+    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+    let report = plan_all(&loaded, snap, applied);
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    report
 }
 
 fn of<'a>(report: &'a Report, name: &str) -> &'a ResourcePlan {
@@ -258,7 +261,7 @@ fn bad_input_is_refused_with_the_place_and_the_reason() {
         )],
         "ns",
     );
-    let e = unknown.err().unwrap();
+    let e = unknown.errors;
     assert!(
         e[0].contains("a.yaml (document 1): unknown kind \"DummyStage\"")
             && e[0].contains("PasswordStage"),
@@ -272,7 +275,7 @@ fn bad_input_is_refused_with_the_place_and_the_reason() {
         )],
         "ns",
     );
-    let e = malformed.err().unwrap();
+    let e = malformed.errors;
     assert!(
         e.iter()
             .any(|m| m.contains("PasswordStage ns/bad: spec.backends[0]")),
@@ -288,9 +291,10 @@ fn bad_input_is_refused_with_the_place_and_the_reason() {
         vec![password("a", json!({})), password("a", json!({}))],
         "ns",
     );
-    assert!(twice.err().unwrap()[0].contains("the same resource as"));
+    assert!(twice.errors[0].contains("the same resource as"));
+    assert_eq!(twice.set.len(), 1, "the first is kept");
 
-    let (set, _) = load(
+    let loaded = load(
         &all,
         vec![(
             "x".into(),
@@ -298,22 +302,20 @@ fn bad_input_is_refused_with_the_place_and_the_reason() {
                "spec": {"userFields": ["email"], "passwordStage": {"ref": "nothing"}}}),
         )],
         "ns",
-    )
-    .unwrap();
-    let e = plan_all(&set, None, false).err().unwrap();
+    );
+    let e = plan_all(&loaded, None, false).errors;
     assert!(
         e[0].contains(
             "spec.passwordStage: refers to PasswordStage ns/nothing, which is not in the manifests"
         ),
         "{e:?}"
     );
-    let (set, _) = load(
+    let loaded = load(
         &all,
         vec![password("p", json!({"configureFlow": {"slug": "missing"}}))],
         "ns",
-    )
-    .unwrap();
-    let e = plan_all(&set, Some(&snapshot()), false).err().unwrap();
+    );
+    let e = plan_all(&loaded, Some(&snapshot()), false).errors;
     assert!(
         e[0].contains("no authentik flow with slug \"missing\""),
         "{e:?}"
@@ -394,4 +396,76 @@ fn a_guarded_change_and_an_observed_object_that_is_missing_are_refused() {
             .contains("Observe mode does not create it"),
         "{gone:?}"
     );
+}
+
+#[test]
+fn a_manifest_that_cannot_be_planned_is_reported_and_the_others_are_planned() {
+    let mut docs = change_set();
+    // Invalid (the CRD refuses the backend), and a manifest that refers to it.
+    docs.push(password("broken", json!({"backends": ["nope"]})));
+    docs.push((
+        "test.yaml (needs broken)".into(),
+        json!({"apiVersion": API, "kind": "IdentificationStage", "metadata": {"name": "needs-broken"},
+               "spec": {"userFields": ["email"], "passwordStage": {"ref": "broken"}}}),
+    ));
+    // A reference to nothing, and one to that manifest.
+    docs.push((
+        "test.yaml (dangling)".into(),
+        json!({"apiVersion": API, "kind": "Flow", "metadata": {"name": "dangling"},
+               "spec": {"name": "D", "title": "D", "designation": "authentication"}}),
+    ));
+    docs.push((
+        "test.yaml (dangling binding)".into(),
+        json!({"apiVersion": API, "kind": "FlowStageBinding", "metadata": {"name": "b"},
+               "spec": {"flow": {"ref": "dangling"}, "stage": {"ref": {"kind": "PasswordStage", "name": "nowhere"}}, "order": 1}}),
+    ));
+    docs.push((
+        "test.yaml (binds needs-broken)".into(),
+        json!({"apiVersion": API, "kind": "FlowStageBinding", "metadata": {"name": "c"},
+               "spec": {"flow": {"ref": "dangling"}, "stage": {"ref": {"kind": "IdentificationStage", "name": "needs-broken"}}, "order": 2}}),
+    ));
+    let loaded = load(&kinds(), docs, "ns");
+    assert_eq!(loaded.errors.len(), 1, "{:?}", loaded.errors);
+    let snap = snapshot();
+    let r = plan_all(&loaded, Some(&snap), false);
+    let planned_alone = planned(change_set(), Some(&snap), false);
+    // Everything the change set plans on its own, plus the valid flow.
+    assert_eq!(
+        r.resources.len(),
+        planned_alone.resources.len() + 1,
+        "{:?}",
+        r.errors
+    );
+    assert_eq!(of(&r, "dangling").action, Action::Create);
+    assert_eq!(r.errors.len(), 4, "{:#?}", r.errors);
+    assert!(
+        r.errors[0].contains("PasswordStage ns/broken: spec.backends[0]"),
+        "{:?}",
+        r.errors
+    );
+    assert!(
+        r.errors[1].contains(
+            "spec.passwordStage: refers to PasswordStage ns/broken, whose manifest is invalid"
+        ),
+        "{:?}",
+        r.errors
+    );
+    assert!(
+        r.errors[2].contains(
+            "spec.stage: refers to PasswordStage ns/nowhere, which is not in the manifests"
+        ),
+        "{:?}",
+        r.errors
+    );
+    assert!(
+        r.errors[3].contains(
+            "spec.stage: refers to IdentificationStage ns/needs-broken, which cannot be planned"
+        ),
+        "{:?}",
+        r.errors
+    );
+    let text = super::super::plan_output::text(&r);
+    assert!(text.contains("; 4 errors (on stderr).\n"), "{text}");
+    let json: Value = serde_json::from_str(&super::super::plan_output::json(&r)).unwrap();
+    assert_eq!(json["errors"].as_array().map(Vec::len), Some(4));
 }

@@ -26,7 +26,6 @@ crate::crd::stage_spec! {
         pub common: StageCommon,
         /// Fields a user can identify with. Order carries no meaning.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schemars(length(max = 3))]
         pub user_fields: Option<Vec<UserField>>,
         /// Password stage shown on the same page (a PasswordStage).
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -54,6 +53,7 @@ crate::crd::stage_spec! {
         pub passwordless_flow: Option<FlowRef>,
         /// Sources offered on this stage. Order carries no meaning.
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        // authentik sets no limit; ours bounds the cost of each source's CEL rule.
         #[schemars(length(max = 64))]
         pub sources: Option<Vec<SourceRef>>,
         /// Show source labels next to their icons.

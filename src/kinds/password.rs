@@ -32,7 +32,9 @@ crate::crd::stage_spec! {
         #[serde(flatten)]
         pub common: StageCommon,
         /// Backends to check the password against. Order carries no meaning.
-        #[schemars(length(min = 1, max = 8))]
+        // authentik refuses an empty list ("This list may not be empty."), which its schema
+        // does not say.
+        #[schemars(length(min = 1))]
         pub backends: Vec<Backend>,
         /// Flow a user is sent to to change their password.
         #[serde(default, skip_serializing_if = "Option::is_none")]
