@@ -294,7 +294,11 @@ fn an_object_no_resource_can_hold_is_left_out_and_every_other_one_exported() {
     inv.objects.get_mut("FlowStageBinding").unwrap().push(
         json!({"pk": "b3", "target": "0b7a0c51-0000-4000-8000-0000000000f4", "stage": PW, "order": 5}),
     );
-    inv.name(FLOW_SLUGS, "0b7a0c51-0000-4000-8000-0000000000f4", "dotted.slug");
+    inv.name(
+        FLOW_SLUGS,
+        "0b7a0c51-0000-4000-8000-0000000000f4",
+        "dotted.slug",
+    );
     let rendered = render(&kinds(), &inv, &Options::default());
     let flows: Vec<&str> = doc(&rendered.docs, "Flow")
         .iter()

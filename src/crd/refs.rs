@@ -91,7 +91,6 @@ pub struct UserRef {
     pub username: Option<String>,
     /// authentik primary key of the user (a number).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0))]
     pub pk: Option<i64>,
 }
 

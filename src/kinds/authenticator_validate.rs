@@ -59,7 +59,6 @@ crate::crd::stage_spec! {
         pub common: StageCommon,
         /// Authenticator classes a user may validate with. Order carries no meaning.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schemars(length(max = 16))]
         pub device_classes: Option<Vec<DeviceClass>>,
         /// What to do with a user who has none (authentik's default: skip).
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -81,11 +80,9 @@ crate::crd::stage_spec! {
         pub webauthn_user_verification: Option<UserVerification>,
         /// WebAuthn device types allowed (pks of authentik's device types; empty: any).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schemars(length(max = 256))]
         pub webauthn_allowed_device_types: Option<Vec<DeviceTypePk>>,
         /// WebAuthn hints for the browser (newer authentik releases).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schemars(length(max = 3))]
         pub webauthn_hints: Option<Vec<WebAuthnHint>>,
     }
 }

@@ -42,11 +42,9 @@ crate::crd::stage_spec! {
         pub resident_key_requirement: Option<UserVerification>,
         /// Hints for the browser (newer authentik releases).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schemars(length(max = 3))]
         pub hints: Option<Vec<WebAuthnHint>>,
         /// Device types allowed (pks of authentik's device types; empty: any).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schemars(length(max = 256))]
         pub device_type_restrictions: Option<Vec<DeviceTypePk>>,
         /// Attempts before the enrolment fails (newer authentik releases; 0: no limit).
         #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -56,8 +56,10 @@ pub fn hold(crd: &Value, api: &Value, at: &str, refs: &RefKeys, out: &mut Vec<Fi
         })
     };
     let crd_type = text(crd, "type");
-    // A reference: an object in the spec, a pk in the body.
-    if crd_type == Some("object") && is_uuid(api) {
+    // A reference: an object in the spec, a pk in the body (a UUID, or a user's number).
+    let numeric_pk = text(api, "type") == Some("integer")
+        && crd.pointer("/properties/pk/type").and_then(Value::as_str) == Some("integer");
+    if crd_type == Some("object") && (is_uuid(api) || numeric_pk) {
         let props = crd.get("properties").and_then(Value::as_object);
         for (key, sub) in props.into_iter().flatten() {
             let at = format!("{at}.{key}");
