@@ -187,8 +187,9 @@ pub fn source(profile: Profile, src: &Source) -> Out {
     }
     pairs.extend([
         ("component".into(), s("")),
-        ("verbose_name".into(), s("Source")),
-        ("verbose_name_plural".into(), s("Sources")),
+        // The base model's verbose names are lower case (the fresh-install dumps).
+        ("verbose_name".into(), s("source")),
+        ("verbose_name_plural".into(), s("sources")),
         ("meta_model_name".into(), s("authentik_core.source")),
         ("policy_engine_mode".into(), s("any")),
         ("user_matching_mode".into(), s("identifier")),
@@ -199,7 +200,7 @@ pub fn source(profile: Profile, src: &Source) -> Out {
         pairs.push(("icon".into(), s("")));
         pairs.push(("icon_url".into(), Out::Null));
         pairs.push(("icon_themed_urls".into(), Out::Null));
-    } else {
+    } else if profile >= Profile::V2024_4 {
         pairs.push(("icon".into(), Out::Null));
     }
     Out::Obj(pairs)
