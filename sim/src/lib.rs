@@ -1,8 +1,10 @@
-//! A stateful simulator of the parts of authentik's REST API the operator uses: the
-//! password, identification and user_login stage endpoints, `/stages/all/`,
-//! `/flows/instances/`, `/flows/bindings/`, `/sources/all/` and `/admin/version/`, behaving like the real server
-//! of a chosen release (see `../shared/reference/`), plus a test-only control interface
-//! under `/_sim/`.
+//! A stateful simulator of the parts of authentik's REST API the operator uses: every stage
+//! kind a fresh install's flows use (and redirect stages), prompts, expression, password,
+//! reputation and event-matcher policies, `/stages/all/`, `/policies/all/`,
+//! `/flows/instances/`, `/flows/bindings/`, `/policies/bindings/`, `/core/groups/`,
+//! `/core/users/`, `/events/events/`, `/sources/all/` and `/admin/version/`, behaving like the
+//! real server of a chosen release (see `../shared/reference/`), plus a test-only control
+//! interface under `/_sim/`.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
