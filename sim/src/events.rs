@@ -17,6 +17,10 @@ use crate::state::{Change, User};
 /// How long authentik keeps an event (`expires`).
 const RETENTION: Duration = Duration::from_secs(365 * 24 * 3600);
 
+/// At most this many events are kept (the oldest go first), so that long benchmark runs
+/// stay bounded; a follower sees this as the log being cleaned.
+pub const EVENT_CAPACITY: usize = 100_000;
+
 /// What the audit middleware knows of the request that made a change.
 #[derive(Debug, Clone)]
 pub struct RequestInfo {
@@ -62,7 +66,7 @@ pub struct Event {
 /// The log and its switches.
 #[derive(Debug, Default)]
 pub struct EventLog {
-    pub events: Vec<Event>,
+    pub events: std::collections::VecDeque<Event>,
     /// When set, new events are dropped.
     pub paused: bool,
     /// When set, `/events/events/` answers 403.
@@ -149,7 +153,10 @@ impl EventLog {
             http.push(("user_agent".into(), Out::Str(req.user_agent.clone())));
             context.push(("http_request".into(), Out::Obj(http)));
             let created = self.now();
-            self.events.push(Event {
+            if self.events.len() >= EVENT_CAPACITY {
+                self.events.pop_front();
+            }
+            self.events.push_back(Event {
                 pk: Uuid::new_v4(),
                 user: user.clone(),
                 username: username.clone(),
