@@ -56,6 +56,7 @@ pub struct Bindings {
     all: Rows,
     by_flow: HashMap<Uuid, Rows>,
     by_stage: HashMap<Uuid, Rows>,
+    by_pbm: HashMap<Uuid, Uuid>,
     seq: u64,
 }
 
@@ -100,15 +101,26 @@ impl Bindings {
             .any(|b| b.data.stage == stage && b.data.order == order && Some(b.pk) != except)
     }
 
+    #[cfg(test)]
     pub fn insert(&mut self, data: BindingData) -> Uuid {
-        let pk = Uuid::new_v4();
+        self.insert_with(Uuid::new_v4(), Uuid::new_v4(), data)
+    }
+
+    /// Insert with given keys (the seed keeps a real install's).
+    pub fn insert_with(&mut self, pk: Uuid, pbm: Uuid, data: BindingData) -> Uuid {
         self.place(Binding {
             pk,
-            pbm: Uuid::new_v4(),
+            pbm,
             data,
             seq: 0,
         });
+        self.by_pbm.insert(pbm, pk);
         pk
+    }
+
+    /// The binding whose policy-binding-model id is `pbm`.
+    pub fn by_pbm(&self, pbm: Uuid) -> Option<&Binding> {
+        self.by_pbm.get(&pbm).and_then(|pk| self.rows.get(pk))
     }
 
     /// Replace a binding's fields; the row moves to the end.
@@ -116,6 +128,7 @@ impl Bindings {
         match self.remove(pk) {
             Some(mut b) => {
                 b.data = data;
+                self.by_pbm.insert(b.pbm, b.pk);
                 self.place(b);
                 true
             }
@@ -140,26 +153,11 @@ impl Bindings {
 
     pub fn remove(&mut self, pk: Uuid) -> Option<Binding> {
         let b = self.rows.remove(&pk)?;
+        self.by_pbm.remove(&b.pbm);
         self.all.remove(&b.seq);
         unindex(&mut self.by_flow, b.data.target, b.seq);
         unindex(&mut self.by_stage, b.data.stage, b.seq);
         Some(b)
-    }
-
-    /// Cascade of a flow's deletion.
-    pub fn remove_flow(&mut self, flow: Uuid) {
-        let pks: Vec<Uuid> = self.of_flow(flow).map(|b| b.pk).collect();
-        pks.into_iter().for_each(|pk| {
-            self.remove(pk);
-        });
-    }
-
-    /// Cascade of a stage's deletion.
-    pub fn remove_stage(&mut self, stage: Uuid) {
-        let pks: Vec<Uuid> = self.of_stage(stage).map(|b| b.pk).collect();
-        pks.into_iter().for_each(|pk| {
-            self.remove(pk);
-        });
     }
 }
 
@@ -193,10 +191,10 @@ mod tests {
         assert_eq!(pks(&mut t.of_stage(s1)), [c, a]);
         assert_eq!(pks(&mut t.iter()), [b, c, a]);
 
-        t.remove_stage(s1);
+        assert!(t.remove(a).is_some() && t.remove(c).is_some());
         assert_eq!(pks(&mut t.iter()), [b]);
         assert_eq!(t.of_flow(f2).count(), 0);
-        t.remove_flow(f1);
+        assert!(t.remove(b).is_some());
         assert_eq!(t.iter().count(), 0);
         assert!(t.by_flow.is_empty() && t.by_stage.is_empty());
         assert!(!t.update(a, BindingData::new(f1, s1, 1)));

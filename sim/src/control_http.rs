@@ -36,6 +36,45 @@ struct NewFlow {
 }
 
 #[derive(Deserialize)]
+struct NewToken {
+    username: String,
+    token: String,
+}
+
+#[derive(Deserialize)]
+struct Switch {
+    #[serde(alias = "recording", alias = "forbidden")]
+    on: bool,
+}
+
+#[derive(Deserialize, Default)]
+struct Expire {
+    /// RFC 3339 (`2026-12-06T00:35:34.269332Z`); absent: every event.
+    before: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ApiCall {
+    method: String,
+    path: String,
+    body: Option<serde_json::Value>,
+    /// Call as this user (default: akadmin).
+    #[serde(rename = "as")]
+    as_user: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct PathOnly {
+    path: String,
+}
+
+#[derive(Deserialize)]
+struct SetFields {
+    pk: String,
+    fields: serde_json::Value,
+}
+
+#[derive(Deserialize)]
 struct NewBinding {
     /// The flow's slug or pk.
     flow: String,
@@ -65,6 +104,14 @@ pub fn router(control: Control) -> Router {
         .route("/_sim/bindings/{pk}", get(binding).delete(delete_binding))
         .route("/_sim/stages/{kind}", get(stages))
         .route("/_sim/stages/all/{pk}", delete(delete_stage))
+        .route("/_sim/tokens", post(add_token))
+        .route("/_sim/events", get(events))
+        .route("/_sim/events/recording", post(event_recording))
+        .route("/_sim/events/forbidden", post(events_forbidden))
+        .route("/_sim/events/expire", post(expire_events))
+        .route("/_sim/api", post(api))
+        .route("/_sim/delete", post(delete_quietly))
+        .route("/_sim/fields", post(set_fields))
         .with_state(control)
 }
 
@@ -223,4 +270,56 @@ async fn delete_binding(State(c): State<Control>, Path(pk): Path<String>) -> Res
 
 async fn delete_stage(State(c): State<Control>, Path(pk): Path<String>) -> Response {
     deleted(c.delete_stage(pk))
+}
+
+async fn add_token(State(c): State<Control>, Json(t): Json<NewToken>) -> Response {
+    let pk = c.add_token(&t.username, &t.token);
+    (StatusCode::CREATED, Json(json!({ "pk": pk }))).into_response()
+}
+
+async fn events(State(c): State<Control>) -> Response {
+    Json(c.events()).into_response()
+}
+
+/// `{"recording": false}` drops new events until `{"recording": true}`.
+async fn event_recording(State(c): State<Control>, Json(s): Json<Switch>) -> StatusCode {
+    c.set_event_recording(s.on);
+    StatusCode::NO_CONTENT
+}
+
+/// `{"forbidden": true}` makes `/events/events/` answer 403.
+async fn events_forbidden(State(c): State<Control>, Json(s): Json<Switch>) -> StatusCode {
+    c.set_events_forbidden(s.on);
+    StatusCode::NO_CONTENT
+}
+
+async fn expire_events(State(c): State<Control>, body: Option<Json<Expire>>) -> Response {
+    let before = body.and_then(|Json(e)| e.before);
+    let before = match before.as_deref().map(crate::events::parse_timestamp) {
+        Some(None) => {
+            let msg = "before must look like 2026-12-06T00:35:34.269332Z";
+            return (StatusCode::BAD_REQUEST, Json(json!({ "detail": msg }))).into_response();
+        }
+        Some(Some(t)) => Some(t),
+        None => None,
+    };
+    let n = c.expire_events(before);
+    Json(json!({ "expired": n })).into_response()
+}
+
+/// An API call in-process, as akadmin or `as` another user: `{"status", "body"}`.
+async fn api(State(c): State<Control>, Json(a): Json<ApiCall>) -> Response {
+    let r = match &a.as_user {
+        Some(u) => c.api_as(u, &a.method, &a.path, a.body),
+        None => c.api(&a.method, &a.path, a.body),
+    };
+    Json(json!({ "status": r.status, "body": r.body })).into_response()
+}
+
+async fn delete_quietly(State(c): State<Control>, Json(p): Json<PathOnly>) -> Response {
+    deleted(c.delete_quietly(&p.path))
+}
+
+async fn set_fields(State(c): State<Control>, Json(f): Json<SetFields>) -> Response {
+    deleted(c.set_fields_quietly(&f.pk, &f.fields))
 }

@@ -62,8 +62,16 @@ impl Reply {
     }
 
     /// A URL no route matches (e.g. a missing trailing slash): GET gets the HTML 404 page,
-    /// any other method the empty 405 of the error page.
+    /// OPTIONS an empty 200 page, any other method the empty 405 of the error page.
     pub fn unrouted(method: &str) -> Reply {
+        if method == "OPTIONS" {
+            // Django's generic view answers OPTIONS itself, with an empty page.
+            return Reply {
+                status: 200,
+                body: ReplyBody::Html(""),
+                headers: Vec::new(),
+            };
+        }
         if method == "GET" || method == "HEAD" {
             Reply {
                 status: 404,

@@ -1,8 +1,10 @@
-//! A stateful simulator of the parts of authentik's REST API the operator uses: the
-//! password, identification and user_login stage endpoints, `/stages/all/`,
-//! `/flows/instances/`, `/flows/bindings/`, `/sources/all/` and `/admin/version/`, behaving like the real server
-//! of a chosen release (see `../shared/reference/`), plus a test-only control interface
-//! under `/_sim/`.
+//! A stateful simulator of the parts of authentik's REST API the operator uses: every stage
+//! kind a fresh install's flows use (and redirect stages), prompts, expression, password,
+//! reputation and event-matcher policies, `/stages/all/`, `/policies/all/`,
+//! `/flows/instances/`, `/flows/bindings/`, `/policies/bindings/`, `/core/groups/`,
+//! `/core/users/`, `/events/events/`, `/sources/all/` and `/admin/version/`, behaving like the
+//! real server of a chosen release (see `../shared/reference/`), plus a test-only control
+//! interface under `/_sim/`.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -20,10 +22,14 @@ mod control;
 mod control_http;
 mod duration;
 mod errors;
+mod events;
+mod expression;
 mod listing;
 mod model;
+mod options;
 mod out;
 mod pagination;
+mod policy_bindings;
 mod profile;
 mod py;
 mod pyjson;
@@ -37,7 +43,7 @@ mod state;
 mod validate;
 
 pub use capacity::Capacity;
-pub use control::{Control, Fault, RecordedRequest};
+pub use control::{ApiReply, Control, Fault, RecordedRequest};
 pub use profile::{Profile, UnknownProfile};
 pub use server::{SimConfig, Simulator};
 pub use uuid::Uuid;

@@ -22,6 +22,8 @@ pub struct ListSpec<'a> {
     pub ordering_fields: Vec<&'a str>,
     /// Used when `ordering` names no valid field; empty means creation order.
     pub default_ordering: &'a [&'a str],
+    /// Appended to every ordering (what breaks ties where a release was seen to).
+    pub tiebreak: &'a [&'a str],
 }
 
 /// Filter, search, order and paginate `items` (given in creation order); `get` reads a
@@ -66,6 +68,29 @@ fn apply_filters<T>(
     let mut errors: Vec<(String, Out)> = Vec::new();
     let mut wanted: Vec<(&'static str, Wanted)> = Vec::new();
     for f in filters {
+        if let FilterTy::M2m(target) = f.ty {
+            let values: Vec<&str> = q.get_all(f.param).filter(|v| !v.is_empty()).collect();
+            if values.is_empty() {
+                continue;
+            }
+            let mut any = Vec::new();
+            for raw in values {
+                match py::parse_uuid(raw) {
+                    Some(pk) if state.exists(target, pk) => {
+                        any.push(Value::String(pk.to_string()));
+                    }
+                    _ => {
+                        let msg = format!(
+                            "Select a valid choice. {raw} is not one of the available choices."
+                        );
+                        errors.push((f.param.to_string(), Out::strings([msg])));
+                        break;
+                    }
+                }
+            }
+            wanted.push((f.param, Wanted::AnyOf(any)));
+            continue;
+        }
         // django-filter ignores empty values.
         let Some(raw) = q.get(f.param).filter(|v| !v.is_empty()) else {
             continue;
@@ -88,6 +113,8 @@ enum Wanted {
     Equals(Value),
     /// An integer field compared with a decimal (Django truncates it).
     Number(f64),
+    /// A list field holding any of these.
+    AnyOf(Vec<Value>),
 }
 
 impl Wanted {
@@ -95,6 +122,10 @@ impl Wanted {
         match self {
             Wanted::Equals(w) => v == w,
             Wanted::Number(n) => v.as_f64() == Some(n.trunc()),
+            Wanted::AnyOf(items) => match v.as_array() {
+                Some(a) => a.iter().any(|x| items.contains(x)),
+                None => items.contains(v),
+            },
         }
     }
 }
@@ -130,6 +161,7 @@ fn parse_filter(
                 ));
             }
         }
+        FilterTy::M2m(_) => return Ok(None),
         FilterTy::Pk | FilterTy::Uuid => match py::parse_uuid(py::strip(raw)) {
             Some(pk) => Wanted::Equals(Value::String(pk.to_string())),
             None => return Err("Enter a valid UUID.".into()),
@@ -291,7 +323,7 @@ fn order<T>(q: &Query, items: &mut Vec<T>, spec: &ListSpec<'_>, get: &impl Fn(&T
         .filter(|t| spec.ordering_fields.contains(&t.trim_start_matches('-')) && !t.is_empty())
         .map(|t| (t.trim_start_matches('-').to_string(), t.starts_with('-')))
         .collect();
-    let terms: Vec<(String, bool)> = if requested.is_empty() {
+    let mut terms: Vec<(String, bool)> = if requested.is_empty() {
         spec.default_ordering
             .iter()
             .map(|f| (f.to_string(), false))
@@ -299,6 +331,11 @@ fn order<T>(q: &Query, items: &mut Vec<T>, spec: &ListSpec<'_>, get: &impl Fn(&T
     } else {
         requested
     };
+    for t in spec.tiebreak {
+        if !terms.iter().any(|(f, _)| f == t) {
+            terms.push((t.to_string(), false));
+        }
+    }
     if terms.is_empty() {
         return;
     }
@@ -408,6 +445,27 @@ pub const SOURCE_FILTERS: &[FilterSpec] = &[
         ty: FilterTy::Pk,
         since: Profile::V2023_10,
     },
+];
+
+/// `PolicyBindingFilter`: `target` takes only policy-binding-model ids.
+pub const POLICY_BINDING_FILTERS: &[FilterSpec] = &[
+    filter("policy", FilterTy::Fk(Target::Policy)),
+    filter("policy__isnull", FilterTy::Bool),
+    filter("target", FilterTy::Fk(Target::Pbm)),
+    filter("target_in", FilterTy::M2m(Target::Pbm)),
+    filter("enabled", FilterTy::Bool),
+    filter("order", FilterTy::Number),
+    filter("timeout", FilterTy::Number),
+];
+pub const GROUP_FILTERS: &[FilterSpec] = &[
+    filter("name", FilterTy::Exact),
+    filter("is_superuser", FilterTy::Bool),
+];
+pub const USER_FILTERS: &[FilterSpec] = &[
+    filter("username", FilterTy::Exact),
+    filter("email", FilterTy::Exact),
+    filter("name", FilterTy::Exact),
+    filter("uuid", FilterTy::Uuid),
 ];
 
 #[cfg(test)]

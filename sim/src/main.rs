@@ -20,10 +20,11 @@ struct Args {
         hide_env_values = true
     )]
     token: String,
-    /// Release to behave like: 2023.10, 2024.4 or current.
+    /// Release to behave like: 2023.10, 2024.4 or current (2026.2.2).
     #[arg(long, env = "AUTHENTIK_SIM_PROFILE", default_value = "current")]
     profile: Profile,
-    /// Start with a fresh install's default stages, flows and source.
+    /// Start with what a fresh install of the release holds (flows, stages, prompts,
+    /// policies, both kinds of bindings, the built-in source).
     #[arg(long, env = "AUTHENTIK_SIM_SEED", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
     seed: bool,
     /// Capacity mode: serve at most this many API requests at once (the rest queue), each

@@ -13,7 +13,7 @@ pub enum Profile {
     V2023_10,
     /// authentik 2024.4.4 (Python 3.12, DRF 3.14).
     V2024_4,
-    /// A current release (2026.x, Python 3.14, DRF 3.17).
+    /// authentik 2026.2.2, the newest release the reference transcripts hold.
     #[default]
     Current,
 }
@@ -52,7 +52,7 @@ impl Profile {
         match self {
             Profile::V2023_10 => "2023.10.7",
             Profile::V2024_4 => "2024.4.4",
-            Profile::Current => "2026.8.1",
+            Profile::Current => "2026.2.2",
         }
     }
 
@@ -107,6 +107,48 @@ impl Profile {
     /// Python 3.13+ reports "Illegal trailing comma before end of object/array".
     pub fn json_trailing_comma_message(self) -> bool {
         self == Profile::Current
+    }
+
+    /// Integer choices (`digits`) render as their text keys from 2024.4 on.
+    pub fn int_choices_as_text(self) -> bool {
+        self >= Profile::V2024_4
+    }
+
+    /// A policy binding's `group_obj` is the partial group serializer on current releases.
+    pub fn partial_group_in_bindings(self) -> bool {
+        self == Profile::Current
+    }
+
+    /// Current releases ask a binding's target which of policy/group/user it supports (the
+    /// message lists them sorted) and fail inside the server when a write has no target.
+    pub fn sorted_binding_kinds(self) -> bool {
+        self == Profile::Current
+    }
+
+    /// Policy bindings list in `(order, pk)` order on current releases, `(target, order)`
+    /// before.
+    pub fn policy_bindings_by_order(self) -> bool {
+        self == Profile::Current
+    }
+
+    /// Model events carry a `diff` of the change (2024.x only).
+    pub fn event_diff(self) -> bool {
+        self == Profile::V2024_4
+    }
+
+    /// 2023.10 records token-authenticated API changes as made by `AnonymousUser`.
+    pub fn events_anonymous(self) -> bool {
+        self == Profile::V2023_10
+    }
+
+    /// Events carry `http_request.request_id` and lists an `autocomplete` schema (2025.x on).
+    pub fn event_request_id(self) -> bool {
+        self == Profile::Current
+    }
+
+    /// Events name the `tenant` (2023.10) or the `brand` (2024.4 on).
+    pub fn event_tenant(self) -> bool {
+        self == Profile::V2023_10
     }
 
     /// Flow slugs were limited to 50 characters up to 2025.10.

@@ -42,6 +42,19 @@ impl Query {
         Query(pairs)
     }
 
+    /// Every value given for `key`, in order (repeated parameters).
+    pub fn get_all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The decoded `(key, value)` pairs, in order.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+
     /// `QueryDict.get`: the last value given for `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0

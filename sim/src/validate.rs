@@ -172,6 +172,75 @@ pub fn int32(v: &Value) -> R<i64> {
     Ok(n as i64)
 }
 
+/// An integer within a model field's bounds (`MinValueValidator`/`MaxValueValidator`).
+pub fn int_in(v: &Value, min: i64, max: i64) -> R<i64> {
+    let n = int32(v)?;
+    if n < min {
+        return Err(FieldErr::msg(format!(
+            "Ensure this value is greater than or equal to {min}."
+        )));
+    }
+    if n > max {
+        return Err(FieldErr::msg(format!(
+            "Ensure this value is less than or equal to {max}."
+        )));
+    }
+    Ok(n)
+}
+
+/// `FloatField`.
+pub fn float(v: &Value) -> R<f64> {
+    let invalid = || FieldErr::msg("A valid number is required.");
+    match v {
+        Value::Null => Err(FieldErr::msg(NULL)),
+        Value::Bool(b) => Ok(if *b { 1.0 } else { 0.0 }),
+        Value::Number(n) => n.as_f64().ok_or_else(invalid),
+        Value::String(s) if s.chars().count() > 1000 => {
+            Err(FieldErr::msg("String value too large."))
+        }
+        Value::String(s) => py::float(s).filter(|f| f.is_finite()).ok_or_else(invalid),
+        _ => Err(invalid()),
+    }
+}
+
+/// A `CharField` that may allow `""` (`blank`) and `null`.
+pub fn text_opt(v: &Value, blank: bool, null: bool) -> R<Value> {
+    if v.is_null() {
+        return if null {
+            Ok(Value::Null)
+        } else {
+            Err(FieldErr::msg(NULL))
+        };
+    }
+    if blank && py::strip(&py::to_str(v)).is_empty() && !matches!(v, Value::Bool(_)) {
+        return Ok(Value::String(String::new()));
+    }
+    text(v, |_| vec![]).map(Value::String)
+}
+
+/// `EmailField`: a `CharField` with Django's `EmailValidator` (approximated: one `@`, a
+/// local part without spaces, a dotted domain of letters, digits and hyphens).
+pub fn email(v: &Value) -> R<String> {
+    let s = char_value(v)?;
+    let valid = s.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && !local.contains(char::is_whitespace)
+            && !domain.contains('@')
+            && domain.contains('.')
+            && domain.split('.').all(|label| {
+                !label.is_empty()
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+            })
+    });
+    if valid {
+        Ok(s)
+    } else {
+        Err(FieldErr::msg("Enter a valid email address."))
+    }
+}
+
 /// `ChoiceField`: the value's `str()` must be one of `choices`.
 pub fn choice<'a>(v: &Value, mut choices: impl Iterator<Item = &'a str>) -> R<String> {
     if v.is_null() {
@@ -222,6 +291,12 @@ pub fn choice_list(v: &Value, choices: &[&str], allow_empty: bool) -> R<Vec<Stri
 
 /// `PrimaryKeyRelatedField.to_internal_value` against `target`'s queryset.
 fn lookup_pk(state: &State, target: Target, v: &Value) -> R<Uuid> {
+    lookup_with(v, |pk| state.exists(target, pk).then_some(pk))
+}
+
+/// A primary-key lookup whose queryset is `found` (which may map the key it is given to
+/// the object's own, as a policy binding's `target` does).
+pub fn lookup_with(v: &Value, found: impl Fn(Uuid) -> Option<Uuid>) -> R<Uuid> {
     let does_not_exist = || {
         FieldErr::msg(format!(
             "Invalid pk \"{}\" - object does not exist.",
@@ -245,11 +320,7 @@ fn lookup_pk(state: &State, target: Target, v: &Value) -> R<Uuid> {
         Value::String(s) => py::parse_uuid(s).ok_or_else(not_uuid)?,
         _ => return Err(not_uuid()),
     };
-    if state.exists(target, pk) {
-        Ok(pk)
-    } else {
-        Err(does_not_exist())
-    }
+    found(pk).ok_or_else(does_not_exist)
 }
 
 /// A nullable foreign key: `null` and `""` clear it.
@@ -271,13 +342,16 @@ pub fn reference(state: &State, target: Target, v: &Value) -> R<Uuid> {
 }
 
 /// `ManyRelatedField`: a list of pks; the first bad item is the error.
-pub fn many_to_many(state: &State, target: Target, v: &Value) -> R<Vec<Uuid>> {
+pub fn many_to_many(state: &State, target: Target, v: &Value, allow_empty: bool) -> R<Vec<Uuid>> {
     let items: Vec<Value> = match v {
         Value::Null => return Err(FieldErr::msg(NULL)),
         Value::Array(items) => items.clone(),
         Value::Object(map) => map.keys().map(|k| Value::String(k.clone())).collect(),
         other => return Err(not_a_list(other)),
     };
+    if !allow_empty && items.is_empty() {
+        return Err(FieldErr::msg("This list may not be empty."));
+    }
     let mut pks: Vec<Uuid> = Vec::with_capacity(items.len());
     for item in &items {
         let pk = lookup_pk(state, target, item)?;
@@ -405,10 +479,13 @@ mod tests {
             ["Incorrect type. Expected pk value, received bool."]
         );
         assert_eq!(
-            msgs(many_to_many(&state, Target::Source, &json!("x"))),
+            msgs(many_to_many(&state, Target::Source, &json!("x"), true)),
             ["Expected a list of items but got type \"str\"."]
         );
-        assert_eq!(many_to_many(&state, Target::Source, &json!([])), Ok(vec![]));
+        assert_eq!(
+            many_to_many(&state, Target::Source, &json!([]), true),
+            Ok(vec![])
+        );
         for empty in [json!(null), json!("")] {
             assert_eq!(msgs(reference(&state, Target::Stage, &empty)), [NULL]);
         }

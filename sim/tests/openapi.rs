@@ -221,7 +221,24 @@ struct Checker {
     spec: Spec,
     checked: usize,
     failures: Vec<String>,
+    /// Fields the schema has that the simulated release does not.
+    newer: &'static [&'static str],
 }
+
+/// Fields of the (development) schema that 2026.2.2 does not have yet: its transcripts show
+/// these objects without them.
+const NEWER_THAN_2026_2: &[&str] = &[
+    "hints",
+    "webauthn_hints",
+    "email_otp_throttling_factor",
+    "sms_otp_throttling_factor",
+    "totp_otp_throttling_factor",
+    "static_otp_throttling_factor",
+    "request_content_type",
+    "query",
+    "expires",
+    "expiring",
+];
 
 impl Checker {
     fn check(&mut self, method: &str, path: &str, r: &Resp) {
@@ -249,9 +266,15 @@ impl Checker {
                 return;
             }
         };
+        let newer: Vec<String> = self
+            .newer
+            .iter()
+            .map(|f| format!("\"{f}\" is a required property"))
+            .collect();
         let errors: Vec<String> = validator
             .iter_errors(&r.json)
-            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .map(|e| e.to_string())
+            .filter(|e| !newer.contains(e))
             .collect();
         if !errors.is_empty() {
             self.failures.push(format!(
@@ -264,7 +287,8 @@ impl Checker {
 
     /// Stage objects list their fields in the schema's order.
     fn check_order(&mut self, model: &str, text: &str) {
-        let want = self.spec.property_order(model);
+        let mut want = self.spec.property_order(model);
+        want.retain(|f| !self.newer.contains(&f.as_str()));
         let got = key_order(text);
         if want.is_empty() || got != want {
             self.failures
@@ -281,6 +305,7 @@ async fn current_profile_matches_the_openapi_schema() {
         spec,
         checked: 0,
         failures: Vec::new(),
+        newer: &[],
     };
     let source = api.sim.control().create_source("Corp", "corp").to_string();
 
@@ -485,5 +510,160 @@ fn strict_schemas_catch_extra_and_missing_fields() {
             .last()
             .map(String::as_str),
         Some("remember_device")
+    );
+}
+
+/// Every kind of the tables, policy bindings, groups, users and events, on `current`, against
+/// the schema. The schema is a development version newer than 2026.2.2: what it adds since
+/// (and 2026.2.2 does not have) is listed in `NEWER_THAN_2026_2`.
+#[tokio::test]
+async fn every_kind_matches_the_openapi_schema() {
+    let Some(spec) = load() else { return };
+    let api = Api::start(Profile::Current, true).await;
+    let mut c = Checker {
+        spec,
+        checked: 0,
+        failures: Vec::new(),
+        newer: NEWER_THAN_2026_2,
+    };
+    let flow = api
+        .get("/flows/instances/default-password-change/")
+        .await
+        .json["pk"]
+        .clone();
+    let prompt = api.get("/stages/prompt/prompts/").await.json["results"][0]["pk"].clone();
+    let bodies: Vec<(&str, &str, Value)> = vec![
+        (
+            "stages/authenticator/totp",
+            "AuthenticatorTOTPStage",
+            json!({"name": "k1", "digits": 6}),
+        ),
+        (
+            "stages/authenticator/webauthn",
+            "AuthenticatorWebAuthnStage",
+            json!({"name": "k2"}),
+        ),
+        (
+            "stages/authenticator/static",
+            "AuthenticatorStaticStage",
+            json!({"name": "k3"}),
+        ),
+        (
+            "stages/authenticator/validate",
+            "AuthenticatorValidateStage",
+            json!({"name": "k4"}),
+        ),
+        ("stages/consent", "ConsentStage", json!({"name": "k5"})),
+        ("stages/deny", "DenyStage", json!({"name": "k6"})),
+        ("stages/dummy", "DummyStage", json!({"name": "k7"})),
+        ("stages/email", "EmailStage", json!({"name": "k8"})),
+        (
+            "stages/prompt/stages",
+            "PromptStage",
+            json!({"name": "k9", "fields": [prompt]}),
+        ),
+        (
+            "stages/user_write",
+            "UserWriteStage",
+            json!({"name": "k10"}),
+        ),
+        (
+            "stages/user_logout",
+            "UserLogoutStage",
+            json!({"name": "k11"}),
+        ),
+        (
+            "stages/user_delete",
+            "UserDeleteStage",
+            json!({"name": "k12"}),
+        ),
+        (
+            "stages/captcha",
+            "CaptchaStage",
+            json!({"name": "k13", "public_key": "a", "private_key": "b"}),
+        ),
+        (
+            "stages/invitation/stages",
+            "InvitationStage",
+            json!({"name": "k14"}),
+        ),
+        (
+            "stages/redirect",
+            "RedirectStage",
+            json!({"name": "k15", "mode": "flow", "target_flow": flow}),
+        ),
+        (
+            "stages/prompt/prompts",
+            "Prompt",
+            json!({"name": "k16", "field_key": "f", "label": "l", "type": "text"}),
+        ),
+        (
+            "policies/expression",
+            "ExpressionPolicy",
+            json!({"name": "k17", "expression": "return True"}),
+        ),
+        (
+            "policies/password",
+            "PasswordPolicy",
+            json!({"name": "k18"}),
+        ),
+        (
+            "policies/reputation",
+            "ReputationPolicy",
+            json!({"name": "k19", "check_ip": true}),
+        ),
+        (
+            "policies/event_matcher",
+            "EventMatcherPolicy",
+            json!({"name": "k20"}),
+        ),
+    ];
+    let mut policy = Value::Null;
+    for (path, model, body) in bodies {
+        let list = format!("/{path}/");
+        let r = api.get(&list).await;
+        c.check("GET", &list, &r);
+        let r = api.post(&list, body).await;
+        c.check("POST", &list, &r);
+        c.check_order(model, &r.text);
+        let pk = r.json["pk"].as_str().unwrap_or_default().to_string();
+        if path == "policies/expression" {
+            policy = r.json["pk"].clone();
+        }
+        for p in [format!("{list}{pk}/"), format!("{list}{pk}/used_by/")] {
+            let r = api.get(&p).await;
+            c.check("GET", &p, &r);
+        }
+        let r = api.patch(&format!("{list}{pk}/"), json!({})).await;
+        c.check("PATCH", &format!("{list}{pk}/"), &r);
+    }
+    let r = api.get("/policies/all/").await;
+    c.check("GET", "/policies/all/", &r);
+    let group = api.post("/core/groups/", json!({"name": "g"})).await;
+    c.check("POST", "/core/groups/", &group);
+    let r = api
+        .post(
+            "/policies/bindings/",
+            json!({"policy": policy, "target": flow, "order": 0}),
+        )
+        .await;
+    c.check("POST", "/policies/bindings/", &r);
+    c.check_order("PolicyBinding", &r.text);
+    for p in [
+        "/policies/bindings/",
+        "/core/groups/",
+        "/core/users/",
+        "/events/events/",
+    ] {
+        let r = api.get(p).await;
+        c.check("GET", p, &r);
+    }
+    assert!(c.checked > 90, "checked only {}", c.checked);
+    assert!(
+        c.failures.is_empty(),
+        "{} of {} answers differ from the schema:\n{}",
+        c.failures.len(),
+        c.checked,
+        c.failures.join("\n")
     );
 }

@@ -4,12 +4,11 @@
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::stages::write_error;
+use super::objects::write_error;
 use super::{Ctx, not_found};
 use crate::bindings::Binding;
 use crate::errors::Reply;
 use crate::listing::{self, BINDING_FILTERS, ListSpec};
-use crate::out::Out;
 use crate::py;
 use crate::render::{self, StageClass};
 use crate::serializers::{self, Mode};
@@ -71,6 +70,7 @@ pub(super) fn list(ctx: &Ctx<'_>) -> Reply {
         search_fields: &["stage__name"],
         ordering_fields: vec!["order", "stage__name"],
         default_ordering: &["order"],
+        tiebreak: &[],
     };
     let state_ref: &State = &state;
     listing::list(
@@ -90,12 +90,12 @@ pub(super) fn create(ctx: &Ctx<'_>) -> Reply {
         Ok(d) => d,
         Err(r) => return r,
     };
-    let mut state = ctx.control.write();
+    let mut state = ctx.write();
     let write = match serializers::binding(&state, ctx.profile, &data, Mode::Create, None) {
         Ok(w) => w,
         Err(e) => return write_error(e),
     };
-    let pk = state.bindings.insert(write.data);
+    let pk = state.insert_binding(write.data);
     // The create always sets `stage`: the new binding holds a plain `Stage` row.
     render(ctx, &state, pk, 201, StageClass::Base)
 }
@@ -112,7 +112,7 @@ pub(super) fn retrieve(ctx: &Ctx<'_>, id: &str) -> Reply {
 pub(super) fn update(ctx: &Ctx<'_>, id: &str, partial: bool) -> Reply {
     // The object is looked up before the body is parsed: a 404 wins over a 400/415.
     let data = ctx.data();
-    let mut state = ctx.control.write();
+    let mut state = ctx.write();
     let pk = match lookup(ctx, &state, id) {
         Ok(pk) => pk,
         Err(r) => return r,
@@ -135,26 +135,27 @@ pub(super) fn update(ctx: &Ctx<'_>, id: &str, partial: bool) -> Reply {
     } else {
         StageClass::Kind
     };
-    state.bindings.update(pk, write.data);
+    state.update_binding(pk, write.data);
     render(ctx, &state, pk, 200, class)
 }
 
 pub(super) fn destroy(ctx: &Ctx<'_>, id: &str) -> Reply {
-    let mut state = ctx.control.write();
+    let mut state = ctx.write();
     match lookup(ctx, &state, id) {
         Ok(pk) => {
-            state.bindings.remove(pk);
+            state.delete_binding(pk);
             Reply::no_content()
         }
         Err(r) => r,
     }
 }
 
-/// Only policy bindings could use a flow-stage binding; the simulator has none.
+/// The policy bindings on a flow-stage binding would go with it.
 pub(super) fn used_by(ctx: &Ctx<'_>, id: &str) -> Reply {
     let state = ctx.control.read();
-    match lookup(ctx, &state, id) {
-        Ok(_) => Reply::json(200, Out::Arr(Vec::new())),
+    match lookup(ctx, &state, id).map(|pk| state.bindings.get(pk).map(|b| b.pbm)) {
+        Ok(Some(pbm)) => Reply::json(200, render::used_by_binding(&state, ctx.profile, pbm)),
+        Ok(None) => not_found(),
         Err(r) => r,
     }
 }

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::Ctx;
-use super::stages::write_error;
+use super::objects::write_error;
 use crate::errors::Reply;
 use crate::listing::{self, FLOW_FILTERS, ListSpec};
 use crate::render;
@@ -26,21 +26,6 @@ fn field(f: &Flow, name: &str) -> Value {
         "denied_action" => s(&f.denied_action),
         "authentication" => s(&f.authentication),
         _ => Value::Null,
-    }
-}
-
-fn data_of(f: &Flow) -> FlowData {
-    FlowData {
-        name: f.name.clone(),
-        slug: f.slug.clone(),
-        title: f.title.clone(),
-        designation: f.designation.clone(),
-        background: f.background.clone(),
-        policy_engine_mode: f.policy_engine_mode.clone(),
-        compatibility_mode: f.compatibility_mode,
-        layout: f.layout.clone(),
-        denied_action: f.denied_action.clone(),
-        authentication: f.authentication.clone(),
     }
 }
 
@@ -66,6 +51,7 @@ pub(super) fn list(ctx: &Ctx<'_>) -> Reply {
             "authentication",
         ],
         default_ordering: &["slug"],
+        tiebreak: &[],
     };
     let render = |f: &&Flow| render::flow(&state, profile, f);
     listing::list(
@@ -85,7 +71,7 @@ pub(super) fn create(ctx: &Ctx<'_>) -> Reply {
         Ok(d) => d,
         Err(r) => return r,
     };
-    let mut state = ctx.control.write();
+    let mut state = ctx.write();
     let write = match serializers::flow(&state, ctx.profile, &data, Mode::Create, None, false) {
         Ok(w) => w,
         Err(e) => return write_error(e),
@@ -109,7 +95,7 @@ pub(super) fn retrieve(ctx: &Ctx<'_>, slug: &str) -> Reply {
 
 pub(super) fn update(ctx: &Ctx<'_>, slug: &str, partial: bool) -> Reply {
     let data = ctx.data();
-    let mut state = ctx.control.write();
+    let mut state = ctx.write();
     let Some(pk) = state.flow_by_slug(slug).map(|f| f.pk) else {
         return ctx.not_found("Flow");
     };
@@ -122,21 +108,11 @@ pub(super) fn update(ctx: &Ctx<'_>, slug: &str, partial: bool) -> Reply {
         Ok(w) => w,
         Err(e) => return write_error(e),
     };
-    let Some(flow) = state.flows.get_mut(&pk) else {
+    let Some(mut values) = state.flows.get(&pk).map(FlowData::of) else {
         return ctx.not_found("Flow");
     };
-    let mut values = data_of(flow);
     write.apply(&mut values);
-    flow.name = values.name;
-    flow.slug = values.slug;
-    flow.title = values.title;
-    flow.designation = values.designation;
-    flow.background = values.background;
-    flow.policy_engine_mode = values.policy_engine_mode;
-    flow.compatibility_mode = values.compatibility_mode;
-    flow.layout = values.layout;
-    flow.denied_action = values.denied_action;
-    flow.authentication = values.authentication;
+    state.update_flow(pk, values);
     match state.flows.get(&pk) {
         Some(f) => Reply::json(200, render::flow(&state, ctx.profile, f)),
         None => ctx.not_found("Flow"),
@@ -144,7 +120,7 @@ pub(super) fn update(ctx: &Ctx<'_>, slug: &str, partial: bool) -> Reply {
 }
 
 pub(super) fn destroy(ctx: &Ctx<'_>, slug: &str) -> Reply {
-    let mut state = ctx.control.write();
+    let mut state = ctx.write();
     match state.flow_by_slug(slug).map(|f| f.pk) {
         Some(pk) => {
             state.delete_flow(pk);

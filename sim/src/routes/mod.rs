@@ -4,127 +4,33 @@
 mod admin;
 mod all;
 mod bindings;
+mod core;
+mod events;
 mod flows;
+mod objects;
+mod policy_bindings;
+mod route;
 mod sources;
-mod stages;
+
+pub use route::Route;
+
+use std::sync::RwLockWriteGuard;
 
 use axum::http::{HeaderMap, header};
 use serde_json::Value;
 
 use crate::control::Control;
 use crate::errors::Reply;
-use crate::model::Kind;
-use crate::out::Out;
+use crate::events::RequestInfo;
+use crate::options;
 use crate::profile::Profile;
-use crate::query::{Query, percent_decode};
+use crate::query::Query;
+use crate::state::{State, User};
 use crate::{py, pyjson};
-
-/// A matched API route.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Route {
-    KindList(Kind),
-    KindDetail(Kind, String),
-    KindUsedBy(Kind, String),
-    AllList,
-    AllDetail(String),
-    AllUsedBy(String),
-    FlowList,
-    FlowDetail(String),
-    BindingList,
-    BindingDetail(String),
-    BindingUsedBy(String),
-    SourceList,
-    SourceDetail(String),
-    Version,
-}
-
-const LIST_CREATE: &[&str] = &["GET", "POST", "HEAD", "OPTIONS"];
-const LIST_ONLY: &[&str] = &["GET", "HEAD", "OPTIONS"];
-const DETAIL_RW: &[&str] = &["GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
-const DETAIL_RD: &[&str] = &["GET", "DELETE", "HEAD", "OPTIONS"];
-
-impl Route {
-    /// Match a path relative to `/api/v3/` (DRF router patterns: trailing slash required,
-    /// lookups are `[^/.]+`).
-    pub fn parse(api_path: &str) -> Option<Route> {
-        let inner = api_path.strip_suffix('/')?;
-        let segs: Vec<String> = inner.split('/').map(|s| percent_decode(s, false)).collect();
-        let lookup = |s: &String| (!s.is_empty() && !s.contains('.')).then(|| s.clone());
-        let seg: Vec<&str> = segs.iter().map(String::as_str).collect();
-        Some(match seg.as_slice() {
-            ["stages", "all"] => Route::AllList,
-            ["stages", "all", _] => Route::AllDetail(lookup(&segs[2])?),
-            ["stages", "all", _, "used_by"] => Route::AllUsedBy(lookup(&segs[2])?),
-            ["stages", kind] => Route::KindList(Kind::from_slug(kind)?),
-            ["stages", kind, _] => Route::KindDetail(Kind::from_slug(kind)?, lookup(&segs[2])?),
-            ["stages", kind, _, "used_by"] => {
-                Route::KindUsedBy(Kind::from_slug(kind)?, lookup(&segs[2])?)
-            }
-            ["flows", "instances"] => Route::FlowList,
-            ["flows", "instances", _] => Route::FlowDetail(lookup(&segs[2])?),
-            ["flows", "bindings"] => Route::BindingList,
-            ["flows", "bindings", _] => Route::BindingDetail(lookup(&segs[2])?),
-            ["flows", "bindings", _, "used_by"] => Route::BindingUsedBy(lookup(&segs[2])?),
-            ["sources", "all"] => Route::SourceList,
-            ["sources", "all", _] => Route::SourceDetail(lookup(&segs[2])?),
-            ["admin", "version"] => Route::Version,
-            _ => return None,
-        })
-    }
-
-    /// The route template used as counter key, e.g. `stages/password/{pk}/`.
-    pub fn template(&self) -> String {
-        match self {
-            Route::KindList(k) => format!("stages/{}/", k.slug()),
-            Route::KindDetail(k, _) => format!("stages/{}/{{pk}}/", k.slug()),
-            Route::KindUsedBy(k, _) => format!("stages/{}/{{pk}}/used_by/", k.slug()),
-            Route::AllList => "stages/all/".into(),
-            Route::AllDetail(_) => "stages/all/{pk}/".into(),
-            Route::AllUsedBy(_) => "stages/all/{pk}/used_by/".into(),
-            Route::FlowList => "flows/instances/".into(),
-            Route::FlowDetail(_) => "flows/instances/{slug}/".into(),
-            Route::BindingList => "flows/bindings/".into(),
-            Route::BindingDetail(_) => "flows/bindings/{pk}/".into(),
-            Route::BindingUsedBy(_) => "flows/bindings/{pk}/used_by/".into(),
-            Route::SourceList => "sources/all/".into(),
-            Route::SourceDetail(_) => "sources/all/{slug}/".into(),
-            Route::Version => "admin/version/".into(),
-        }
-    }
-
-    fn allowed(&self) -> &'static [&'static str] {
-        match self {
-            Route::KindList(_) | Route::FlowList | Route::BindingList => LIST_CREATE,
-            Route::KindDetail(..) | Route::FlowDetail(_) | Route::BindingDetail(_) => DETAIL_RW,
-            Route::AllDetail(_) | Route::SourceDetail(_) => DETAIL_RD,
-            Route::KindUsedBy(..)
-            | Route::AllUsedBy(_)
-            | Route::BindingUsedBy(_)
-            | Route::AllList
-            | Route::SourceList
-            | Route::Version => LIST_ONLY,
-        }
-    }
-
-    /// Routes that look up one object (their anonymous answer differs on newer releases).
-    fn is_detail(&self) -> bool {
-        matches!(
-            self,
-            Route::KindDetail(..)
-                | Route::KindUsedBy(..)
-                | Route::AllDetail(_)
-                | Route::AllUsedBy(_)
-                | Route::FlowDetail(_)
-                | Route::BindingDetail(_)
-                | Route::BindingUsedBy(_)
-                | Route::SourceDetail(_)
-        )
-    }
-}
 
 /// The outcome of authentik's `TokenAuthentication`.
 enum Auth {
-    Ok,
+    Ok(User),
     Anonymous,
     Failed(&'static str),
 }
@@ -146,10 +52,9 @@ fn authenticate(headers: &HeaderMap, control: &Control) -> Auth {
             Auth::Anonymous
         };
     }
-    if credentials == control.token() {
-        Auth::Ok
-    } else {
-        Auth::Failed("Token invalid/expired")
+    match control.user_of_token(credentials) {
+        Some(u) => Auth::Ok(u),
+        None => Auth::Failed("Token invalid/expired"),
     }
 }
 
@@ -158,11 +63,51 @@ pub(crate) struct Ctx<'a> {
     pub control: &'a Control,
     pub profile: Profile,
     pub query: Query,
+    pub request: RequestInfo,
     headers: &'a HeaderMap,
     body: &'a [u8],
 }
 
-impl Ctx<'_> {
+/// A write transaction: the state, locked; the changes made through it become model events
+/// of this request when it ends.
+pub(crate) struct Tx<'a> {
+    guard: RwLockWriteGuard<'a, State>,
+    ctx: &'a Ctx<'a>,
+}
+
+impl std::ops::Deref for Tx<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for Tx<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        &mut self.guard
+    }
+}
+
+impl Drop for Tx<'_> {
+    fn drop(&mut self) {
+        let changes = std::mem::take(&mut self.guard.changes);
+        if !changes.is_empty() {
+            self.ctx
+                .control
+                .record_changes(changes, &self.ctx.request, self.ctx.profile);
+        }
+    }
+}
+
+impl<'a> Ctx<'a> {
+    /// Lock the state for a write whose changes the event log records.
+    pub fn write(&'a self) -> Tx<'a> {
+        Tx {
+            guard: self.control.write(),
+            ctx: self,
+        }
+    }
+
     /// `request.data`: DRF's content negotiation and JSON parsing.
     pub fn data(&self) -> Result<Value, Reply> {
         // An empty body is an empty dict, whatever the content type.
@@ -229,12 +174,13 @@ pub(crate) fn handle(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Reply {
-    let Some(route) = route else {
+    let profile = control.profile();
+    // A kind the release does not have has no URL at all.
+    let Some(route) = route.filter(|r| r.kind().is_none_or(|k| k.available(profile))) else {
         return Reply::unrouted(method);
     };
-    let profile = control.profile();
-    match authenticate(headers, control) {
-        Auth::Ok => {}
+    let user = match authenticate(headers, control) {
+        Auth::Ok(u) => u,
         Auth::Failed(msg) => return Reply::detail(403, msg),
         Auth::Anonymous => {
             let msg = if route.is_detail() && profile.anonymous_detail_is_permission_denied() {
@@ -244,119 +190,86 @@ pub(crate) fn handle(
             };
             return Reply::detail(403, msg);
         }
-    }
+    };
     let method = if method == "HEAD" { "GET" } else { method };
     if method == "OPTIONS" {
-        return options(route, api_path);
+        return options::answer(route, profile, route.allowed());
     }
     if !route.allowed().contains(&method) {
         return Reply::method_not_allowed(method, route.allowed());
     }
+    let query = Query::parse(query);
+    let request = RequestInfo::new(method, api_path, &query, headers, user);
     let ctx = Ctx {
         control,
         profile,
-        query: Query::parse(query),
+        query,
+        request,
         headers,
         body,
     };
-    match route {
-        Route::KindList(kind) if method == "GET" => stages::list(&ctx, *kind),
-        Route::KindList(kind) => stages::create(&ctx, *kind),
-        Route::KindDetail(kind, id) => match method {
-            "GET" => stages::retrieve(&ctx, *kind, id),
-            "DELETE" => stages::destroy(&ctx, Some(*kind), id),
-            _ => stages::update(&ctx, *kind, id, method == "PATCH"),
-        },
-        Route::KindUsedBy(kind, id) => stages::used_by(&ctx, Some(*kind), id),
-        Route::AllList => all::list(&ctx),
-        Route::AllDetail(id) if method == "GET" => all::retrieve(&ctx, id),
-        Route::AllDetail(id) => stages::destroy(&ctx, None, id),
-        Route::AllUsedBy(id) => stages::used_by(&ctx, None, id),
-        Route::FlowList if method == "GET" => flows::list(&ctx),
-        Route::FlowList => flows::create(&ctx),
-        Route::FlowDetail(slug) => match method {
-            "GET" => flows::retrieve(&ctx, slug),
-            "DELETE" => flows::destroy(&ctx, slug),
-            _ => flows::update(&ctx, slug, method == "PATCH"),
-        },
-        Route::BindingList if method == "GET" => bindings::list(&ctx),
-        Route::BindingList => bindings::create(&ctx),
-        Route::BindingDetail(id) => match method {
-            "GET" => bindings::retrieve(&ctx, id),
-            "DELETE" => bindings::destroy(&ctx, id),
-            _ => bindings::update(&ctx, id, method == "PATCH"),
-        },
-        Route::BindingUsedBy(id) => bindings::used_by(&ctx, id),
-        Route::SourceList => sources::list(&ctx),
-        Route::SourceDetail(slug) if method == "GET" => sources::retrieve(&ctx, slug),
-        Route::SourceDetail(slug) => sources::destroy(&ctx, slug),
-        Route::Version => admin::version(&ctx),
-    }
+    dispatch(&ctx, route, method)
 }
 
-/// DRF's metadata answer to OPTIONS (names and media types only).
-fn options(route: &Route, api_path: &str) -> Reply {
-    let name = if route.is_detail() {
-        "Instance"
-    } else {
-        "List"
-    };
-    Reply::json(
-        200,
-        Out::obj([
-            (
-                "name",
-                Out::Str(format!("{} {name}", api_path.trim_end_matches('/'))),
-            ),
-            ("description", Out::str("")),
-            ("renders", Out::strings(["application/json"])),
-            ("parses", Out::strings(["application/json"])),
-        ]),
-    )
-    .with_header("allow", route.allowed().join(", "))
+fn dispatch(ctx: &Ctx<'_>, route: &Route, method: &str) -> Reply {
+    let get = method == "GET";
+    let partial = method == "PATCH";
+    match route {
+        Route::KindList(kind) if get => objects::list(ctx, *kind),
+        Route::KindList(kind) => objects::create(ctx, *kind),
+        Route::KindDetail(kind, id) => match method {
+            "GET" => objects::retrieve(ctx, *kind, id),
+            "DELETE" => objects::destroy(ctx, kind.family(), Some(*kind), id),
+            _ => objects::update(ctx, *kind, id, partial),
+        },
+        Route::KindUsedBy(kind, id) => objects::used_by(ctx, kind.family(), Some(*kind), id),
+        Route::AllList(family) => all::list(ctx, *family),
+        Route::AllTypes(family) => all::types(ctx, *family),
+        Route::AllDetail(family, id) if get => all::retrieve(ctx, *family, id),
+        Route::AllDetail(family, id) => objects::destroy(ctx, *family, None, id),
+        Route::AllUsedBy(family, id) => objects::used_by(ctx, *family, None, id),
+        Route::FlowList if get => flows::list(ctx),
+        Route::FlowList => flows::create(ctx),
+        Route::FlowDetail(slug) => match method {
+            "GET" => flows::retrieve(ctx, slug),
+            "DELETE" => flows::destroy(ctx, slug),
+            _ => flows::update(ctx, slug, partial),
+        },
+        Route::BindingList if get => bindings::list(ctx),
+        Route::BindingList => bindings::create(ctx),
+        Route::BindingDetail(id) => match method {
+            "GET" => bindings::retrieve(ctx, id),
+            "DELETE" => bindings::destroy(ctx, id),
+            _ => bindings::update(ctx, id, partial),
+        },
+        Route::BindingUsedBy(id) => bindings::used_by(ctx, id),
+        Route::PolicyBindingList if get => policy_bindings::list(ctx),
+        Route::PolicyBindingList => policy_bindings::create(ctx),
+        Route::PolicyBindingDetail(id) => match method {
+            "GET" => policy_bindings::retrieve(ctx, id),
+            "DELETE" => policy_bindings::destroy(ctx, id),
+            _ => policy_bindings::update(ctx, id, partial),
+        },
+        Route::PolicyBindingUsedBy(id) => policy_bindings::used_by(ctx, id),
+        Route::GroupList if get => core::groups(ctx),
+        Route::GroupList => core::create_group(ctx),
+        Route::GroupDetail(id) => match method {
+            "GET" => core::group(ctx, id),
+            "DELETE" => core::delete_group(ctx, id),
+            _ => core::update_group(ctx, id, partial),
+        },
+        Route::UserList => core::users(ctx),
+        Route::EventList => events::list(ctx),
+        Route::SourceList => sources::list(ctx),
+        Route::SourceDetail(slug) if get => sources::retrieve(ctx, slug),
+        Route::SourceDetail(slug) => sources::destroy(ctx, slug),
+        Route::Version => admin::version(ctx),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn routing() {
-        assert_eq!(
-            Route::parse("stages/password/"),
-            Some(Route::KindList(Kind::Password))
-        );
-        assert_eq!(Route::parse("stages/password"), None);
-        assert_eq!(
-            Route::parse("stages/user_login/x/used_by/"),
-            Some(Route::KindUsedBy(Kind::UserLogin, "x".into()))
-        );
-        assert_eq!(
-            Route::parse("stages/all/x/"),
-            Some(Route::AllDetail("x".into()))
-        );
-        assert_eq!(Route::parse("stages/password/a.b/"), None);
-        assert_eq!(Route::parse("stages/password//"), None);
-        assert_eq!(Route::parse("stages/nope/"), None);
-        assert_eq!(
-            Route::parse("flows/instances/my-flow/"),
-            Some(Route::FlowDetail("my-flow".into()))
-        );
-        assert_eq!(Route::parse("admin/version/"), Some(Route::Version));
-        assert_eq!(Route::parse("flows/bindings/"), Some(Route::BindingList));
-        assert_eq!(
-            Route::parse("flows/bindings/x/used_by/"),
-            Some(Route::BindingUsedBy("x".into()))
-        );
-        assert_eq!(
-            Route::BindingDetail("x".into()).template(),
-            "flows/bindings/{pk}/"
-        );
-        assert_eq!(
-            Route::KindDetail(Kind::Password, "x".into()).template(),
-            "stages/password/{pk}/"
-        );
-    }
 
     #[test]
     fn content_types() {

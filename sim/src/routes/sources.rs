@@ -30,6 +30,7 @@ pub(super) fn list(ctx: &Ctx<'_>) -> Reply {
         search_fields: &["slug", "name"],
         ordering_fields: vec!["pk", "name", "slug", "enabled", "managed"],
         default_ordering: &["name"],
+        tiebreak: &[],
     };
     let render = |s: &&Source| render::source(profile, s);
     listing::list(
@@ -53,7 +54,7 @@ pub(super) fn retrieve(ctx: &Ctx<'_>, slug: &str) -> Reply {
 }
 
 pub(super) fn destroy(ctx: &Ctx<'_>, slug: &str) -> Reply {
-    let mut state = ctx.control.write();
+    let mut state = ctx.write();
     match state.source_by_slug(slug).map(|s| s.pk) {
         Some(pk) => {
             state.delete_source(pk);

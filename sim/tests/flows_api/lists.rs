@@ -59,8 +59,8 @@ async fn bindings_are_filtered_searched_and_ordered() {
     let all = fx.api.get("flows/bindings/").await;
     assert_eq!(
         all.json["pagination"]["count"],
-        3 + 8,
-        "the seeded bindings too"
+        3 + 20,
+        "the fresh install's 20 bindings too"
     );
 
     let choice = "Select a valid choice. That choice is not one of the available choices.";

@@ -1,11 +1,11 @@
 //! The test-only control interface: state reset, down mode, latency, fault injection,
-//! request log and counters, and shortcuts to create and inspect objects.
+//! request log and counters; shortcuts to create, inspect, change and delete objects
+//! (`objects.rs`); users, tokens and the event log's switches (`events.rs`).
 //!
 //! [`Control`] is shared with the HTTP routes under `/_sim/`, so tests can drive a simulator
 //! in-process or over HTTP alike.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::fmt::Display;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
@@ -16,12 +16,16 @@ use uuid::Uuid;
 
 use crate::capacity::{Capacity, Workers};
 use crate::errors::{Reply, ReplyBody};
-use crate::model::Kind;
+use crate::events::EventLog;
 use crate::out::Out;
 use crate::profile::Profile;
-use crate::render::StageClass;
-use crate::state::{FlowData, State};
-use crate::{py, render, seed};
+use crate::seed;
+use crate::state::{State, User};
+
+mod events;
+mod objects;
+
+pub use objects::ApiReply;
 
 /// At most this many requests are kept in the log (the oldest are dropped).
 pub const LOG_CAPACITY: usize = 100_000;
@@ -133,6 +137,7 @@ pub(crate) struct Inner {
     down: AtomicBool,
     log: Mutex<VecDeque<RecordedRequest>>,
     counters: Mutex<BTreeMap<String, u64>>,
+    events: Mutex<EventLog>,
 }
 
 /// Lock helpers that survive a poisoned lock (a panicking test thread must not wedge the
@@ -149,17 +154,19 @@ pub struct Control {
 
 impl Control {
     pub(crate) fn new(token: String, profile: Profile, seed: bool) -> Control {
+        let first = fresh_state(profile, seed, &token);
         let inner = Inner {
             token,
             profile: RwLock::new(profile),
             seed,
-            state: RwLock::new(fresh_state(profile, seed)),
+            state: RwLock::new(first),
             faults: Mutex::new(Vec::new()),
             latency_us: AtomicU64::new(0),
             workers: RwLock::new(None),
             down: AtomicBool::new(false),
             log: Mutex::new(VecDeque::new()),
             counters: Mutex::new(BTreeMap::new()),
+            events: Mutex::new(EventLog::new()),
         };
         Control {
             inner: Arc::new(inner),
@@ -193,10 +200,12 @@ impl Control {
         &self.inner.token
     }
 
-    /// Back to a fresh install (seeded again if configured); also clears faults, latency,
-    /// down mode, the request log and the counters.
+    /// Back to a fresh install (seeded again if configured, with only the configured token);
+    /// also clears faults, latency, down mode, the request log, the counters and the event
+    /// log (and its switches).
     pub fn reset(&self) {
-        *self.write() = fresh_state(self.profile(), self.inner.seed);
+        *self.write() = fresh_state(self.profile(), self.inner.seed, &self.inner.token);
+        *lock(&self.inner.events) = EventLog::new();
         self.clear_faults();
         self.set_latency(Duration::ZERO);
         self.set_down(false);
@@ -313,128 +322,22 @@ impl Control {
         let us = self.inner.latency_us.load(Ordering::Relaxed);
         (us > 0).then(|| Duration::from_micros(us))
     }
-
-    /// Create a source (the base `Source` model). Returns the existing source's pk if the
-    /// slug is taken.
-    pub fn create_source(&self, name: &str, slug: &str) -> Uuid {
-        let mut state = self.write();
-        if let Some(s) = state.source_by_slug(slug) {
-            return s.pk;
-        }
-        state.insert_source(name, slug, None)
-    }
-
-    /// Create a flow with model defaults (title = name). Returns the existing flow's pk if
-    /// the slug is taken.
-    pub fn create_flow(&self, name: &str, slug: &str, designation: &str) -> Uuid {
-        let mut state = self.write();
-        if let Some(f) = state.flow_by_slug(slug) {
-            return f.pk;
-        }
-        state.insert_flow(FlowData::new(name, slug, name, designation))
-    }
-
-    /// Bind a stage into a flow (what makes the flow appear in the stage's `flow_set`).
-    /// `None` if either does not exist.
-    pub fn bind_stage(&self, flow: Uuid, stage: Uuid, order: i64) -> Option<Uuid> {
-        self.write().bind(flow, stage, order)
-    }
-
-    /// A stage as its kind's endpoint would render it (no auth, no request logged).
-    pub fn stage(&self, pk: impl Display) -> Option<Value> {
-        let pk = py::parse_uuid(&pk.to_string())?;
-        let state = self.read();
-        let stage = state.stages.get(&pk)?;
-        Some(render::stage(&state, self.profile(), stage).to_value())
-    }
-
-    /// All stages of a kind (`password`, `identification`, `user_login`), ordered by name.
-    pub fn stages(&self, kind: &str) -> Vec<Value> {
-        let Some(kind) = Kind::from_slug(kind) else {
-            return Vec::new();
-        };
-        let state = self.read();
-        let mut stages: Vec<_> = state.stages.values().filter(|s| s.kind == kind).collect();
-        stages.sort_by(|a, b| crate::listing::collate(&a.name, &b.name));
-        stages
-            .iter()
-            .map(|s| render::stage(&state, self.profile(), s).to_value())
-            .collect()
-    }
-
-    /// A flow as `/flows/instances/<slug>/` would render it.
-    pub fn flow(&self, slug: &str) -> Option<Value> {
-        let state = self.read();
-        let flow = state.flow_by_slug(slug)?;
-        Some(render::flow(&state, self.profile(), flow).to_value())
-    }
-
-    /// All flows, ordered by slug (the API's default order).
-    pub fn flows(&self) -> Vec<Value> {
-        let state = self.read();
-        let mut flows: Vec<_> = state.flows.values().collect();
-        flows.sort_by(|a, b| crate::listing::collate(&a.slug, &b.slug));
-        flows
-            .iter()
-            .map(|f| render::flow(&state, self.profile(), f).to_value())
-            .collect()
-    }
-
-    /// A flow's bindings as `/flows/bindings/?target=<pk>` renders them (by `order`, then
-    /// physical order); empty if there is no such flow.
-    pub fn bindings(&self, flow_slug: &str) -> Vec<Value> {
-        let state = self.read();
-        let Some(flow) = state.flow_by_slug(flow_slug) else {
-            return Vec::new();
-        };
-        let mut bindings: Vec<_> = state.bindings.of_flow(flow.pk).collect();
-        bindings.sort_by_key(|b| b.data.order);
-        bindings
-            .iter()
-            .map(|b| render::binding(&state, self.profile(), b, StageClass::Kind).to_value())
-            .collect()
-    }
-
-    /// How many bindings a flow has (0 if there is no such flow).
-    pub fn binding_count(&self, flow_slug: &str) -> usize {
-        let state = self.read();
-        state
-            .flow_by_slug(flow_slug)
-            .map_or(0, |f| state.bindings.of_flow(f.pk).count())
-    }
-
-    /// A binding as `/flows/bindings/<pk>/` renders it.
-    pub fn binding(&self, pk: impl Display) -> Option<Value> {
-        let pk = py::parse_uuid(&pk.to_string())?;
-        let state = self.read();
-        let b = state.bindings.get(pk)?;
-        Some(render::binding(&state, self.profile(), b, StageClass::Kind).to_value())
-    }
-
-    /// Delete a stage behind the API's back (as an admin in the UI would), with cascades:
-    /// its bindings go, references to it become null.
-    pub fn delete_stage(&self, pk: impl Display) -> bool {
-        py::parse_uuid(&pk.to_string()).is_some_and(|pk| self.write().delete_stage(pk))
-    }
-
-    /// Delete a flow behind the API's back, with cascades: its bindings go (the stages stay),
-    /// references to it become null.
-    pub fn delete_flow(&self, slug: &str) -> bool {
-        let mut state = self.write();
-        let pk = state.flow_by_slug(slug).map(|f| f.pk);
-        pk.is_some_and(|pk| state.delete_flow(pk))
-    }
-
-    /// Delete a binding behind the API's back.
-    pub fn delete_binding(&self, pk: impl Display) -> bool {
-        py::parse_uuid(&pk.to_string()).is_some_and(|pk| self.write().bindings.remove(pk).is_some())
-    }
 }
 
-fn fresh_state(profile: Profile, seed: bool) -> State {
+/// A fresh install: the seed if asked for, and `akadmin` with the configured token.
+fn fresh_state(profile: Profile, seed: bool, token: &str) -> State {
     let mut state = State::default();
     if seed {
         seed::seed(&mut state, profile);
     }
+    state.users.push(User {
+        pk: 3,
+        uuid: Uuid::new_v4(),
+        username: "akadmin".into(),
+        name: "authentik Default Admin".into(),
+        email: "akadmin@lab.local".into(),
+        token: Some(token.to_string()),
+    });
+    state.forget_changes();
     state
 }

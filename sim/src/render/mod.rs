@@ -1,7 +1,14 @@
 //! Serializers: the JSON authentik renders for each object, per profile, in field order.
+//! Stages, policies and prompts render from their kind tables (`objects.rs`); policy
+//! bindings, groups and users in `links.rs`.
+
+mod links;
+mod objects;
+
+pub use links::{group, policy_binding, user};
+pub use objects::{obj, obj_used_by, used_by_binding};
 
 use crate::bindings::Binding;
-use crate::model::Kind;
 use crate::out::Out;
 use crate::profile::Profile;
 use crate::state::{Flow, Source, Stage, State};
@@ -24,7 +31,7 @@ pub enum StageClass {
 }
 
 /// `StageSerializer`'s fields: pk, name, component, verbose names, meta_model_name, flow_set.
-fn stage_base(
+pub(crate) fn stage_base(
     state: &State,
     profile: Profile,
     stage: &Stage,
@@ -40,9 +47,9 @@ fn stage_base(
             k.component(),
             k.verbose_name(),
             k.verbose_name_plural(),
-            k.meta_model_name(),
+            k.meta_model_name(profile),
         ),
-        StageClass::Base => ("", "stage", "stages", "authentik_flows.stage"),
+        StageClass::Base => ("", "stage", "stages", "authentik_flows.stage".to_string()),
     };
     vec![
         ("pk".into(), Out::Str(stage.pk.to_string())),
@@ -50,19 +57,9 @@ fn stage_base(
         ("component".into(), s(component)),
         ("verbose_name".into(), s(verbose)),
         ("verbose_name_plural".into(), s(plural)),
-        ("meta_model_name".into(), s(meta)),
+        ("meta_model_name".into(), Out::Str(meta)),
         ("flow_set".into(), Out::Arr(flow_set)),
     ]
-}
-
-/// A stage as its kind's endpoint renders it.
-pub fn stage(state: &State, profile: Profile, stage: &Stage) -> Out {
-    let mut pairs = stage_base(state, profile, stage, StageClass::Kind);
-    for spec in stage.kind.fields(profile) {
-        let v = stage.fields.get(spec.name).cloned().unwrap_or_default();
-        pairs.push((spec.name.into(), Out::from(v)));
-    }
-    Out::Obj(pairs)
 }
 
 /// A stage as `/stages/all/` renders it (generic fields only).
@@ -144,7 +141,7 @@ pub fn flow(state: &State, profile: Profile, f: &Flow) -> Out {
     }
     pairs.extend([
         ("stages".into(), Out::Arr(stages)),
-        ("policies".into(), Out::Arr(Vec::new())),
+        ("policies".into(), Out::Arr(flow_policies(state, f))),
         ("cache_count".into(), Out::Int(0)),
         ("policy_engine_mode".into(), s(&f.policy_engine_mode)),
         ("compatibility_mode".into(), Out::Bool(f.compatibility_mode)),
@@ -157,6 +154,17 @@ pub fn flow(state: &State, profile: Profile, f: &Flow) -> Out {
         ("authentication".into(), s(&f.authentication)),
     ]);
     Out::Obj(pairs)
+}
+
+/// A flow's `policies`: the policies bound to it, once per binding.
+fn flow_policies(state: &State, f: &Flow) -> Vec<Out> {
+    state
+        .policy_bindings
+        .of_target(f.pbm)
+        .iter()
+        .filter_map(|b| b.data.policy)
+        .map(|p| Out::Str(p.to_string()))
+        .collect()
 }
 
 /// `SourceSerializer` (`/sources/all/`), for the base `Source` model.
@@ -179,8 +187,9 @@ pub fn source(profile: Profile, src: &Source) -> Out {
     }
     pairs.extend([
         ("component".into(), s("")),
-        ("verbose_name".into(), s("Source")),
-        ("verbose_name_plural".into(), s("Sources")),
+        // The base model's verbose names are lower case (the fresh-install dumps).
+        ("verbose_name".into(), s("source")),
+        ("verbose_name_plural".into(), s("sources")),
         ("meta_model_name".into(), s("authentik_core.source")),
         ("policy_engine_mode".into(), s("any")),
         ("user_matching_mode".into(), s("identifier")),
@@ -191,71 +200,10 @@ pub fn source(profile: Profile, src: &Source) -> Out {
         pairs.push(("icon".into(), s("")));
         pairs.push(("icon_url".into(), Out::Null));
         pairs.push(("icon_themed_urls".into(), Out::Null));
-    } else {
+    } else if profile >= Profile::V2024_4 {
         pairs.push(("icon".into(), Out::Null));
     }
     Out::Obj(pairs)
-}
-
-/// The `used_by` list of a stage: flows (M2M), bindings, and for password stages the
-/// identification stages that would lose their `password_stage`.
-pub fn used_by(state: &State, profile: Profile, stage: &Stage) -> Out {
-    let action = |a: &str| {
-        if profile.upper_case_used_by() {
-            a.to_ascii_uppercase()
-        } else {
-            a.to_string()
-        }
-    };
-    let entry = |app: &str, model: &str, pk: String, name: String, act: &str| {
-        Out::obj([
-            ("app", s(app)),
-            ("model_name", s(model)),
-            ("pk", Out::Str(pk)),
-            ("name", Out::Str(name)),
-            ("action", Out::Str(action(act))),
-        ])
-    };
-    let mut items = Vec::new();
-    for f in state.flows_of_stage(stage.pk) {
-        items.push(entry(
-            "authentik_flows",
-            "flow",
-            f.pk.to_string(),
-            format!("Flow {} ({})", f.name, f.slug),
-            "cascade_many",
-        ));
-    }
-    for b in state.bindings.of_stage(stage.pk) {
-        items.push(entry(
-            "authentik_flows",
-            "flowstagebinding",
-            b.pk.to_string(),
-            format!("Flow-stage binding #{} to {}", b.data.order, b.data.target),
-            "cascade",
-        ));
-    }
-    if stage.kind == Kind::Password {
-        let key = serde_json::Value::String(stage.pk.to_string());
-        let mut idents: Vec<&Stage> = state
-            .stages
-            .values()
-            .filter(|s| {
-                s.kind == Kind::Identification && s.fields.get("password_stage") == Some(&key)
-            })
-            .collect();
-        idents.sort_by_key(|s| s.seq);
-        for i in idents {
-            items.push(entry(
-                "authentik_stages_identification",
-                "identificationstage",
-                i.pk.to_string(),
-                format!("Stage {}", i.name),
-                "set_null",
-            ));
-        }
-    }
-    Out::Arr(items)
 }
 
 /// `/api/v3/admin/version/`.
