@@ -132,9 +132,14 @@ pub struct RunArgs {
         default_value = ""
     )]
     pub namespaces: Vec<String>,
-    /// How often each kind's stages are listed to detect drift (e.g. 60s, 5m).
+    /// How often every kind is listed to find drift the event log does not show (e.g.
+    /// 10m, 60s): the safety net behind --event-interval.
     #[arg(long, env = "RESYNC_INTERVAL", default_value = "60s", value_parser = parse_duration)]
     pub resync_interval: Duration,
+    /// How often authentik's event log is read for changes made behind the operator's back
+    /// (one small request per connection); 0 turns it off.
+    #[arg(long, env = "EVENT_INTERVAL", default_value = "2s", value_parser = parse_duration)]
+    pub event_interval: Duration,
     /// Longest wait between retries of a failing resource.
     #[arg(long, env = "BACKOFF_MAX", default_value = "5m", value_parser = parse_duration)]
     pub backoff_max: Duration,

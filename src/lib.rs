@@ -9,6 +9,7 @@ pub mod connections;
 pub mod controller;
 pub mod crd;
 pub mod error;
+pub mod follower;
 pub mod http;
 pub mod kinds;
 pub mod leader;

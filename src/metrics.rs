@@ -7,6 +7,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -41,6 +42,13 @@ pub struct ConditionLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GapLabels {
+    pub connection: String,
+    /// Why the event log could not vouch: `first_start`, `too_many`, `cleaned`, `forbidden`.
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ConnectionLabels {
     /// `default`, `AuthentikConnection/<namespace>/<name>` or `ClusterAuthentikConnection/<name>`.
     pub connection: String,
@@ -63,6 +71,12 @@ pub struct Metrics {
     pub resources: Family<ConditionLabels, Gauge>,
     pub connection_up: Family<ConnectionLabels, Gauge>,
     pub leader: Gauge,
+    /// The event follower (see `crate::follower`).
+    pub events_seen: Family<ConnectionLabels, Counter>,
+    pub event_reconciles: Family<ConnectionLabels, Counter>,
+    pub event_gaps: Family<GapLabels, Counter>,
+    pub event_newest_age: Family<ConnectionLabels, Gauge<f64, AtomicU64>>,
+    pub event_log_followed: Family<ConnectionLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -140,7 +154,42 @@ impl Metrics {
             "1 while this replica is the leader",
             leader.clone(),
         );
+        let events_seen = Family::<ConnectionLabels, Counter>::default();
+        let event_reconciles = Family::<ConnectionLabels, Counter>::default();
+        let event_gaps = Family::<GapLabels, Counter>::default();
+        let event_newest_age = Family::<ConnectionLabels, Gauge<f64, AtomicU64>>::default();
+        let event_log_followed = Family::<ConnectionLabels, Gauge>::default();
+        registry.register(
+            "events_seen",
+            "New model events read from authentik's event log, by connection",
+            events_seen.clone(),
+        );
+        registry.register(
+            "event_reconciles",
+            "Changes in authentik's event log that queued reconciles (not the operator's own writes), by connection",
+            event_reconciles.clone(),
+        );
+        registry.register(
+            "event_gaps",
+            "Sweeps of a connection because its event log could not vouch for what changed, by reason",
+            event_gaps.clone(),
+        );
+        registry.register(
+            "event_newest_age_seconds",
+            "Age of the newest event in authentik's event log at the last poll, by connection",
+            event_newest_age.clone(),
+        );
+        registry.register(
+            "event_log_followed",
+            "1 while the event log of a connection is followed, 0 when the token may not read it",
+            event_log_followed.clone(),
+        );
         Metrics {
+            events_seen,
+            event_reconciles,
+            event_gaps,
+            event_newest_age,
+            event_log_followed,
             registry,
             reconciles,
             reconcile_errors,

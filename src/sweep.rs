@@ -2,11 +2,22 @@
 //! resource whose stage changed or vanished since the last list is reconciled at once;
 //! resources in sync cost nothing more. Also refreshes the resources-by-condition gauge.
 
+use crate::connections::{ConnKey, Connection};
 use crate::metrics::{ConditionLabels, ConnectionLabels};
 use crate::reconcile::Context;
 use crate::reconcile::kinds::{ConditionCounts, Which};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
+
+/// One sweep of every kind on one connection (also when its event log has a gap).
+pub async fn sweep_connection(ctx: &Context, key: &ConnKey, conn: &Connection) {
+    for kind in &ctx.stores.kinds {
+        kind.sweep(key, conn).await;
+    }
+    ctx.retry_if_back(key, conn);
+    // Every interval too, so a connection that never failed has its gauge.
+    ctx.set_connection_up(key, conn.client.health().failing_since().is_none());
+}
 
 pub async fn sweep_loop(ctx: Arc<Context>, stop: CancellationToken) {
     let mut tick = tokio::time::interval(ctx.settings.resync);
@@ -36,14 +47,7 @@ pub async fn sweep_all(ctx: &Context) {
         .connections
         .all()
         .into_iter()
-        .map(|(key, conn)| async move {
-            for kind in &ctx.stores.kinds {
-                kind.sweep(&key, &conn).await;
-            }
-            ctx.retry_if_back(&key, &conn);
-            // Every interval too, so a connection that never failed has its gauge.
-            ctx.set_connection_up(&key, conn.client.health().failing_since().is_none());
-        });
+        .map(|(key, conn)| async move { sweep_connection(ctx, &key, &conn).await });
     futures::future::join_all(sweeps).await;
     let mut counts = ConditionCounts::new();
     for kind in &ctx.stores.kinds {

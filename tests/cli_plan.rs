@@ -338,11 +338,11 @@ async fn bad_input_is_a_clear_message_and_exit_code_1() {
     let e = bad(
         &s,
         "unknown.yaml",
-        &format!("{HEAD}\nkind: CaptchaStage\nmetadata: {{name: c}}\nspec: {{}}\n"),
+        &format!("{HEAD}\nkind: DummyStage\nmetadata: {{name: c}}\nspec: {{}}\n"),
     )
     .await;
     assert!(
-        e.contains("unknown kind \"CaptchaStage\"")
+        e.contains("unknown kind \"DummyStage\"")
             && e.contains("PasswordStage, IdentificationStage"),
         "{e}"
     );

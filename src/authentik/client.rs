@@ -251,6 +251,23 @@ impl AuthentikClient {
         Err(Error::Protocol(format!("{endpoint}: too many pages")))
     }
 
+    /// One page of a list: its objects, and the next page's number (0 on the last page).
+    pub async fn page(
+        &self,
+        endpoint: &str,
+        query: &[(&str, String)],
+    ) -> Result<(Vec<Value>, u64)> {
+        let answer = self
+            .request(Method::GET, endpoint, endpoint, query, None)
+            .await?;
+        let body = answer
+            .body
+            .ok_or_else(|| Error::Protocol(format!("empty answer listing {endpoint}")))?;
+        let parsed: Page = serde_json::from_value(body)
+            .map_err(|e| Error::Protocol(format!("unexpected list answer from {endpoint}: {e}")))?;
+        Ok((parsed.results, parsed.pagination.next))
+    }
+
     /// Objects of `endpoint` whose `name` is exactly `name`.
     pub async fn find_by_name(&self, endpoint: &str, name: &str) -> Result<Vec<Value>> {
         self.find_exact(endpoint, &[("name", name.to_string())], "name")

@@ -4,6 +4,7 @@
 //! pks, names and drift belong to one authentik instance.
 
 pub mod lookups;
+pub mod own_writes;
 pub mod snapshot;
 
 use crate::authentik::AuthentikClient;
@@ -96,6 +97,10 @@ pub struct Connection {
     ttl: Duration,
     /// Endpoints of registered kinds this authentik answered 404 for (an older release).
     unsupported: Mutex<std::collections::HashSet<&'static str>>,
+    /// Our own recent writes, which the event follower does not echo back.
+    pub own_writes: own_writes::OwnWrites,
+    /// Whether the event follower can read this authentik's log (None: not tried yet).
+    events_readable: Mutex<Option<bool>>,
 }
 
 impl Connection {
@@ -114,7 +119,26 @@ impl Connection {
             release: Mutex::new(None),
             ttl,
             unsupported: Mutex::default(),
+            own_writes: own_writes::OwnWrites::default(),
+            events_readable: Mutex::new(None),
         }
+    }
+
+    /// Whether the event follower can read the event log (None: not tried yet).
+    pub fn events_readable(&self) -> Option<bool> {
+        *self
+            .events_readable
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records whether the event log can be read; returns whether that changed.
+    pub fn set_events_readable(&self, readable: bool) -> bool {
+        let mut r = self
+            .events_readable
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        r.replace(readable) != Some(readable)
     }
 
     /// Records whether this authentik serves `endpoint`; returns whether that changed.

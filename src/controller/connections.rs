@@ -1,9 +1,11 @@
 //! The controllers of the two connection kinds and their Secret watches.
 
 use super::scoped::{api, drive};
+use crate::caches::Queues;
 use crate::crd::{AuthentikConnection, ClusterAuthentikConnection};
 use crate::reconcile::Context;
 use crate::reconcile::connection::{self as conn_reconcile, ConnectionResource};
+use futures::channel::mpsc;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use kube::core::PartialObjectMeta;
@@ -19,6 +21,10 @@ pub(super) struct ConnectionControllers {
     /// One per watched scope.
     pub(super) namespaced: Vec<Controller<AuthentikConnection>>,
     pub(super) cluster: Controller<ClusterAuthentikConnection>,
+    /// Their queues, for what the operator learns between two of their checks (the event
+    /// log cannot be read).
+    pub(super) namespaced_queues: Queues<AuthentikConnection>,
+    pub(super) cluster_queue: Queues<ClusterAuthentikConnection>,
 }
 
 impl ConnectionControllers {
@@ -35,14 +41,18 @@ impl ConnectionControllers {
     ) -> Self {
         let wc = watcher::Config::default();
         let secrets = |ns: &str| Api::<PartialObjectMeta<Secret>>::namespaced(client.clone(), ns);
+        let mut namespaced_queues = Queues::default();
         let namespaced = scopes
             .iter()
             .map(|scope| {
+                let (tx, rx) = mpsc::unbounded();
+                namespaced_queues.add(scope.as_deref(), tx);
                 let c = Controller::new(
                     api::<AuthentikConnection>(client, scope.as_deref()),
                     wc.clone(),
                 )
-                .with_config(cfg.clone());
+                .with_config(cfg.clone())
+                .reconcile_on(rx);
                 let Some(ns) = scope else { return c };
                 let store = c.store();
                 let cluster_ns = cluster_ns.to_string();
@@ -51,11 +61,15 @@ impl ConnectionControllers {
                 })
             })
             .collect();
+        let (tx, rx) = mpsc::unbounded();
+        let mut cluster_queue = Queues::default();
+        cluster_queue.add(None, tx);
         let cluster = Controller::new(
             Api::<ClusterAuthentikConnection>::all(client.clone()),
             wc.clone(),
         )
-        .with_config(cfg.clone());
+        .with_config(cfg.clone())
+        .reconcile_on(rx);
         let (store, own) = (cluster.store(), cluster_ns.to_string());
         let cluster = cluster.watches(secrets(cluster_ns), wc, move |s| {
             connections_using(&store, &s, &own)
@@ -63,6 +77,8 @@ impl ConnectionControllers {
         ConnectionControllers {
             namespaced,
             cluster,
+            namespaced_queues,
+            cluster_queue,
         }
     }
 

@@ -117,6 +117,8 @@ pub async fn run_controllers(
         kinds: stage_kinds,
         connections: Caches::new(conns.namespaced.iter().map(Controller::store).collect()),
         cluster_connections: Caches::new(vec![conns.cluster.store()]),
+        connection_queues: conns.namespaced_queues.clone(),
+        cluster_connection_queue: conns.cluster_queue.clone(),
     };
 
     let ctx = context(&args, client, connections, metrics, stores.clone());
@@ -131,6 +133,11 @@ pub async fn run_controllers(
     .await;
 
     let sweeps = tokio::spawn(crate::sweep::sweep_loop(ctx.clone(), stop.clone()));
+    let follower = tokio::spawn(crate::follower::follow_loop(
+        ctx.clone(),
+        args.event_interval,
+        stop.clone(),
+    ));
     let readiness = tokio::spawn({
         let stores = stores.clone();
         async move {
@@ -171,6 +178,7 @@ pub async fn run_controllers(
         () = grace => tracing::warn!("controllers did not stop within {STOP_GRACE:?}; stopping them"),
     }
     sweeps.abort();
+    follower.abort();
     readiness.abort();
     tracing::info!("controllers stopped");
     Ok(())

@@ -14,7 +14,7 @@ use crate::crd::connection::{ConnectionSettings, ConnectionStatus, KeyRef};
 use crate::crd::{AuthentikConnection, ClusterAuthentikConnection};
 use crate::error::{Error, Result};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
@@ -154,15 +154,18 @@ pub async fn reconcile<C: ConnectionResource>(obj: Arc<C>, ctx: Arc<Context>) ->
     let prev = obj.connection_status();
     let generation = obj.meta().generation;
     let now = Time(jiff::Timestamp::now());
+    let carried = |c: Condition| {
+        let before = prev.and_then(|p| p.conditions.iter().find(|p| p.type_ == c.type_));
+        carry_over(before, c, generation, &now)
+    };
+    let mut conditions = vec![carried(ready)];
+    if let Some(readable) = ctx.connections.get(&key).and_then(|c| c.events_readable()) {
+        conditions.push(carried(event_log_condition(readable)));
+    }
     let next = ConnectionStatus {
         version: version.or_else(|| prev.and_then(|p| p.version.clone())),
         observed_generation: generation,
-        conditions: vec![carry_over(
-            prev.and_then(|p| p.conditions.iter().find(|c| c.type_ == "Ready")),
-            ready,
-            generation,
-            &now,
-        )],
+        conditions,
     };
     if prev != Some(&next) {
         let api = C::api(&ctx.kube, obj.as_ref());
@@ -170,6 +173,26 @@ pub async fn reconcile<C: ConnectionResource>(obj: Arc<C>, ctx: Arc<Context>) ->
         apply_status(&api, obj.as_ref(), version, &next).await?;
     }
     Ok(Action::requeue(ctx.settings.resync))
+}
+
+/// Whether the event follower reads this authentik's event log (drift corrected in seconds)
+/// or cannot (the periodic sweep alone finds drift).
+fn event_log_condition(readable: bool) -> Condition {
+    if readable {
+        cond(
+            "EventLog",
+            true,
+            "Following",
+            "changes made in authentik are seen in its event log within seconds",
+        )
+    } else {
+        cond(
+            "EventLog",
+            false,
+            "EventsForbidden",
+            "the token may not read authentik's event log: drift is found by the periodic sweep alone; grant the token's user the permission to view events",
+        )
+    }
 }
 
 pub fn error_policy<C: ConnectionResource>(_: Arc<C>, _: &Error, ctx: Arc<Context>) -> Action {

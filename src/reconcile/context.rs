@@ -3,7 +3,7 @@
 use super::kinds::{KindOps, Which};
 use super::kube_ops::Recorder;
 use super::naming::Claim;
-use crate::caches::Caches;
+use crate::caches::{Caches, Queues};
 use crate::connections::{ConnKey, Connection, Registry};
 use crate::crd::{AuthentikConnection, ClusterAuthentikConnection};
 use crate::metrics::{ConnectionLabels, Metrics};
@@ -50,6 +50,9 @@ pub struct Stores {
     /// Connection resources, to notice deleted ones (see `Registry::prune`).
     pub connections: Caches<AuthentikConnection>,
     pub cluster_connections: Caches<ClusterAuthentikConnection>,
+    /// The connection controllers' queues.
+    pub connection_queues: Queues<AuthentikConnection>,
+    pub cluster_connection_queue: Queues<ClusterAuthentikConnection>,
 }
 
 impl Stores {
@@ -66,6 +69,14 @@ impl Stores {
                 .get(&ObjectRef::new(name))
                 .is_some(),
         }
+    }
+
+    /// The registered kind whose objects authentik reports as `model` (`app.model_name`).
+    pub fn kind_of_model(&self, model: &str) -> Option<&dyn KindOps> {
+        self.kinds
+            .iter()
+            .find(|k| k.model() == model)
+            .map(|k| k.as_ref())
     }
 
     /// The registered stage kind named `kind`.
@@ -102,6 +113,17 @@ impl Stores {
     pub fn queue(&self, which: Which<'_>) {
         for k in &self.kinds {
             k.queue(which);
+        }
+    }
+
+    /// Queues a check of the connection resource behind `key` (none for the default).
+    pub fn queue_connection_resources(&self, key: &ConnKey) {
+        match key {
+            ConnKey::Default => {}
+            ConnKey::Namespaced { namespace, name } => self
+                .connection_queues
+                .send(ObjectRef::new(name).within(namespace)),
+            ConnKey::Cluster { name } => self.cluster_connection_queue.send(ObjectRef::new(name)),
         }
     }
 

@@ -172,7 +172,7 @@ async fn create<K: Kind>(
     obs.name = Some(key.to_string());
     obs.pk_cleared = true;
     let body = plan::create_body(desired, &shape::<K>());
-    let created = match conn.client.create(K::ENDPOINT, &body).await {
+    let created = match objects::create::<K>(conn, &body).await {
         Ok(v) => v,
         Err(Error::NameTaken(msg)) => {
             // Not ours: the marker must go, so that this resource never takes (or deletes)
@@ -199,7 +199,6 @@ async fn create<K: Kind>(
         ));
         return Report::failed(obs, e);
     };
-    conn.snapshot::<K>().upsert(&pk, created.clone());
     obs.bound_to = bound_flows::<K>(conn, &pk);
     obs.pk = Some(pk.clone());
     obs.wrote = true;

@@ -27,6 +27,11 @@ pub enum Which<'a> {
     WaitingOn(&'a ConnKey),
     /// Those that claim this authentik name in this connection (a claim went away).
     Claimants(&'a ConnKey, &'a str),
+    /// The one holding the object with this pk in this connection.
+    Pk(&'a ConnKey, &'a str),
+    /// Those whose references resolved to this pk in this connection (it was deleted:
+    /// authentik cleared or dropped the references without logging a change of theirs).
+    Referencing(&'a ConnKey, &'a str),
 }
 
 /// Counts of resources by (kind, `ready` | `not_ready`).
@@ -36,6 +41,11 @@ pub type ConditionCounts = HashMap<(&'static str, &'static str), i64>;
 pub trait KindOps: Send + Sync {
     /// The kind's name (`PasswordStage`).
     fn kind(&self) -> &'static str;
+    /// The `app.model_name` authentik reports and logs for the kind's objects.
+    fn model(&self) -> &'static str;
+    /// Forgets what the sweep's list said of the object `pk`, so that the next reconcile
+    /// reads it afresh (the event log says it changed).
+    fn forget(&self, conn: &Connection, pk: &str);
     /// The name claims of the resources that manage (not merely observe) a stage.
     fn claims_on(&self, name: &str, out: &mut Vec<Claim>);
     /// `Kind/name` of the resources in `namespace` that `ref` the `kind` resource `name`.
@@ -91,6 +101,14 @@ impl<K: Kind> KindOps for KindRuntime<K> {
         kind_name::<K>()
     }
 
+    fn model(&self) -> &'static str {
+        K::MODEL
+    }
+
+    fn forget(&self, conn: &Connection, pk: &str) {
+        conn.snapshot::<K>().remove(pk);
+    }
+
     fn claims_on(&self, name: &str, out: &mut Vec<Claim>) {
         for obj in self.caches.state() {
             if named(obj.as_ref(), name)
@@ -138,6 +156,14 @@ impl<K: Kind> KindOps for KindRuntime<K> {
             Which::Claimants(key, name) => {
                 self.send_matching(|o| &ConnKey::of_stage(o) == key && o.identity() == name)
             }
+            Which::Pk(key, pk) => self.send_matching(|o| {
+                &ConnKey::of_stage(o) == key && o.status().and_then(|s| s.pk.as_deref()) == Some(pk)
+            }),
+            Which::Referencing(key, pk) => self.send_matching(|o| {
+                &ConnKey::of_stage(o) == key
+                    && o.status()
+                        .is_some_and(|s| s.resolved_references.values().any(|v| v == pk))
+            }),
         }
     }
 

@@ -3,6 +3,7 @@
 
 use crate::authentik::wire::pk_of;
 use crate::connections::Connection;
+use crate::connections::own_writes::Write;
 use crate::crd::kind::{Kind, Lookup, key_query, key_text};
 use crate::crd::refs::Target;
 use crate::error::{Error, Result};
@@ -52,6 +53,16 @@ pub async fn find_by_key<K: Kind>(conn: &Connection, scope: &str, key: &str) -> 
         .collect())
 }
 
+/// One create; the object as authentik stored it.
+pub async fn create<K: Kind>(conn: &Connection, body: &Map<String, Value>) -> Result<Value> {
+    let created = conn.client.create(K::ENDPOINT, body).await?;
+    if let Some(pk) = pk_of(&created) {
+        conn.own_writes.record(K::MODEL, pk, Write::Created);
+        conn.snapshot::<K>().upsert(pk, created.clone());
+    }
+    Ok(created)
+}
+
 /// One PATCH; `None` when the object is gone.
 pub async fn patch<K: Kind>(
     conn: &Connection,
@@ -61,6 +72,8 @@ pub async fn patch<K: Kind>(
     let Some(at) = path_of::<K>(conn, pk).await? else {
         return Ok(None);
     };
+    // Recorded before the write: its event may be read before the answer arrives.
+    conn.own_writes.record(K::MODEL, pk, Write::Updated);
     let updated = conn.client.patch(K::ENDPOINT, &at, body).await?;
     let snapshot = conn.snapshot::<K>();
     match &updated {
@@ -73,7 +86,10 @@ pub async fn patch<K: Kind>(
 /// One DELETE; `false` when it was already gone.
 pub async fn delete<K: Kind>(conn: &Connection, pk: &str) -> Result<bool> {
     let deleted = match path_of::<K>(conn, pk).await? {
-        Some(at) => conn.client.delete(K::ENDPOINT, &at).await?,
+        Some(at) => {
+            conn.own_writes.record(K::MODEL, pk, Write::Deleted);
+            conn.client.delete(K::ENDPOINT, &at).await?
+        }
         None => false,
     };
     conn.snapshot::<K>().remove(pk);

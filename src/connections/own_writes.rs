@@ -1,0 +1,144 @@
+//! The operator's own recent writes to one authentik, so that the event follower does not
+//! echo them back into reconciles. An event is recognised as ours by what we wrote (the
+//! object, the action, at about that time) and by how the log names the token's user, never
+//! by the user alone: a person using the operator's account must still be corrected. Each
+//! write matches one event at most.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How long after our write its event may arrive (polls are seconds apart; authentik may be
+/// slow to answer).
+const WINDOW: Duration = Duration::from_secs(120);
+/// A bound on what is remembered during a burst of writes.
+const CAPACITY: usize = 200_000;
+
+/// What the follower reads as an event's action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Write {
+    Created,
+    Updated,
+    Deleted,
+}
+
+impl Write {
+    /// The event action (`model_created`, …) this write is logged as.
+    pub fn action(self) -> &'static str {
+        match self {
+            Write::Created => "model_created",
+            Write::Updated => "model_updated",
+            Write::Deleted => "model_deleted",
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct OwnWrites {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    recent: VecDeque<(&'static str, String, Write, Instant)>,
+    /// How the log names the token's user, learnt from the first event of one of our writes
+    /// (a name, or `AnonymousUser` where a release logs token writes so).
+    me: Option<String>,
+}
+
+impl OwnWrites {
+    /// Records a write of ours to the object `pk` of model `model`.
+    pub fn record(&self, model: &'static str, pk: &str, write: Write) {
+        self.record_at(model, pk, write, Instant::now());
+    }
+
+    fn record_at(&self, model: &'static str, pk: &str, write: Write, at: Instant) {
+        let mut i = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        while i
+            .recent
+            .front()
+            .is_some_and(|(.., t)| at.saturating_duration_since(*t) > WINDOW)
+            || i.recent.len() >= CAPACITY
+        {
+            i.recent.pop_front();
+        }
+        i.recent.push_back((model, pk.to_string(), write, at));
+    }
+
+    /// Whether the event (model, object pk, action, by `username`) is the echo of one of our
+    /// writes; if so, that write is used up.
+    pub fn is_echo(&self, model: &str, pk: &str, action: &str, username: &str) -> bool {
+        self.is_echo_at(model, pk, action, username, Instant::now())
+    }
+
+    fn is_echo_at(
+        &self,
+        model: &str,
+        pk: &str,
+        action: &str,
+        username: &str,
+        now: Instant,
+    ) -> bool {
+        let mut i = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if i.me.as_deref().is_some_and(|me| me != username) {
+            return false;
+        }
+        let found = i.recent.iter().position(|(m, p, w, t)| {
+            *m == model
+                && p == pk
+                && w.action() == action
+                && now.saturating_duration_since(*t) <= WINDOW
+        });
+        match found {
+            Some(at) => {
+                i.recent.remove(at);
+                i.me.get_or_insert_with(|| username.to_string());
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PW: &str = "authentik_stages_password.passwordstage";
+
+    #[test]
+    fn each_write_of_ours_matches_one_event() {
+        let w = OwnWrites::default();
+        w.record(PW, "p1", Write::Updated);
+        assert!(
+            !w.is_echo(PW, "p1", "model_deleted", "akadmin"),
+            "another action"
+        );
+        assert!(
+            !w.is_echo(PW, "p2", "model_updated", "akadmin"),
+            "another object"
+        );
+        assert!(w.is_echo(PW, "p1", "model_updated", "akadmin"));
+        // A second change of the same object, even by the same account, is someone else's.
+        assert!(!w.is_echo(PW, "p1", "model_updated", "akadmin"));
+    }
+
+    #[test]
+    fn the_tokens_user_is_learnt_and_another_users_change_is_never_ours() {
+        let w = OwnWrites::default();
+        w.record(PW, "p1", Write::Updated);
+        w.record(PW, "p2", Write::Updated);
+        assert!(w.is_echo(PW, "p1", "model_updated", "AnonymousUser"));
+        assert!(!w.is_echo(PW, "p2", "model_updated", "alice"));
+        assert!(w.is_echo(PW, "p2", "model_updated", "AnonymousUser"));
+    }
+
+    #[test]
+    fn an_event_long_after_our_write_is_not_ours() {
+        let w = OwnWrites::default();
+        let then = Instant::now();
+        w.record_at(PW, "p1", Write::Created, then);
+        let later = then + WINDOW + Duration::from_secs(1);
+        assert!(!w.is_echo_at(PW, "p1", "model_created", "akadmin", later));
+    }
+}
