@@ -9,3 +9,4 @@
 mod common;
 mod prometheus;
 mod rules;
+mod scrape;
