@@ -285,6 +285,56 @@ mod tests {
         );
     }
 
+    /// Every rule of every registered kind's CRD compiles with kube-cel.
+    #[test]
+    fn every_rule_of_the_crds_compiles() {
+        fn walk(c: &kube_cel::CompiledSchema, at: &str, rules: &mut usize) {
+            for v in &c.validations {
+                assert!(v.is_ok(), "{at}: {:?}", v.as_ref().err());
+                *rules += 1;
+            }
+            for (name, child) in &c.properties {
+                walk(child, &format!("{at}.{name}"), rules);
+            }
+            if let Some(items) = &c.items {
+                walk(items, &format!("{at}[]"), rules);
+            }
+        }
+        let mut rules = 0;
+        for k in super::super::registry::kinds() {
+            walk(&kube_cel::compile_schema(&k.schema), k.kind, &mut rules);
+        }
+        assert!(rules >= 10, "{rules} rules");
+    }
+
+    /// The duration rule of the CRDs (authentik's `hours=1;minutes=30`), as the old
+    /// evaluator's tests had it.
+    #[test]
+    fn the_duration_rule_of_the_crds() {
+        let login = |duration: &str| {
+            json!({"apiVersion": "authentik-operator.io/v1alpha1", "kind": "UserLoginStage",
+                   "metadata": {"name": "login"}, "spec": {"sessionDuration": duration}})
+        };
+        let k = kind("UserLoginStage");
+        let ok = validate(&k, &login("hours=3;minutes=1"));
+        assert!(
+            ok.errors.is_empty() && ok.unchecked.is_empty(),
+            "{:?} {:?}",
+            ok.errors,
+            ok.unchecked
+        );
+        for bad in ["hours=x", " hours=1", "hours=1;"] {
+            let v = validate(&k, &login(bad));
+            assert!(
+                v.errors
+                    .iter()
+                    .any(|e| e.starts_with("spec.sessionDuration: must be an authentik duration")),
+                "{bad:?}: {:?}",
+                v.errors
+            );
+        }
+    }
+
     /// `kind` with one more CEL rule on its spec.
     fn with_spec_rule(name: &str, rule: &str, message: &str) -> KindInfo {
         let mut k = kind(name);
