@@ -66,7 +66,8 @@ pub const ROWS: &[Row] = &[
                 viz: Viz::Stat { red_from: 1.0 },
                 unit: "short",
                 queries: &[(
-                    r#"sum(authentik_operator_resources{namespace=~"$namespace", condition="not_ready"})"#,
+                    // A kind gets a not_ready series once one of its resources is not Ready.
+                    r#"sum(authentik_operator_resources{namespace=~"$namespace", condition="not_ready"}) or vector(0)"#,
                     "not Ready",
                 )],
             },
