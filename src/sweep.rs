@@ -53,13 +53,13 @@ pub async fn sweep_all(ctx: &Context) {
     for kind in &ctx.stores.kinds {
         kind.count_conditions(&mut counts);
     }
-    for ((kind, condition), n) in counts {
-        ctx.metrics
-            .resources
-            .get_or_create(&ConditionLabels {
+    ctx.metrics
+        .set_resources(counts.into_iter().map(|((kind, condition, reason), n)| {
+            let labels = ConditionLabels {
                 kind: kind.to_string(),
                 condition: condition.to_string(),
-            })
-            .set(n);
-    }
+                reason,
+            };
+            (labels, n)
+        }));
 }

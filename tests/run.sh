@@ -25,10 +25,13 @@ fi
 # Go fetches the toolchain go.mod asks for when the installed one is older.
 export GOTOOLCHAIN=${GOTOOLCHAIN:-auto}
 
-# Build (or reuse) the control plane with the node tier, helm and the operator's image first,
-# so their cost shows on its own line.
+# Build (or reuse) the control plane with the node tier, helm, Prometheus (promtool and the
+# server, for tests/monitoring), prometheus-operator's CRDs (for tests/packaging) and the
+# operator's image first, so their cost shows on its own line.
 tests/controlplane/build.sh --node >/dev/null
 tests/helm/build.sh >/dev/null
+tests/prometheus/build.sh >/dev/null
+tests/prometheus-crds/build.sh >/dev/null
 start=$(date +%s)
 tests/node/operator-image.sh "${CARGO_TARGET_DIR:-target}/operator-image.tar" >/dev/null
 echo "operator image (release build) ready in $(( $(date +%s) - start ))s" >&2

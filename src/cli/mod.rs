@@ -2,7 +2,6 @@
 //! (what applying manifests would do to authentik). Both reach the kinds only through the
 //! registry, and `plan` decides with the reconciler's own pure [`crate::reconcile::plan`].
 
-mod cel;
 pub mod connect;
 pub mod export;
 mod export_checks;

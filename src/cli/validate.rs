@@ -1,11 +1,14 @@
 //! Validating a manifest the way the API server does, from the CRD itself: its OpenAPI
 //! schema (with a JSON-schema validator; unknown fields refused, as `kubectl apply`'s
-//! strict field validation does), its CEL rules (`x-kubernetes-validations`, see
-//! [`super::cel`]), then the kind's own `check_spec`.
+//! strict field validation does), its CEL rules (`x-kubernetes-validations`, evaluated by
+//! `kube-cel`), then the kind's own `check_spec`.
 
-use super::cel;
 use super::registry::KindInfo;
+use kube_cel::ErrorKind;
 use serde_json::{Map, Value};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 
 /// The CRD schema as the API server applies it to an object: a field not in `properties`
 /// is an unknown field (unless the schema keeps unknown fields), and a `null` is allowed
@@ -131,7 +134,7 @@ pub fn validate(kind: &KindInfo, obj: &Value) -> Verdict {
             kind.kind
         )),
     }
-    rules(&kind.schema, obj, "", &mut verdict);
+    rules(kind, obj, &mut verdict);
     if verdict.errors.is_empty()
         && let Err(e) = (kind.check)(obj)
     {
@@ -140,59 +143,66 @@ pub fn validate(kind: &KindInfo, obj: &Value) -> Verdict {
     verdict
 }
 
-/// Walks schema and value together, evaluating every `x-kubernetes-validations` rule on
-/// the value it is attached to.
-fn rules(schema: &Value, value: &Value, path: &str, verdict: &mut Verdict) {
-    for rule in schema
-        .get("x-kubernetes-validations")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let Some(text) = rule.get("rule").and_then(Value::as_str) else {
-            continue;
-        };
-        let at = if path.is_empty() {
-            "(the object)"
-        } else {
-            path
-        };
-        match cel::holds(text, value) {
-            Ok(true) => {}
-            Ok(false) => {
-                let message = rule
-                    .get("message")
-                    .and_then(Value::as_str)
-                    .map_or_else(|| format!("failed rule: {text}"), str::to_string);
-                verdict.errors.push(format!("{at}: {message}"));
-            }
-            Err(cel::Unsupported(why)) => verdict
-                .unchecked
-                .push(format!("{at}: the rule {text:?} was not evaluated ({why})")),
-        }
+/// Where a CEL error is: the API server's field path, or the object itself.
+fn place(field_path: &str) -> &str {
+    if field_path.is_empty() {
+        "(the object)"
+    } else {
+        field_path
     }
-    match value {
-        Value::Object(map) => {
-            let props = schema.get("properties").and_then(Value::as_object);
-            for (k, v) in map {
-                if let Some(s) = props.and_then(|p| p.get(k)) {
-                    let sub = if path.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{path}.{k}")
-                    };
-                    rules(s, v, &sub, verdict);
-                }
+}
+
+thread_local! {
+    /// The API server's CEL environment (the Kubernetes libraries included), made once.
+    static CEL: kube_cel::Validator = kube_cel::Validator::new();
+    /// Each kind's rules, compiled once (again if its schema is another).
+    static COMPILED: RefCell<HashMap<&'static str, (Value, Rc<kube_cel::CompiledSchema>)>> =
+        RefCell::new(HashMap::new());
+}
+
+/// Evaluates every `x-kubernetes-validations` rule of the kind's schema on the value it is
+/// attached to, with `kube-cel` (schema defaults applied first, as the API server does). A
+/// rule false, not a bool or failing at run time is refused, as the API server refuses it; a
+/// rule `kube-cel` cannot compile or evaluate here is listed as not evaluated, never passed.
+fn rules(kind: &KindInfo, obj: &Value, verdict: &mut Verdict) {
+    let compiled = COMPILED.with(|c| {
+        let mut cache = c.borrow_mut();
+        match cache.get(kind.kind) {
+            Some((schema, compiled)) if *schema == kind.schema => compiled.clone(),
+            _ => {
+                let compiled = Rc::new(kube_cel::compile_schema(&kind.schema));
+                cache.insert(kind.kind, (kind.schema.clone(), compiled.clone()));
+                compiled
             }
         }
-        Value::Array(items) => {
-            if let Some(s) = schema.get("items") {
-                for (i, v) in items.iter().enumerate() {
-                    rules(s, v, &format!("{path}[{i}]"), verdict);
-                }
+    });
+    let root = kube_cel::RootContext {
+        api_version: kind.api_version.clone(),
+        api_group: kind
+            .api_version
+            .split_once('/')
+            .map(|(group, _)| group.to_string())
+            .unwrap_or_default(),
+        kind: kind.kind.to_string(),
+    };
+    let Err(failures) =
+        CEL.with(|cel| cel.validate_compiled_with_context(&compiled, obj, None, Some(&root)))
+    else {
+        return;
+    };
+    for f in failures {
+        let at = place(&f.field_path);
+        match f.kind {
+            ErrorKind::ValidationFailure
+            | ErrorKind::InvalidResult
+            | ErrorKind::EvaluationError => {
+                verdict.errors.push(format!("{at}: {}", f.message));
             }
+            _ => verdict.unchecked.push(format!(
+                "{at}: the rule {:?} was not evaluated ({})",
+                f.rule, f.message
+            )),
         }
-        _ => {}
     }
 }
 
@@ -272,6 +282,160 @@ mod tests {
             v.errors.iter().any(|e| e.contains("spec.slug")),
             "{:?}",
             v.errors
+        );
+    }
+
+    /// Every rule of every registered kind's CRD compiles with kube-cel.
+    #[test]
+    fn every_rule_of_the_crds_compiles() {
+        fn walk(c: &kube_cel::CompiledSchema, at: &str, rules: &mut usize) {
+            for v in &c.validations {
+                assert!(v.is_ok(), "{at}: {:?}", v.as_ref().err());
+                *rules += 1;
+            }
+            for (name, child) in &c.properties {
+                walk(child, &format!("{at}.{name}"), rules);
+            }
+            if let Some(items) = &c.items {
+                walk(items, &format!("{at}[]"), rules);
+            }
+        }
+        let mut rules = 0;
+        for k in super::super::registry::kinds() {
+            walk(&kube_cel::compile_schema(&k.schema), k.kind, &mut rules);
+        }
+        assert!(rules >= 10, "{rules} rules");
+    }
+
+    /// The duration rule of the CRDs (authentik's `hours=1;minutes=30`), as the old
+    /// evaluator's tests had it.
+    #[test]
+    fn the_duration_rule_of_the_crds() {
+        let login = |duration: &str| {
+            json!({"apiVersion": "authentik-operator.io/v1alpha1", "kind": "UserLoginStage",
+                   "metadata": {"name": "login"}, "spec": {"sessionDuration": duration}})
+        };
+        let k = kind("UserLoginStage");
+        let ok = validate(&k, &login("hours=3;minutes=1"));
+        assert!(
+            ok.errors.is_empty() && ok.unchecked.is_empty(),
+            "{:?} {:?}",
+            ok.errors,
+            ok.unchecked
+        );
+        for bad in ["hours=x", " hours=1", "hours=1;"] {
+            let v = validate(&k, &login(bad));
+            assert!(
+                v.errors
+                    .iter()
+                    .any(|e| e.starts_with("spec.sessionDuration: must be an authentik duration")),
+                "{bad:?}: {:?}",
+                v.errors
+            );
+        }
+    }
+
+    /// `kind` with one more CEL rule on its spec.
+    fn with_spec_rule(name: &str, rule: &str, message: &str) -> KindInfo {
+        let mut k = kind(name);
+        let spec = &mut k.schema["properties"]["spec"];
+        if spec.get("x-kubernetes-validations").is_none() {
+            spec["x-kubernetes-validations"] = json!([]);
+        }
+        spec["x-kubernetes-validations"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"rule": rule, "message": message}));
+        k
+    }
+
+    /// `startsWith` (CEL's string library) was outside the hand-written evaluator, which listed
+    /// such a rule as not evaluated; kube-cel evaluates it, and a Kubernetes library function
+    /// (`url(…).getEscapedPath()`) too.
+    #[test]
+    fn rules_beyond_the_old_evaluator_are_checked() {
+        let k = with_spec_rule(
+            "PasswordStage",
+            "!has(self.configureFlow) || !has(self.configureFlow.slug) || !self.configureFlow.slug.startsWith('default-')",
+            "configureFlow must not be one of authentik's default flows",
+        );
+        let ok = validate(
+            &k,
+            &pw(
+                json!({"backends": ["authentik.core.auth.InbuiltBackend"], "configureFlow": {"slug": "corp-setup"}}),
+            ),
+        );
+        assert!(
+            ok.errors.is_empty() && ok.unchecked.is_empty(),
+            "{:?} {:?}",
+            ok.errors,
+            ok.unchecked
+        );
+        let bad = validate(
+            &k,
+            &pw(
+                json!({"backends": ["authentik.core.auth.InbuiltBackend"], "configureFlow": {"slug": "default-password-change"}}),
+            ),
+        );
+        assert_eq!(
+            bad.errors,
+            ["spec: configureFlow must not be one of authentik's default flows"]
+        );
+        assert!(bad.unchecked.is_empty(), "{:?}", bad.unchecked);
+
+        let k = with_spec_rule(
+            "PasswordStage",
+            "!has(self.configureFlow) || !has(self.configureFlow.slug) || url('https://authentik.example.com/if/flow/' + self.configureFlow.slug + '/').getEscapedPath().size() < 40",
+            "the flow's URL path is too long",
+        );
+        let long = validate(
+            &k,
+            &pw(
+                json!({"backends": ["authentik.core.auth.InbuiltBackend"], "configureFlow": {"slug": "a-rather-long-flow-slug-that-keeps-on-going"}}),
+            ),
+        );
+        assert_eq!(long.errors, ["spec: the flow's URL path is too long"]);
+        assert!(long.unchecked.is_empty(), "{:?}", long.unchecked);
+        let short = validate(
+            &k,
+            &pw(
+                json!({"backends": ["authentik.core.auth.InbuiltBackend"], "configureFlow": {"slug": "short"}}),
+            ),
+        );
+        assert!(
+            short.errors.is_empty() && short.unchecked.is_empty(),
+            "{:?} {:?}",
+            short.errors,
+            short.unchecked
+        );
+    }
+
+    /// A rule that fails at run time is refused, as the API server refuses it; one that does
+    /// not compile is listed as not evaluated, never passed.
+    #[test]
+    fn failing_and_uncompilable_rules() {
+        let k = with_spec_rule("PasswordStage", "self.configureFlow.slug == 'x'", "slug x");
+        let v = validate(
+            &k,
+            &pw(json!({"backends": ["authentik.core.auth.InbuiltBackend"]})),
+        );
+        assert_eq!(v.errors.len(), 1, "{:?}", v.errors);
+        assert!(
+            v.errors[0].starts_with("spec: rule evaluation error"),
+            "{:?}",
+            v.errors
+        );
+        let k = with_spec_rule("PasswordStage", "self.backends.size() >", "never");
+        let v = validate(
+            &k,
+            &pw(json!({"backends": ["authentik.core.auth.InbuiltBackend"]})),
+        );
+        assert!(v.errors.is_empty(), "{:?}", v.errors);
+        assert_eq!(v.unchecked.len(), 1, "{:?}", v.unchecked);
+        assert!(
+            v.unchecked[0].contains("was not evaluated"),
+            "{:?}",
+            v.unchecked
         );
     }
 

@@ -78,15 +78,19 @@ pub async fn run_with_client(args: RunArgs, client: Client, stop: CancellationTo
         )
         .await?;
     } else {
-        run_controllers(
+        // Without election the one replica is the one that reconciles: it leads.
+        metrics.leader.set(1);
+        let result = run_controllers(
             args.clone(),
             client,
             connections,
-            metrics,
+            metrics.clone(),
             ready,
             stop.clone(),
         )
-        .await?;
+        .await;
+        metrics.leader.set(0);
+        result?;
     }
     stop.cancel();
     let _ = http_task.await;

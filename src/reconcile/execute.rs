@@ -14,7 +14,8 @@ use crate::connections::snapshot::FLOW_SET;
 use crate::crd::kind::{Kind, kind_name};
 use crate::crd::{DriftEntry, ManagementPolicy};
 use crate::error::{Error, Result};
-use crate::metrics::KindLabels;
+use crate::metrics::{KindLabels, ResourceLabels};
+use kube::ResourceExt;
 use kube::api::Api;
 use serde_json::{Map, Value};
 
@@ -134,7 +135,11 @@ fn corrected<K: Kind>(on: &On<'_, K>, how: Correction, drift: &[DriftEntry]) -> 
             on.ctx
                 .metrics
                 .drift_corrections
-                .get_or_create(&kind_labels::<K>())
+                .get_or_create(&ResourceLabels {
+                    kind: kind_name::<K>().to_string(),
+                    resource_namespace: on.obj.namespace().unwrap_or_default(),
+                    resource_name: on.obj.name_any(),
+                })
                 .inc();
             Notice::normal(
                 "DriftCorrected",

@@ -35,7 +35,8 @@ pub enum Which<'a> {
 }
 
 /// Counts of resources by (kind, `ready` | `not_ready`).
-pub type ConditionCounts = HashMap<(&'static str, &'static str), i64>;
+/// Resources by kind, Ready condition (`ready`, `not_ready`) and its reason.
+pub type ConditionCounts = HashMap<(&'static str, &'static str, String), i64>;
 
 /// One stage kind, as the rest of the operator sees it.
 pub trait KindOps: Send + Sync {
@@ -215,15 +216,19 @@ impl<K: Kind> KindOps for KindRuntime<K> {
 
     fn count_conditions(&self, counts: &mut ConditionCounts) {
         let kind = kind_name::<K>();
-        counts.entry((kind, "ready")).or_default();
-        counts.entry((kind, "not_ready")).or_default();
         for obj in self.caches.state() {
-            let condition = if obj.status().is_some_and(StageStatus::is_ready) {
+            let status = obj.status();
+            let condition = if status.is_some_and(StageStatus::is_ready) {
                 "ready"
             } else {
                 "not_ready"
             };
-            *counts.entry((kind, condition)).or_default() += 1;
+            let reason = status
+                .and_then(|s| s.condition("Ready"))
+                .map_or("Pending", |c| c.reason.as_str());
+            *counts
+                .entry((kind, condition, reason.to_string()))
+                .or_default() += 1;
         }
     }
 

@@ -72,6 +72,8 @@ fn helm_refuses_missing_or_misspelt_values() {
     fails(&[&ci], &["logFormat=xml"], "logFormat");
     fails(&[&ci], &["authentik.url=authentik.example.com"], "url");
     fails(&[&ci], &["resyncInterval=soon"], "resyncInterval");
+    fails(&[&ci], &["prometheusRule.enable=true"], "enable");
+    fails(&[&ci], &["grafanaDashboard.label="], "label");
 }
 
 #[test]
@@ -329,6 +331,8 @@ fn service_monitor_only_when_asked_for_and_no_default_authentik() {
         sm["spec"]["namespaceSelector"]["matchNames"],
         json!(["operators"])
     );
+    // The job is named after a label every release's Service carries: the alerts expect it.
+    assert_eq!(sm["spec"]["jobLabel"], "app.kubernetes.io/part-of");
     // It selects the metrics Service, and only that.
     let svc = one(&docs, "Service", "ao-authentik-operator-metrics");
     for (k, v) in sm["spec"]["selector"]["matchLabels"].as_object().unwrap() {
@@ -337,6 +341,10 @@ fn service_monitor_only_when_asked_for_and_no_default_authentik() {
     assert_eq!(
         sm["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"],
         "metrics"
+    );
+    assert_eq!(
+        svc["metadata"]["labels"]["app.kubernetes.io/part-of"],
+        "authentik-operator"
     );
     let role = one(&docs, "ClusterRole", "ao-authentik-operator");
     assert_eq!(role["rules"], all_rules());

@@ -7,7 +7,9 @@
 //! pod template, and `kubectl auth can-i` plus real calls with the chart's ServiceAccount token
 //! for the RBAC.
 //!
-//! `HELM_BIN` (a path to a helm binary) skips building helm.
+//! `HELM_BIN` (a path to a helm binary) skips building helm. The chart's PrometheusRule is
+//! checked by promtool (`tests/prometheus/build.sh`) and applied with prometheus-operator's own
+//! CRD (`tests/prometheus-crds/build.sh`).
 
 mod argocd;
 mod chart;
@@ -16,4 +18,7 @@ mod docker;
 mod helpers;
 mod kustomize;
 mod lifecycle;
+mod monitoring;
+#[path = "../monitoring/prometheus.rs"]
+mod prometheus;
 mod rbac;

@@ -2,8 +2,8 @@
 
 use crate::helpers::{
     CHART, apply, assert_can_i, assert_pod_security_restricted, event, forbidden, fullname,
-    installed_release, kubectl_ok, one, q, render, run, service_monitor_crd, stages, without_kind,
-    write_list,
+    installed_release, kubectl_ok, kubectl_out, monitoring_crds, one, q, render, run, stages,
+    without_kind, write_list,
 };
 use serde_json::{Value, json};
 
@@ -334,7 +334,7 @@ fn password_stage(namespace: &str) -> Value {
 fn chart_with_service_monitor_and_no_default_authentik_is_accepted() {
     let cp = testenv::shared();
     installed_release(); // the CRDs
-    service_monitor_crd();
+    monitoring_crds();
     let ns = cp.create_namespace("ao-mon").expect("namespace");
     let docs = render(
         &ns,
@@ -346,6 +346,26 @@ fn chart_with_service_monitor_and_no_default_authentik_is_accepted() {
     apply("chart-monitoring", &rest, false);
     let name = fullname(&ns);
     kubectl_ok(["get", "servicemonitor", &name, "-n", &ns]);
+    // The PrometheusRule passed the real CRD's schema; one that breaks it is refused, so the
+    // check is real.
+    kubectl_ok(["get", "prometheusrule", &name, "-n", &ns]);
+    let mut bad = one(&docs, "PrometheusRule", &name).clone();
+    bad["spec"]["groups"][0]["rules"][0]["for"] = json!("five minutes");
+    let file = write_list("prometheusrule-bad", &[&bad])
+        .display()
+        .to_string();
+    let out = kubectl_out(["apply", "--server-side", "--dry-run=server", "-f", &file]);
+    assert!(!out.ok && out.stderr.contains("for"), "{}", out.stderr);
+    let dashboard = kubectl_ok([
+        "get",
+        "configmap",
+        &format!("{name}-dashboard"),
+        "-n",
+        &ns,
+        "-o",
+        "jsonpath={.metadata.labels.grafana_dashboard}",
+    ]);
+    assert_eq!(dashboard, "1");
     let who = format!("system:serviceaccount:{ns}:{name}");
     assert_can_i(
         &who,

@@ -1,8 +1,12 @@
 //! Every file of the repository that is derived from the code, computed in one place: the
 //! CRDs (in `crds/`, the chart and the kustomize base), the Argo CD snippet that carries
-//! `health.lua` for each kind, and the lists of kinds in the RBAC of the chart
-//! and of the kustomize base. `cargo xtask generate` writes them; a test fails when one on
+//! `health.lua` for each kind, the lists of kinds in the RBAC of the chart
+//! and of the kustomize base, the Grafana dashboard, the copy of the alert rules in
+//! `deploy/monitoring/` and the README's lists of panels and alerts. `cargo xtask generate` writes them; a test fails when one on
 //! disk differs, naming that command.
+
+pub mod dashboard;
+pub mod monitoring;
 
 use authentik_operator::kinds;
 use std::path::{Path, PathBuf};
@@ -22,6 +26,8 @@ const RBAC_FILES: [&str; 2] = [
     "deploy/base/rbac.yaml",
 ];
 const KUSTOMIZATION: &str = "deploy/base/kustomization.yaml";
+/// Its Metrics section lists the dashboard's panels and the alerts.
+const README: &str = "README.md";
 
 /// A generated file: where it goes (relative to the repository root) and what it holds.
 #[derive(Debug)]
@@ -67,6 +73,29 @@ pub fn generated(root: &Path) -> Result<Vec<Generated>, String> {
     out.push(Generated {
         path: KUSTOMIZATION.into(),
         content: with_crd_resources(&read(root, KUSTOMIZATION)?, &crd_files),
+    });
+    let dashboard = monitoring::dashboard_json();
+    for path in [monitoring::DASHBOARD, monitoring::DEPLOY_DASHBOARD] {
+        out.push(Generated {
+            path: path.into(),
+            content: dashboard.clone(),
+        });
+    }
+    let alerts = read(root, monitoring::ALERTS)?;
+    let readme = read(root, README)?;
+    let readme = monitoring::with_section(&readme, "dashboard", &dashboard::markdown())?;
+    let readme =
+        monitoring::with_section(&readme, "alerts", &monitoring::alerts_markdown(&alerts)?)?;
+    out.push(Generated {
+        path: monitoring::DEPLOY_ALERTS.into(),
+        content: format!(
+            "# A copy of {}, written by `cargo xtask generate`: edit that one.\n{alerts}",
+            monitoring::ALERTS
+        ),
+    });
+    out.push(Generated {
+        path: README.into(),
+        content: readme,
     });
     Ok(out)
 }

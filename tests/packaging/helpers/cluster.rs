@@ -1,7 +1,7 @@
 //! The control plane: the installed release, Pod Security and RBAC checks, test objects.
 
 use crate::helpers::{
-    CHART, Out, apply, checked_in_crds, helm_ok, kubectl_ok, kubectl_out, path, write_list,
+    CHART, Out, checked_in_crds, helm_ok, kubectl_ok, kubectl_out, path, write_list,
 };
 use serde_json::{Value, json};
 use std::sync::OnceLock;
@@ -38,35 +38,38 @@ pub fn installed_release() -> &'static str {
     })
 }
 
-/// A minimal ServiceMonitor CRD (prometheus-operator's is large; the shape is all we need).
-pub fn service_monitor_crd() {
+/// prometheus-operator's PrometheusRule and ServiceMonitor CRDs, generated from its API types
+/// by `tests/prometheus-crds/build.sh` (as that project generates them), installed once.
+pub fn monitoring_crds() {
     static DONE: OnceLock<()> = OnceLock::new();
     DONE.get_or_init(|| {
-        let crd = json!({
-            "apiVersion": "apiextensions.k8s.io/v1",
-            "kind": "CustomResourceDefinition",
-            "metadata": {"name": "servicemonitors.monitoring.coreos.com"},
-            "spec": {
-                "group": "monitoring.coreos.com",
-                "names": {"kind": "ServiceMonitor", "plural": "servicemonitors",
-                          "singular": "servicemonitor", "listKind": "ServiceMonitorList"},
-                "scope": "Namespaced",
-                "versions": [{
-                    "name": "v1", "served": true, "storage": true,
-                    "schema": {"openAPIV3Schema": {
-                        "type": "object",
-                        "properties": {"spec": {"type": "object",
-                            "x-kubernetes-preserve-unknown-fields": true}}}}
-                }]
-            }
-        });
-        apply("servicemonitor-crd", &[&crd], false);
-        kubectl_ok([
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            "crd/servicemonitors.monitoring.coreos.com",
-        ]);
+        let out = std::process::Command::new("bash")
+            .arg(path("tests/prometheus-crds/build.sh"))
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .expect("running tests/prometheus-crds/build.sh");
+        assert!(
+            out.status.success(),
+            "tests/prometheus-crds/build.sh failed: it builds controller-gen from its Go module and needs `go`"
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let dir = std::path::PathBuf::from(stdout.lines().last().unwrap_or_default().trim());
+        let mut names = Vec::new();
+        for plural in ["prometheusrules", "servicemonitors"] {
+            let file = dir.join(format!("monitoring.coreos.com_{plural}.yaml"));
+            kubectl_ok([
+                "apply",
+                "--server-side",
+                "--field-manager=packaging-test",
+                "-f",
+                &file.display().to_string(),
+            ]);
+            names.push(format!("crd/{plural}.monitoring.coreos.com"));
+        }
+        let mut args = vec!["wait", "--for=condition=Established", "--timeout=60s"];
+        args.extend(names.iter().map(String::as_str));
+        kubectl_ok(&args);
     });
 }
 
