@@ -123,10 +123,13 @@ fn act_on(ctx: &Context, key: &ConnKey, conn: &Connection, event: &Event) -> u64
     let Some(kind) = ctx.stores.kind_of_model(&event.model) else {
         return 0;
     };
-    if conn
-        .own_writes
-        .is_echo(kind.model(), &event.object, &event.action, &event.username)
-    {
+    if conn.own_writes.is_echo(
+        kind.model(),
+        &event.object,
+        &event.name,
+        &event.action,
+        &event.username,
+    ) {
         return 0;
     }
     tracing::debug!(connection = %key, kind = kind.kind(), pk = %event.object, action = %event.action, user = %event.username, "changed in authentik");
