@@ -13,5 +13,6 @@ mod common;
 mod drift;
 mod dynamic;
 mod lifecycle;
+mod references;
 mod refusals;
 mod table;
