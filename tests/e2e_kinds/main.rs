@@ -15,4 +15,5 @@ mod dynamic;
 mod lifecycle;
 mod references;
 mod refusals;
+mod secrets;
 mod table;
