@@ -17,3 +17,4 @@ mod references;
 mod refusals;
 mod secrets;
 mod table;
+mod versions;
