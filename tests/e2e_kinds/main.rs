@@ -12,6 +12,7 @@ mod common;
 
 mod drift;
 mod dynamic;
+mod example;
 mod lifecycle;
 mod references;
 mod refusals;
