@@ -5,6 +5,7 @@
 
 pub mod lookups;
 pub mod own_writes;
+pub mod refused;
 pub mod snapshot;
 
 use crate::authentik::AuthentikClient;
@@ -101,6 +102,8 @@ pub struct Connection {
     pub own_writes: own_writes::OwnWrites,
     /// Whether the event follower can read this authentik's log (None: not tried yet).
     events_readable: Mutex<Option<bool>>,
+    /// Writes refused, not to be sent again unchanged.
+    pub refused: refused::Refused,
 }
 
 impl Connection {
@@ -121,6 +124,7 @@ impl Connection {
             unsupported: Mutex::default(),
             own_writes: own_writes::OwnWrites::default(),
             events_readable: Mutex::new(None),
+            refused: refused::Refused::default(),
         }
     }
 

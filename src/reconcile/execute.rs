@@ -86,8 +86,16 @@ async fn bind<K: Kind>(
     let Some(how) = write else {
         return Report::new(obs, events, Ok(()));
     };
+    let refused = &on.conn.refused;
+    if let Some(why) = refused.before(K::ENDPOINT, &pk, &found.patch) {
+        return Report::new(obs, events, Err(Error::Rejected(why)));
+    }
     let updated = match patch::<K>(on.conn, &pk, &found.patch).await {
         Ok(v) => v,
+        Err(Error::Rejected(why)) => {
+            refused.record(K::ENDPOINT, &pk, &found.patch, &why);
+            return Report::new(obs, events, Err(Error::Rejected(why)));
+        }
         Err(e) => return Report::new(obs, events, Err(e)),
     };
     obs.wrote = true;
@@ -95,9 +103,13 @@ async fn bind<K: Kind>(
     obs.bound_to = bound_flows::<K>(on.conn, &pk);
     let after = diff(desired, &updated, &shape::<K>());
     if let Some(e) = plan::not_kept(&after) {
+        if let Error::Rejected(why) = &e {
+            refused.record(K::ENDPOINT, &pk, &found.patch, why);
+        }
         obs.drift = after.drift;
         return Report::new(obs, events, Err(e));
     }
+    refused.clear(K::ENDPOINT, &pk);
     events.push(corrected(on, how, &obs.drift));
     Report::new(obs, events, Ok(()))
 }
@@ -177,8 +189,20 @@ async fn create<K: Kind>(
     obs.name = Some(key.to_string());
     obs.pk_cleared = true;
     let body = plan::create_body(desired, &shape::<K>());
+    // A refused create is remembered under the key it would have had.
+    let new = format!("(new) {key}");
+    if let Some(why) = conn.refused.before(K::ENDPOINT, &new, &body) {
+        return Report::failed(obs, Error::Rejected(why));
+    }
     let created = match objects::create::<K>(conn, &body).await {
-        Ok(v) => v,
+        Ok(v) => {
+            conn.refused.clear(K::ENDPOINT, &new);
+            v
+        }
+        Err(Error::Rejected(why)) => {
+            conn.refused.record(K::ENDPOINT, &new, &body, &why);
+            return Report::failed(obs, Error::Rejected(why));
+        }
         Err(Error::NameTaken(msg)) => {
             // Not ours: the marker must go, so that this resource never takes (or deletes)
             // the stage holding the name as its own.
