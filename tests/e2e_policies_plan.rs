@@ -156,18 +156,24 @@ async fn a_policy_binding_set_is_created_then_an_order_change_is_an_update() {
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert!(stdout.contains("Plan: 4 unchanged."), "{stdout}");
 
-    // The office policy first: the same binding at another order.
-    let reordered = SET.replace("  order: 0\n", "  order: 20\n");
-    let (stdout, stderr, code) = s.plan(&reordered, &["--applied"]).await;
-    assert_eq!(code, Some(2), "{stdout}{stderr}");
+    // The office policy first: the same binding at another order. Its key (the order is part
+    // of it) no longer finds it; the resource as the cluster holds it (`kubectl get -o yaml`,
+    // with status.pk) does.
     let pk = office["pk"].as_str().expect("a pk");
+    let reordered = SET.replace("  order: 0\n", "  order: 20\n");
+    let with_status = reordered.replace(
+        "  order: 20\n",
+        &format!("  order: 20\nstatus: {{pk: {pk}}}\n"),
+    );
+    let (stdout, stderr, code) = s.plan(&with_status, &["--applied"]).await;
+    assert_eq!(code, Some(2), "{stdout}{stderr}");
     for line in [
-        &format!(
+        format!(
             "PolicyBinding iam/gated-office (policy binding of policy ExpressionPolicy iam/office-network to Flow iam/gated at order 20, pk {pk}): update\n    ~ order: 0 → 20\n"
         ),
-        "Plan: 1 to update, 3 unchanged.",
+        "Plan: 1 to update, 3 unchanged.".to_string(),
     ] {
-        assert!(stdout.contains(line.as_str()), "{line:?} not in:\n{stdout}");
+        assert!(stdout.contains(&line), "{line:?} not in:\n{stdout}");
     }
     // Applied for the first time (no --applied), the binding found at another order is not
     // this one: a create.

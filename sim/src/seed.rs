@@ -61,6 +61,10 @@ pub fn seed(state: &mut State, profile: Profile) {
     objects(state, profile, &d);
     bindings(state, &d);
     policy_bindings(state, &d);
+    // Every install runs blueprints/system/bootstrap.yaml, which creates this group
+    // (superuser); the dumps hold no groups.
+    let admins = state.insert_group("authentik Admins");
+    state.update_group(admins, None, Some(true), None);
     state.forget_changes();
 }
 
