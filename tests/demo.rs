@@ -18,8 +18,14 @@ fn the_quick_start_demo_shows_every_example_ready() {
         out.status.success(),
         "demo failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
-    let examples =
-        std::fs::read_to_string(format!("{root}/deploy/examples/login-flow.yaml")).unwrap();
+    // Every example the demo applies (the whole folder).
+    let mut examples = String::new();
+    for entry in std::fs::read_dir(format!("{root}/deploy/examples")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            examples.push_str(&std::fs::read_to_string(path).unwrap());
+        }
+    }
     let kinds = examples.lines().filter(|l| l.starts_with("kind:")).count();
     let ready_rows: Vec<&str> = stdout
         .lines()

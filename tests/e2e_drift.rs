@@ -139,21 +139,27 @@ async fn steady_state_costs_one_list_per_kind_per_interval_and_no_writes() {
     env.sim.control().clear_requests();
     tokio::time::sleep(std::time::Duration::from_secs(7)).await;
     let requests = env.sim.control().requests();
-    let lists = [
-        "/stages/password/",
-        "/stages/identification/",
-        "/stages/user_login/",
-        "/flows/instances/",
-        "/flows/bindings/",
-    ];
+    // Every registered kind's list (each sweep), and the event follower's one request per
+    // poll.
+    let mut lists: Vec<String> = authentik_operator::cli::registry::kinds()
+        .iter()
+        .map(|k| format!("/api/v3/{}", k.endpoint))
+        .collect();
+    lists.push("/api/v3/events/events/".into());
     let non_list: Vec<_> = requests
         .iter()
-        .filter(|r| r.method != "GET" || !lists.iter().any(|l| r.path.ends_with(l)))
+        .filter(|r| r.method != "GET" || !lists.contains(&r.path))
         .collect();
     assert!(
         non_list.is_empty(),
         "steady state makes list calls only: {non_list:?}"
     );
+    let polls = requests
+        .iter()
+        .filter(|r| r.path.ends_with("/events/events/"))
+        .count();
+    // 7 s at the default 2 s event interval: one request per poll, whatever the resources.
+    assert!((3..=4).contains(&polls), "{polls} event polls");
     let password_lists = requests
         .iter()
         .filter(|r| r.path.ends_with("/stages/password/"))

@@ -32,6 +32,16 @@ const READ_ONLY: &[&str] = &[
     "export_url",
     "background_url",
     "background_themed_urls",
+    // A flow's background is an uploaded file: no spec can set it.
+    "background",
+    "bound_to",
+    "policy_obj",
+    "group_obj",
+    "user_obj",
+    "prompt_stages_obj",
+    "promptstage_set",
+    "webauthn_allowed_device_types_obj",
+    "device_type_restrictions_obj",
 ];
 
 /// What authentik holds, as fetched.
@@ -42,6 +52,12 @@ pub struct Inventory {
     /// Per lookup endpoint (see [`Target::lookup`]): pk → natural key (a flow's slug, a
     /// stage's name, a user's username): how references to objects not exported are written.
     pub names: BTreeMap<&'static str, BTreeMap<String, String>>,
+    /// The pks of the flows and flow-stage bindings, when a policy binding is exported: the
+    /// policy bindings of other objects (notification rules, applications) are not this
+    /// operator's and are left out. `None`: not read, none left out.
+    pub policy_targets: Option<std::collections::BTreeSet<String>>,
+    /// Kinds this authentik has no endpoint for (an older release), with its answer.
+    pub unserved: Vec<(&'static str, String)>,
 }
 
 impl Inventory {
@@ -72,8 +88,38 @@ pub async fn fetch(
     };
     let mut inv = Inventory::default();
     for k in all.iter().filter(|k| opts.wants(k.kind)) {
-        inv.objects
-            .insert(k.kind, list(k.endpoint, k.ordering).await?);
+        match client.list_all(k.endpoint, &[], k.ordering).await {
+            Ok(objects) => {
+                inv.objects.insert(k.kind, objects);
+            }
+            // An older release without the kind (a redirect stage before 2024.12): there
+            // is nothing of it to export.
+            Err(crate::error::Error::NotFound(why)) => inv.unserved.push((k.kind, why)),
+            Err(e) => {
+                return Err(format!(
+                    "cannot list {} at {}: {e}",
+                    k.endpoint,
+                    client.api_url()
+                ));
+            }
+        }
+    }
+    let binds = all
+        .iter()
+        .any(|k| opts.wants(k.kind) && k.ref_targets.contains(&Target::PolicyTarget));
+    if binds {
+        let mut targets = std::collections::BTreeSet::new();
+        for kind in crate::kinds::ref_kinds(Target::PolicyTarget) {
+            let Some(k) = all.iter().find(|k| k.kind == kind) else {
+                continue;
+            };
+            let objects = match inv.objects.get(k.kind) {
+                Some(listed) => listed.clone(),
+                None => list(k.endpoint, k.ordering).await?,
+            };
+            targets.extend(objects.iter().filter_map(|o| pk_of(o).map(str::to_string)));
+        }
+        inv.policy_targets = Some(targets);
     }
     // How each referenced object is named. Users are read one by one, by the pks referenced:
     // an installation may have many more users than policy bindings name.
@@ -278,6 +324,21 @@ fn portable(
     }
 }
 
+/// Whether an object whose kind binds to a flow or flow-stage binding (a policy binding)
+/// binds to one; a binding of another object is not this operator's to export.
+fn binds_a_policy_target(kind: &KindInfo, spec: &Map<String, Value>, inv: &Inventory) -> bool {
+    let Some(targets) = &inv.policy_targets else {
+        return true;
+    };
+    let doc = resource(kind, "x", None, spec);
+    let fields = (kind.references)(&doc).unwrap_or_default();
+    fields
+        .iter()
+        .filter(|f| f.target == Target::PolicyTarget)
+        .flat_map(|f| f.values.iter().flatten().flatten())
+        .all(|by| matches!(by, By::Pk(pk) if targets.contains(pk)))
+}
+
 /// The authentik name of what a key part points at (a flow's slug, a stage's name, …), for
 /// naming objects keyed by references.
 fn target_name(pk: &str, inv: &Inventory) -> String {
@@ -312,6 +373,9 @@ pub fn render(all: &[KindInfo], inv: &Inventory, opts: &Options) -> Rendered {
                 continue;
             };
             let (mut spec, notes) = spec_of(kind, map);
+            if !binds_a_policy_target(kind, &spec, inv) {
+                continue;
+            }
             if let Some(policy) = &opts.deletion_policy {
                 spec.insert("deletionPolicy".into(), json!(policy));
             }
@@ -329,26 +393,39 @@ pub fn render(all: &[KindInfo], inv: &Inventory, opts: &Options) -> Rendered {
     // Names: objects keyed by one field first, since objects keyed by references (a
     // binding) are named after what they point at.
     let mut by_pk: BTreeMap<String, String> = BTreeMap::new();
-    for single in [true, false] {
-        for e in entries
-            .iter_mut()
-            .filter(|e| (e.kind.key.len() == 1) == single)
-        {
+    // Objects keyed by one field first, then each kind keyed by references in the
+    // registry's order (a policy binding is named after the flow-stage binding it binds to).
+    let mut phases: Vec<Option<&str>> = vec![None];
+    phases.extend(all.iter().filter(|k| k.key.len() > 1).map(|k| Some(k.kind)));
+    for phase in phases {
+        let single = phase.is_none();
+        let in_phase = |e: &Entry| match phase {
+            None => e.kind.key.len() == 1,
+            Some(kind) => e.kind.kind == kind,
+        };
+        for e in entries.iter_mut().filter(|e| in_phase(e)) {
             let parts: Vec<String> = e
                 .kind
                 .key
                 .iter()
                 .map(|field| {
                     let value = e.spec.get(e.kind.spec_key(field).unwrap_or(field));
-                    match value.and_then(|v| v.get("pk")).and_then(Value::as_str) {
+                    let pk = value.and_then(|v| v.get("pk")).map(|pk| match pk {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    });
+                    match pk {
                         Some(pk) => by_pk
-                            .get(pk)
+                            .get(&pk)
                             .cloned()
-                            .unwrap_or_else(|| resource_name(&target_name(pk, inv))),
+                            .unwrap_or_else(|| resource_name(&target_name(&pk, inv))),
                         None if single => e.key.clone(),
                         None => e.key_part(field),
                     }
                 })
+                // A key part that is not set (a policy binding binds one of a policy, a
+                // group or a user) is left out of the name.
+                .filter(|part| !part.is_empty())
                 .collect();
             e.name = resource_name(&parts.join("-"));
         }
@@ -356,7 +433,7 @@ pub fn render(all: &[KindInfo], inv: &Inventory, opts: &Options) -> Rendered {
         // what they point at.
         if opts.has_name_filter() {
             entries.retain(|e| {
-                if (e.kind.key.len() == 1) != single {
+                if !in_phase(e) {
                     return true;
                 }
                 let texts = e.filter_texts(inv);
@@ -366,7 +443,7 @@ pub fn render(all: &[KindInfo], inv: &Inventory, opts: &Options) -> Rendered {
         for kind in all {
             let mut group: Vec<&mut Entry> = entries
                 .iter_mut()
-                .filter(|e| e.kind.kind == kind.kind && (e.kind.key.len() == 1) == single)
+                .filter(|e| e.kind.kind == kind.kind && in_phase(e))
                 .collect();
             group.sort_by(|a, b| (&a.name, &a.key).cmp(&(&b.name, &b.key)));
             let mut names: Vec<String> = group.iter().map(|e| e.name.clone()).collect();
@@ -533,6 +610,9 @@ pub async fn run(args: &super::ExportArgs) -> Result<Outcome, String> {
     let client = super::connect::client(&args.authentik)?
         .ok_or("export needs --authentik-url (or AUTHENTIK_URL)")?;
     let inv = fetch(&client, &all, &opts).await?;
+    for (kind, why) in &inv.unserved {
+        eprintln!("note: this authentik has no {kind} (an older release: {why}); none exported");
+    }
     let rendered = render(&all, &inv, &opts);
     let warnings = rendered.warnings();
     for w in &warnings {

@@ -32,6 +32,8 @@ pub struct KindInfo {
     pub key_scope: &'static str,
     /// Objects of this kind are stages (their names are unique across the stage kinds).
     pub is_stage: bool,
+    /// What the kind's reference fields point at.
+    pub ref_targets: Vec<crate::crd::refs::Target>,
     pub shape: Shape,
     /// The spec's properties (policies left out): spec key → its schema, as JSON.
     pub spec_props: BTreeMap<String, Value>,
@@ -121,6 +123,7 @@ fn info<K: Kind>() -> KindInfo {
         key: K::KEY,
         key_scope: K::KEY_SCOPE,
         is_stage: K::KEY_SCOPE == STAGES,
+        ref_targets: K::REFS.iter().map(|r| r.target).collect(),
         shape: shape::<K>(),
         spec_props,
         schema,

@@ -65,16 +65,23 @@ impl OwnWrites {
         i.recent.push_back((model, pk.to_string(), write, at));
     }
 
-    /// Whether the event (model, object pk, action, by `username`) is the echo of one of our
-    /// writes; if so, that write is used up.
-    pub fn is_echo(&self, model: &str, pk: &str, action: &str, username: &str) -> bool {
-        self.is_echo_at(model, pk, action, username, Instant::now())
+    /// Records a create of ours of the object `name`, before it is sent: its event may be
+    /// read before the answer (with the pk) comes back.
+    pub fn record_create(&self, model: &'static str, name: &str) {
+        self.record(model, &format!("name:{name}"), Write::Created);
+    }
+
+    /// Whether the event (model, object pk and name, action, by `username`) is the echo of
+    /// one of our writes; if so, that write is used up.
+    pub fn is_echo(&self, model: &str, pk: &str, name: &str, action: &str, username: &str) -> bool {
+        self.is_echo_at(model, pk, name, action, username, Instant::now())
     }
 
     fn is_echo_at(
         &self,
         model: &str,
         pk: &str,
+        name: &str,
         action: &str,
         username: &str,
         now: Instant,
@@ -83,9 +90,10 @@ impl OwnWrites {
         if i.me.as_deref().is_some_and(|me| me != username) {
             return false;
         }
+        let by_name = format!("name:{name}");
         let found = i.recent.iter().position(|(m, p, w, t)| {
             *m == model
-                && p == pk
+                && (p == pk || (*w == Write::Created && *p == by_name))
                 && w.action() == action
                 && now.saturating_duration_since(*t) <= WINDOW
         });
@@ -111,16 +119,16 @@ mod tests {
         let w = OwnWrites::default();
         w.record(PW, "p1", Write::Updated);
         assert!(
-            !w.is_echo(PW, "p1", "model_deleted", "akadmin"),
+            !w.is_echo(PW, "p1", "n", "model_deleted", "akadmin"),
             "another action"
         );
         assert!(
-            !w.is_echo(PW, "p2", "model_updated", "akadmin"),
+            !w.is_echo(PW, "p2", "n", "model_updated", "akadmin"),
             "another object"
         );
-        assert!(w.is_echo(PW, "p1", "model_updated", "akadmin"));
+        assert!(w.is_echo(PW, "p1", "n", "model_updated", "akadmin"));
         // A second change of the same object, even by the same account, is someone else's.
-        assert!(!w.is_echo(PW, "p1", "model_updated", "akadmin"));
+        assert!(!w.is_echo(PW, "p1", "n", "model_updated", "akadmin"));
     }
 
     #[test]
@@ -128,9 +136,21 @@ mod tests {
         let w = OwnWrites::default();
         w.record(PW, "p1", Write::Updated);
         w.record(PW, "p2", Write::Updated);
-        assert!(w.is_echo(PW, "p1", "model_updated", "AnonymousUser"));
-        assert!(!w.is_echo(PW, "p2", "model_updated", "alice"));
-        assert!(w.is_echo(PW, "p2", "model_updated", "AnonymousUser"));
+        assert!(w.is_echo(PW, "p1", "n", "model_updated", "AnonymousUser"));
+        assert!(!w.is_echo(PW, "p2", "n", "model_updated", "alice"));
+        assert!(w.is_echo(PW, "p2", "n", "model_updated", "AnonymousUser"));
+    }
+
+    #[test]
+    fn a_create_is_recognised_by_its_name_before_its_answer_came() {
+        let w = OwnWrites::default();
+        w.record_create(PW, "login");
+        assert!(!w.is_echo(PW, "p9", "other", "model_created", "akadmin"));
+        assert!(w.is_echo(PW, "p9", "login", "model_created", "akadmin"));
+        // Its answer, recorded by pk, matches one event more at most.
+        w.record(PW, "p9", Write::Created);
+        assert!(w.is_echo(PW, "p9", "login", "model_created", "akadmin"));
+        assert!(!w.is_echo(PW, "p9", "login", "model_created", "akadmin"));
     }
 
     #[test]
@@ -139,6 +159,6 @@ mod tests {
         let then = Instant::now();
         w.record_at(PW, "p1", Write::Created, then);
         let later = then + WINDOW + Duration::from_secs(1);
-        assert!(!w.is_echo_at(PW, "p1", "model_created", "akadmin", later));
+        assert!(!w.is_echo_at(PW, "p1", "n", "model_created", "akadmin", later));
     }
 }

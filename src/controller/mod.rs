@@ -45,7 +45,7 @@ pub async fn run_with_client(args: RunArgs, client: Client, stop: CancellationTo
         let default = authentik_client(url, &args, metrics.clone())?;
         connections.set(
             ConnKey::Default,
-            Connection::new(default, args.resync_interval, None, 0),
+            Connection::new(default, args.resync_interval(), None, 0),
         );
     }
     let ready = Arc::new(AtomicBool::new(false));
@@ -204,7 +204,7 @@ fn context(
         },
     );
     let settings = Settings {
-        resync: args.resync_interval,
+        resync: args.resync_interval(),
         backoff_max: args.backoff_max,
         authentik_timeout: args.authentik.authentik_timeout,
         authentik_retries: args.authentik.authentik_retries,

@@ -176,8 +176,12 @@ fn mark_of(events: &[Event], prev: &Mark) -> Mark {
 /// Whether a reading that stopped at `events` reached far enough: the oldest event read is
 /// older than the mark, or one seen at the mark's instant is among them.
 pub fn reaches(mark: &Mark, events: &[Event]) -> bool {
-    let Some(seen) = mark.newest.filter(|_| mark.started) else {
+    if !mark.started {
         return true;
+    }
+    // The log was empty: every event since is new, to the log's end.
+    let Some(seen) = mark.newest else {
+        return false;
     };
     events
         .iter()
@@ -272,8 +276,11 @@ mod tests {
         // Once: an empty log read again is no news.
         let again = read(&empty.mark, vec![], true);
         assert_eq!((again.gap, again.new.len()), (None, 0));
-        // And what comes after it is new.
+        // And what comes after it is new: all of it, to the log's end.
+        assert!(!reaches(&again.mark, &[ev("c", 12)]));
         let later = read(&again.mark, vec![ev("c", 12)], true);
         assert_eq!((later.gap, later.new.len()), (None, 1));
+        let beyond = read(&again.mark, vec![ev("d", 13), ev("c", 12)], false);
+        assert_eq!(beyond.gap, Some(Gap::TooMany));
     }
 }

@@ -117,37 +117,37 @@ async fn poll(ctx: &Context, key: &ConnKey, conn: &Arc<Connection>, mark: Mark) 
     reading.mark
 }
 
-/// Queues what `event` concerns; how many resources' reconciles it asked for (resources are
-/// found by their status, so this counts the kinds asked, not the resources).
+/// Queues what `event` concerns; how many reconciles it asked for.
 fn act_on(ctx: &Context, key: &ConnKey, conn: &Connection, event: &Event) -> u64 {
     let Some(kind) = ctx.stores.kind_of_model(&event.model) else {
         return 0;
     };
-    if conn
-        .own_writes
-        .is_echo(kind.model(), &event.object, &event.action, &event.username)
-    {
+    if conn.own_writes.is_echo(
+        kind.model(),
+        &event.object,
+        &event.name,
+        &event.action,
+        &event.username,
+    ) {
         return 0;
     }
     tracing::debug!(connection = %key, kind = kind.kind(), pk = %event.object, action = %event.action, user = %event.username, "changed in authentik");
-    match event.action.as_str() {
-        "model_created" => {
-            // Whoever wants that name now meets it.
-            kind.queue(Which::Claimants(key, &event.name));
-        }
+    let queued = match event.action.as_str() {
+        // Whoever wants that name now meets it.
+        "model_created" => kind.queue(Which::Claimants(key, &event.name)),
         "model_deleted" => {
             kind.forget(conn, &event.object);
-            kind.queue(Which::Pk(key, &event.object));
             // authentik clears references to a deleted object without logging a change of
             // the objects that held them.
-            ctx.stores.queue(Which::Referencing(key, &event.object));
+            kind.queue(Which::Pk(key, &event.object))
+                + ctx.stores.queue(Which::Referencing(key, &event.object))
         }
         _ => {
             kind.forget(conn, &event.object);
-            kind.queue(Which::Pk(key, &event.object));
+            kind.queue(Which::Pk(key, &event.object))
         }
-    }
-    1
+    };
+    queued as u64
 }
 
 async fn gap_sweep(ctx: &Context, key: &ConnKey, conn: &Connection, gap: Gap) {

@@ -109,11 +109,9 @@ impl Stores {
         out
     }
 
-    /// Queues the matching resources of every kind for a reconcile.
-    pub fn queue(&self, which: Which<'_>) {
-        for k in &self.kinds {
-            k.queue(which);
-        }
+    /// Queues the matching resources of every kind for a reconcile; how many.
+    pub fn queue(&self, which: Which<'_>) -> usize {
+        self.kinds.iter().map(|k| k.queue(which)).sum()
     }
 
     /// Queues a check of the connection resource behind `key` (none for the default).

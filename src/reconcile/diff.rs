@@ -137,15 +137,24 @@ pub fn secrets_to_send(
 }
 
 /// Numbers compare by value (authentik may print 5 where we send 5.0, or the reverse), and a
-/// number with the text of it (a choice field stores `"6"` where 2023.10 printed `6`).
+/// number with the text of it (a choice field stores `"6"` where 2023.10 printed `6`). Text
+/// compares as authentik stores it: its serializers strip surrounding whitespace from every
+/// text field (DRF's `trim_whitespace`), so an expression written with YAML's `|` (which
+/// ends in a newline) is stored without it and still matches.
 fn same_value(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
         (Value::Number(n), Value::String(s)) | (Value::String(s), Value::Number(n)) => {
             s.parse::<f64>().ok() == n.as_f64()
         }
+        (Value::String(x), Value::String(y)) => py_strip(x) == py_strip(y),
         _ => a == b,
     }
+}
+
+/// Python's `str.strip()`: what DRF's `trim_whitespace` removes.
+fn py_strip(s: &str) -> &str {
+    s.trim_matches(|c: char| c.is_whitespace() || ('\x1c'..='\x1f').contains(&c))
 }
 
 fn same_set(a: &Value, b: &Value) -> bool {
@@ -313,6 +322,26 @@ mod tests {
             !diff(
                 &map(json!({"digits": "8"})),
                 &json!({"digits": 6}),
+                &sh(&[], &[])
+            )
+            .in_sync()
+        );
+    }
+
+    #[test]
+    fn text_matches_as_authentik_stores_it_stripped() {
+        // YAML's `|` ends a block with a newline; authentik strips it on save.
+        let sent = map(json!({"expression": "# why\nreturn True\n"}));
+        let stored = json!({"expression": "# why\nreturn True"});
+        assert!(diff(&sent, &stored, &sh(&[], &[])).in_sync());
+        // Inner whitespace is the text itself.
+        let other = json!({"expression": "# why\n\nreturn True"});
+        assert!(!diff(&sent, &other, &sh(&[], &[])).in_sync());
+        let indented = map(json!({"expression": "  return True"}));
+        assert!(
+            diff(
+                &indented,
+                &json!({"expression": "return True"}),
                 &sh(&[], &[])
             )
             .in_sync()

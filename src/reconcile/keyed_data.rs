@@ -70,14 +70,38 @@ pub async fn read<D: KeyedData>(
         KeyProblem::Other(format!("cannot read {} {ns}/{name}: {e}", D::WHAT))
     })?;
     let Some(found) = found else {
-        return Err(KeyProblem::NotFound(format!(
-            "{} {ns}/{name} does not exist",
-            D::WHAT
-        )));
+        return Err(KeyProblem::NotFound(missing(D::WHAT, ns, name, key, false)));
     };
     found
         .value(key)
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| KeyProblem::NotFound(format!("{} {ns}/{name} has no key {key:?}", D::WHAT)))
+        .ok_or_else(|| KeyProblem::NotFound(missing(D::WHAT, ns, name, key, true)))
+}
+
+/// What is missing, naming the object and the key either way: the user has to create both.
+fn missing(what: &str, ns: &str, name: &str, key: &str, exists: bool) -> String {
+    if exists {
+        format!("{what} {ns}/{name} has no key {key:?}")
+    } else {
+        format!("{what} {ns}/{name} (with the key {key:?}) does not exist")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::missing;
+
+    #[test]
+    fn a_missing_object_or_key_names_both() {
+        for exists in [false, true] {
+            let m = missing("Secret", "apps", "smtp", "smtp-pass", exists);
+            assert!(m.contains("Secret apps/smtp"), "{m}");
+            assert!(m.contains("\"smtp-pass\""), "{m}");
+        }
+        assert_ne!(
+            missing("Secret", "a", "s", "k", false),
+            missing("Secret", "a", "s", "k", true)
+        );
+    }
 }

@@ -54,8 +54,8 @@ pub trait KindOps: Send + Sync {
     /// The resource `namespace/name`, for a `ref` to it: its connection and its pk, if any.
     /// `None`: no such resource.
     fn ref_target(&self, namespace: &str, name: &str) -> Option<(ConnKey, Option<String>)>;
-    /// Queues the matching resources for a reconcile.
-    fn queue(&self, which: Which<'_>);
+    /// Queues the matching resources for a reconcile; how many.
+    fn queue(&self, which: Which<'_>) -> usize;
     /// One paginated list of the kind in one authentik (also while no resource uses it: the
     /// list is what spares a burst of new resources their lookups); queues every resource of
     /// that connection whose object changed or vanished since the last list.
@@ -73,12 +73,16 @@ pub struct KindRuntime<K: Kind> {
 }
 
 impl<K: Kind> KindRuntime<K> {
-    fn send_matching(&self, pred: impl Fn(&K) -> bool) {
+    /// Queues the resources `pred` chooses; how many.
+    fn send_matching(&self, pred: impl Fn(&K) -> bool) -> usize {
+        let mut sent = 0;
         for obj in self.caches.state() {
             if pred(obj.as_ref()) {
                 self.queues.send(ObjectRef::from_obj(obj.as_ref()));
+                sent += 1;
             }
         }
+        sent
     }
 }
 
@@ -150,7 +154,7 @@ impl<K: Kind> KindOps for KindRuntime<K> {
         Some((ConnKey::of_stage(found.as_ref()), pk))
     }
 
-    fn queue(&self, which: Which<'_>) {
+    fn queue(&self, which: Which<'_>) -> usize {
         match which {
             Which::Connection(key) => self.send_matching(|o| &ConnKey::of_stage(o) == key),
             Which::WaitingOn(key) => self.send_matching(|o| waiting_on(o, key)),

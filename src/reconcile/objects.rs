@@ -55,6 +55,10 @@ pub async fn find_by_key<K: Kind>(conn: &Connection, scope: &str, key: &str) -> 
 
 /// One create; the object as authentik stored it.
 pub async fn create<K: Kind>(conn: &Connection, body: &Map<String, Value>) -> Result<Value> {
+    // Its event may be read before the answer comes: recognised by the name it logs.
+    if let Some(name) = body.get("name").and_then(Value::as_str) {
+        conn.own_writes.record_create(K::MODEL, name);
+    }
     let created = conn.client.create(K::ENDPOINT, body).await?;
     if let Some(pk) = pk_of(&created) {
         conn.own_writes.record(K::MODEL, pk, Write::Created);

@@ -154,7 +154,9 @@ fn default_values_render_one_hardened_replica_watching_all_namespaces() {
         env_value(deploy, "METRICS_ADDR").as_deref(),
         Some("0.0.0.0:8080")
     );
-    assert_eq!(env_value(deploy, "RESYNC_INTERVAL").as_deref(), Some("60s"));
+    // The event log followed, the sweep at the operator's own default for that.
+    assert_eq!(env_value(deploy, "EVENT_INTERVAL").as_deref(), Some("2s"));
+    assert_eq!(env_value(deploy, "RESYNC_INTERVAL"), None);
     assert_eq!(env_value(deploy, "LOG_FORMAT").as_deref(), Some("plain"));
     assert_eq!(env_value(deploy, "AUTHENTIK_CA_FILE"), None);
     assert_eq!(

@@ -133,7 +133,7 @@ fn kustomize_base_renders_the_same_objects_and_is_accepted() {
     assert_eq!(o_cm["data"]["AUTHENTIK_URL"], "https://authentik.internal");
     assert_eq!(o_cm["data"]["LOG_FORMAT"], "json");
     assert_eq!(
-        o_cm["data"]["RESYNC_INTERVAL"], "60s",
+        o_cm["data"]["RESYNC_INTERVAL"], "10m",
         "merged, not replaced"
     );
 
