@@ -182,3 +182,57 @@ async fn a_status_write_from_an_older_version_is_refused() {
         Some("versions")
     );
 }
+
+/// A replica that has just become leader fills its caches kind by kind. A delete handled
+/// before the cache of a kind that may refer to the resource has its first list must wait
+/// for that list, not take the empty cache's word that nothing refers to it: the stage would
+/// go from authentik with a referrer still naming it (found by the chaos soak, tests/soak.rs:
+/// a replica taking over right after a kube-apiserver restart deleted a referenced
+/// PasswordStage). The referrers' list is answered late on purpose, so the bad order happens
+/// on every run.
+#[tokio::test]
+async fn a_delete_waits_for_the_caches_that_show_its_referrers() {
+    use authentik_operator::kinds::IdentificationStage;
+    let mut env = Env::started(Profile::Current).await;
+    env.create::<PasswordStage>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "PasswordStage",
+        "metadata": {"name": "referenced"},
+        "spec": {"backends": ["authentik.core.auth.InbuiltBackend"]}
+    }))
+    .await;
+    env.create::<IdentificationStage>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "IdentificationStage",
+        "metadata": {"name": "referrer"},
+        "spec": {"userFields": ["username"], "passwordStage": {"ref": "referenced"}}
+    }))
+    .await;
+    env.wait_for::<IdentificationStage>("referrer", "Ready", is_ready)
+        .await;
+    env.stop_operator().await;
+
+    // Deleted while no operator runs; the next one finds it with its finalizer.
+    env.delete::<PasswordStage>("referenced").await;
+    let slow = lagging_watch::slow_lists(
+        common::kube_config().await,
+        "identificationstages",
+        Duration::from_secs(4),
+    );
+    env.sim.control().clear_requests();
+    env.start_operator_as(slow).await;
+
+    let message = env
+        .wait_synced::<PasswordStage>("referenced", "DeleteBlocked")
+        .await;
+    assert!(
+        message.contains("IdentificationStage/referrer"),
+        "{message}"
+    );
+    assert_eq!(env.sim_stages_named("password", "referenced").len(), 1);
+    let deletes: Vec<_> = env
+        .sim_writes()
+        .into_iter()
+        .filter(|r| r.method == "DELETE")
+        .collect();
+    assert!(deletes.is_empty(), "{deletes:?}");
+    env.stop_operator().await;
+}
