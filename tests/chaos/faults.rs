@@ -78,10 +78,12 @@ pub async fn run(shared: Arc<Shared>, stop: CancellationToken) {
     let state = Arc::new(State::default());
     let mut running = JoinSet::new();
     let mut deck: Vec<FaultKind> = Vec::new();
+    // The first storm lasts until every kind of fault has been dealt once (a short run too).
+    let mut dealt_all = cfg.faults.is_empty();
     'run: while !stop.is_cancelled() {
         let storm_end = shared.journal.now() + cfg.storm.as_secs_f64();
         eprintln!("[{:7.1}s] storm", shared.journal.now());
-        while shared.journal.now() < storm_end {
+        while shared.journal.now() < storm_end || !dealt_all {
             let gap = cfg.gap.0 + rng.f64() * (cfg.gap.1 - cfg.gap.0);
             tokio::select! {
                 _ = stop.cancelled() => break 'run,
@@ -96,6 +98,7 @@ pub async fn run(shared: Arc<Shared>, stop: CancellationToken) {
                 continue;
             };
             let kind = deck.remove(at);
+            dealt_all |= deck.is_empty();
             state.set_busy(kind, true);
             let seed = rng.u64(..);
             let (shared, state) = (shared.clone(), state.clone());

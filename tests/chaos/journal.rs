@@ -151,10 +151,32 @@ impl Journal {
             let end = f.end.map_or("…".to_string(), |e| format!("{e:.1}s"));
             let _ = writeln!(out, "  {:7.1}s–{end:>7}  {}: {}", f.start, f.kind, f.detail);
         }
-        let _ = writeln!(out, "-- history of {}:", v.subject);
-        for (t, line) in inner.history.get(&v.subject).into_iter().flatten() {
-            let _ = writeln!(out, "  {t:7.1}s  {line}");
+        // The subject's history, and that of each resource its detail names (what it refers to).
+        let mut subjects = vec![v.subject.clone()];
+        let mut named: Vec<&String> = inner
+            .history
+            .keys()
+            .filter(|k| **k != v.subject)
+            .filter(|k| k.split_once('/').is_some_and(|(_, n)| names(&v.detail, n)))
+            .collect();
+        named.sort();
+        subjects.extend(named.into_iter().cloned());
+        for subject in subjects {
+            let _ = writeln!(out, "-- history of {subject}:");
+            for (t, line) in inner.history.get(&subject).into_iter().flatten() {
+                let _ = writeln!(out, "  {t:7.1}s  {line}");
+            }
         }
         out
     }
+}
+
+/// Whether `text` names `name` as a whole (`passwordstage-3` is not in `passwordstage-32`).
+fn names(text: &str, name: &str) -> bool {
+    text.match_indices(name).any(|(at, _)| {
+        let after = text[at + name.len()..].chars().next();
+        let before = text[..at].chars().next_back();
+        let part = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-');
+        !part(after) && !part(before)
+    })
 }

@@ -71,7 +71,8 @@ impl Config {
     /// `SOAK_SEED`, `SOAK_SECS`, `SOAK_RATE`, `SOAK_RESOURCES`, `SOAK_ALICE_SECS`,
     /// `SOAK_STORM_SECS`, `SOAK_CALM_SECS`, `SOAK_FAULT_GAP` (`lo,hi` seconds),
     /// `SOAK_BOUND_SECS`, `SOAK_QUIET_SECS`, `SOAK_FAULTS` (comma list of fault names, see
-    /// `FaultKind::name`; default all), `SOAK_OPERATOR_FLAGS`, `SOAK_MAX_SLOPE`.
+    /// `FaultKind::name`; default all), `SOAK_OPERATOR_FLAGS`, `SOAK_MAX_SLOPE`, and
+    /// `SOAK_RUST_LOG` (the replicas' log filter; default: the operator at debug level).
     pub fn from_env(secs: u64, seed: u64) -> Config {
         let bound = env_f64("SOAK_BOUND_SECS", 45.0);
         let gap = std::env::var("SOAK_FAULT_GAP")
@@ -213,6 +214,9 @@ pub async fn run(cfg: Config) -> Report {
             token_file,
             dir: dir.clone(),
             flags: cfg.operator_flags.clone(),
+            log_filter: std::env::var("SOAK_RUST_LOG").unwrap_or_else(|_| {
+                "info,authentik_operator=debug,kube_runtime=warn,kube_client=warn".into()
+            }),
         },
         journal.clone(),
     );

@@ -27,6 +27,8 @@ pub struct Launch {
     pub dir: PathBuf,
     /// Flags beyond the ones every replica gets (intervals, lease duration).
     pub flags: Vec<String>,
+    /// The replicas' `RUST_LOG`.
+    pub log_filter: String,
 }
 
 struct Slot {
@@ -99,6 +101,8 @@ impl Replicas {
         cmd.env_clear()
             .env("KUBECONFIG", &l.kubeconfig)
             .env("PATH", std::env::var("PATH").unwrap_or_default())
+            // At debug level: more lines in which the token must not appear.
+            .env("RUST_LOG", &l.log_filter)
             .args(["run", "--authentik-url", &l.authentik_url])
             .arg("--authentik-token-file")
             .arg(&l.token_file)

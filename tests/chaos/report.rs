@@ -8,6 +8,10 @@ use super::Shared;
 use super::journal::Violation;
 use super::replicas::Sample;
 
+/// The leading time the memory slope needs before it is held to the bound: shorter stretches
+/// show the allocator's steps, not a trend.
+const MIN_COVERED: f64 = 300.0;
+
 /// What the end of a run measured.
 pub struct End {
     /// When the faults and the workload stopped (seconds into the run).
@@ -41,6 +45,10 @@ pub struct Report {
     pub end: End,
     pub counters: BTreeMap<String, u64>,
     pub faults: BTreeMap<&'static str, usize>,
+    /// The kinds registered and the kinds of fault the run was to inject.
+    pub kinds_registered: usize,
+    pub fault_kinds: usize,
+    pub max_slope: f64,
     pub violations: Vec<Violation>,
     pub memory: Memory,
 }
@@ -100,7 +108,7 @@ impl Report {
     pub fn build(shared: &Shared, end: End) -> Report {
         let memory = memory(&shared.replicas.samples());
         if let Some(s) = memory.slope
-            && memory.covered_secs >= 600.0
+            && memory.covered_secs >= MIN_COVERED
             && s > shared.cfg.max_slope
         {
             shared.journal.violation(
@@ -123,6 +131,9 @@ impl Report {
             end,
             counters: shared.journal.counters(),
             faults,
+            kinds_registered: shared.kinds.len(),
+            fault_kinds: shared.cfg.faults.len(),
+            max_slope: shared.cfg.max_slope,
             violations: shared.journal.violations(),
             memory,
         }
@@ -218,11 +229,17 @@ impl Report {
         let longest = m.longest.map_or(String::new(), |(d, s)| {
             format!("; longest {:.1} min at {s:+.2} MiB/min", d / 60.0)
         });
+        let checked = if m.covered_secs >= MIN_COVERED {
+            "held to at most"
+        } else {
+            "too short to hold to"
+        };
         println!(
-            "operator memory: peak {:.1} MiB; leader RSS slope {slope} over {:.1} min in {} stretches{longest}",
+            "operator memory: peak {:.1} MiB; leader RSS slope {slope} over {:.1} min in {} stretches{longest} ({checked} {:+.2} MiB/min)",
             m.peak_mib,
             m.covered_secs / 60.0,
-            m.stretches
+            m.stretches,
+            self.max_slope
         );
     }
 }

@@ -359,5 +359,14 @@ pub fn change(kind: &str, cx: &mut Ctx, meta: &str, spec: &Value) -> Value {
             }
         }
     }
+    // A merge patch merges objects: a reference that changes form ({ref} to {slug}) must
+    // clear the old form's key, or the result names two.
+    for (key, value) in patch.iter_mut() {
+        if let (Some(new), Some(old)) = (value.as_object_mut(), spec[key.as_str()].as_object()) {
+            for old_key in old.keys() {
+                new.entry(old_key.clone()).or_insert(Value::Null);
+            }
+        }
+    }
     Value::Object(patch)
 }

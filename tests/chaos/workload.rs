@@ -76,14 +76,23 @@ pub async fn run(shared: Arc<Shared>, stop: CancellationToken) {
     let mut rng = fastrand::Rng::with_seed(shared.cfg.seed ^ 0xc11e);
     let mut model = Model::default();
     let every = Duration::from_secs_f64(1.0 / shared.cfg.rate);
+    // Kinds are dealt from a shuffled deck, so that every kind comes up, even in a short run.
+    let mut deck: Vec<&'static str> = Vec::new();
     while !stop.is_cancelled() {
         forget_deleted(&shared, &mut model);
         let population = model.live.len();
         let target = shared.cfg.population;
         let roll = rng.f64();
         if population < target / 2 || (population <= target && roll < 0.35) {
-            let kind = shared.kinds[rng.usize(..shared.kinds.len())].kind;
-            create(&shared, &mut model, &mut rng, kind, 0).await;
+            if deck.is_empty() {
+                deck = shared.kinds.iter().map(|k| k.kind).collect();
+                rng.shuffle(&mut deck);
+            }
+            let kind = deck.pop().expect("a dealt kind");
+            if create(&shared, &mut model, &mut rng, kind, 0).await != Some(kind) {
+                // What it needed came first (or it was refused): its turn comes again.
+                deck.insert(0, kind);
+            }
         } else if population > target || roll < 0.55 {
             delete(&shared, &mut model, &mut rng).await;
         } else if roll < 0.97 {
@@ -113,7 +122,7 @@ async fn create(
     rng: &mut fastrand::Rng,
     kind: &'static str,
     depth: u32,
-) {
+) -> Option<&'static str> {
     model.next += 1;
     let n = model.next;
     let name = format!("{}-{n}", kind.to_ascii_lowercase());
@@ -131,7 +140,7 @@ async fn create(
         Err(Need(first)) if depth < 3 => {
             return Box::pin(create(shared, model, rng, first, depth + 1)).await;
         }
-        Err(_) => return,
+        Err(_) => return None,
     };
     let info = shared.kind(kind);
     let obj: DynamicObject = serde_json::from_value(json!({
@@ -156,7 +165,9 @@ async fn create(
         shared.journal.count("client creates", 1);
         shared.journal.count(format!("created {kind}"), 1);
         model.live.insert((kind, name), spec);
+        return Some(kind);
     }
+    None
 }
 
 async fn change(shared: &Shared, model: &mut Model, rng: &mut fastrand::Rng) {
@@ -201,6 +212,9 @@ async fn change(shared: &Shared, model: &mut Model, rng: &mut fastrand::Rng) {
 
 /// A JSON merge patch (RFC 7386) applied to `target`.
 pub fn merge(target: &mut Value, patch: &Value) {
+    if patch.is_object() && !target.is_object() {
+        *target = Value::Object(Default::default());
+    }
     match (target.as_object_mut(), patch.as_object()) {
         (Some(t), Some(p)) => {
             for (k, v) in p {
