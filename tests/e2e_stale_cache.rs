@@ -236,3 +236,60 @@ async fn a_delete_waits_for_the_caches_that_show_its_referrers() {
     assert!(deletes.is_empty(), "{deletes:?}");
     env.stop_operator().await;
 }
+
+/// A rename while the create is on its way: the status write after the create is refused
+/// (the spec changed meanwhile), and the reconcile of the new spec must rename the object
+/// it created, not create one under the new key and leave the first behind with no resource
+/// (found by the chaos soak, tests/soak.rs: a Flow whose slug changed a moment after it was
+/// created existed twice). authentik answers slowly, so the change lands while the create is
+/// in flight on every run.
+#[tokio::test]
+async fn a_key_changed_while_the_create_is_in_flight_renames_the_created_object() {
+    use authentik_operator::kinds::Flow;
+    use authentik_operator::reconcile::kube_ops::CREATED_NAME_ANNOTATION;
+    use kube::api::{Patch, PatchParams};
+    let env = Env::started(Profile::Current).await;
+    let before = env.sim.control().flows().len();
+    env.sim.control().set_latency(Duration::from_secs(2));
+    env.create::<Flow>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "Flow",
+        "metadata": {"name": "renamed"},
+        "spec": {"name": "Renamed", "title": "Renamed", "designation": "authentication"}
+    }))
+    .await;
+    // The create marker is written right before the create is sent.
+    env.wait_for::<Flow>("renamed", "marked for its create", |f| {
+        f.annotations().contains_key(CREATED_NAME_ANNOTATION)
+    })
+    .await;
+    let change = json!({"spec": {"slug": "renamed-again"}});
+    env.api::<Flow>()
+        .patch("renamed", &PatchParams::default(), &Patch::Merge(&change))
+        .await
+        .expect("the slug changed");
+    env.sim.control().set_latency(Duration::ZERO);
+    let flow = env
+        .wait_for::<Flow>("renamed", "Ready for the new slug", |f| {
+            is_ready(f) && f.status().and_then(|s| s.observed_generation) == f.metadata.generation
+        })
+        .await;
+
+    let flows = env.sim.control().flows();
+    let ours: Vec<_> = flows
+        .iter()
+        .filter(|f| f["slug"].as_str().is_some_and(|s| s.starts_with("renamed")))
+        .collect();
+    assert_eq!(ours.len(), 1, "{ours:#?}");
+    assert_eq!(flows.len(), before + 1);
+    assert_eq!(ours[0]["slug"], "renamed-again");
+    assert_eq!(
+        ours[0]["pk"].as_str(),
+        flow.status().and_then(|s| s.pk.as_deref())
+    );
+    let creates = env
+        .sim_writes()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .count();
+    assert_eq!(creates, 1);
+}
