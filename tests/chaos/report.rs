@@ -169,7 +169,12 @@ impl Report {
             .iter()
             .filter_map(|(k, v)| k.strip_prefix("created ").map(|k| format!("{k} {v}")))
             .collect();
-        println!("  created per kind ({}): {}", kinds.len(), kinds.join(", "));
+        println!(
+            "  created per kind ({} of {} kinds): {}",
+            kinds.len(),
+            self.kinds_registered,
+            kinds.join(", ")
+        );
         println!(
             "  by the authentik user: {} edits, {} renames, {} deletes",
             c("authentik user edits"),
@@ -182,7 +187,12 @@ impl Report {
             .iter()
             .map(|(k, v)| format!("{k} {v}"))
             .collect();
-        println!("faults injected: {total} ({})", by_type.join(", "));
+        println!(
+            "faults injected: {total}, {} of {} kinds ({})",
+            self.faults.len(),
+            self.fault_kinds,
+            by_type.join(", ")
+        );
         println!(
             "operator exits on its own (restarted): {}",
             c("operator exits on its own")
