@@ -182,3 +182,114 @@ async fn a_status_write_from_an_older_version_is_refused() {
         Some("versions")
     );
 }
+
+/// A replica that has just become leader fills its caches kind by kind. A delete handled
+/// before the cache of a kind that may refer to the resource has its first list must wait
+/// for that list, not take the empty cache's word that nothing refers to it: the stage would
+/// go from authentik with a referrer still naming it (found by the chaos soak, tests/soak.rs:
+/// a replica taking over right after a kube-apiserver restart deleted a referenced
+/// PasswordStage). The referrers' list is answered late on purpose, so the bad order happens
+/// on every run.
+#[tokio::test]
+async fn a_delete_waits_for_the_caches_that_show_its_referrers() {
+    use authentik_operator::kinds::IdentificationStage;
+    let mut env = Env::started(Profile::Current).await;
+    env.create::<PasswordStage>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "PasswordStage",
+        "metadata": {"name": "referenced"},
+        "spec": {"backends": ["authentik.core.auth.InbuiltBackend"]}
+    }))
+    .await;
+    env.create::<IdentificationStage>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "IdentificationStage",
+        "metadata": {"name": "referrer"},
+        "spec": {"userFields": ["username"], "passwordStage": {"ref": "referenced"}}
+    }))
+    .await;
+    env.wait_for::<IdentificationStage>("referrer", "Ready", is_ready)
+        .await;
+    env.stop_operator().await;
+
+    // Deleted while no operator runs; the next one finds it with its finalizer.
+    env.delete::<PasswordStage>("referenced").await;
+    let slow = lagging_watch::slow_lists(
+        common::kube_config().await,
+        "identificationstages",
+        Duration::from_secs(4),
+    );
+    env.sim.control().clear_requests();
+    env.start_operator_as(slow).await;
+
+    let message = env
+        .wait_synced::<PasswordStage>("referenced", "DeleteBlocked")
+        .await;
+    assert!(
+        message.contains("IdentificationStage/referrer"),
+        "{message}"
+    );
+    assert_eq!(env.sim_stages_named("password", "referenced").len(), 1);
+    let deletes: Vec<_> = env
+        .sim_writes()
+        .into_iter()
+        .filter(|r| r.method == "DELETE")
+        .collect();
+    assert!(deletes.is_empty(), "{deletes:?}");
+    env.stop_operator().await;
+}
+
+/// A rename while the create is on its way: the status write after the create is refused
+/// (the spec changed meanwhile), and the reconcile of the new spec must rename the object
+/// it created, not create one under the new key and leave the first behind with no resource
+/// (found by the chaos soak, tests/soak.rs: a Flow whose slug changed a moment after it was
+/// created existed twice). authentik answers slowly, so the change lands while the create is
+/// in flight on every run.
+#[tokio::test]
+async fn a_key_changed_while_the_create_is_in_flight_renames_the_created_object() {
+    use authentik_operator::kinds::Flow;
+    use authentik_operator::reconcile::kube_ops::CREATED_NAME_ANNOTATION;
+    use kube::api::{Patch, PatchParams};
+    let env = Env::started(Profile::Current).await;
+    let before = env.sim.control().flows().len();
+    env.sim.control().set_latency(Duration::from_secs(2));
+    env.create::<Flow>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "Flow",
+        "metadata": {"name": "renamed"},
+        "spec": {"name": "Renamed", "title": "Renamed", "designation": "authentication"}
+    }))
+    .await;
+    // The create marker is written right before the create is sent.
+    env.wait_for::<Flow>("renamed", "marked for its create", |f| {
+        f.annotations().contains_key(CREATED_NAME_ANNOTATION)
+    })
+    .await;
+    let change = json!({"spec": {"slug": "renamed-again"}});
+    env.api::<Flow>()
+        .patch("renamed", &PatchParams::default(), &Patch::Merge(&change))
+        .await
+        .expect("the slug changed");
+    env.sim.control().set_latency(Duration::ZERO);
+    let flow = env
+        .wait_for::<Flow>("renamed", "Ready for the new slug", |f| {
+            is_ready(f) && f.status().and_then(|s| s.observed_generation) == f.metadata.generation
+        })
+        .await;
+
+    let flows = env.sim.control().flows();
+    let ours: Vec<_> = flows
+        .iter()
+        .filter(|f| f["slug"].as_str().is_some_and(|s| s.starts_with("renamed")))
+        .collect();
+    assert_eq!(ours.len(), 1, "{ours:#?}");
+    assert_eq!(flows.len(), before + 1);
+    assert_eq!(ours[0]["slug"], "renamed-again");
+    assert_eq!(
+        ours[0]["pk"].as_str(),
+        flow.status().and_then(|s| s.pk.as_deref())
+    );
+    let creates = env
+        .sim_writes()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .count();
+    assert_eq!(creates, 1);
+}

@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::control::{Control, Fault};
+use crate::control::{Control, Fault, LostAnswer};
 
 #[derive(Deserialize)]
 struct Down {
@@ -94,6 +94,12 @@ pub fn router(control: Control) -> Router {
             "/_sim/faults",
             post(add_fault).delete(clear_faults).get(list_faults),
         )
+        .route(
+            "/_sim/lost-answers",
+            post(lose_answers)
+                .get(list_lost_answers)
+                .delete(clear_lost_answers),
+        )
         .route("/_sim/requests", get(requests).delete(clear_requests))
         .route("/_sim/counters", get(counters).delete(clear_counters))
         .route("/_sim/sources", post(create_source))
@@ -165,6 +171,24 @@ async fn add_fault(State(c): State<Control>, Json(f): Json<Fault>) -> Response {
     }
     c.inject_fault(f);
     StatusCode::NO_CONTENT.into_response()
+}
+
+async fn lose_answers(State(c): State<Control>, Json(l): Json<LostAnswer>) -> Response {
+    if !(0.0..=1.0).contains(&l.rate) {
+        let msg = "rate must be within 0..=1";
+        return (StatusCode::BAD_REQUEST, Json(json!({ "detail": msg }))).into_response();
+    }
+    c.lose_answers(l);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn clear_lost_answers(State(c): State<Control>) -> StatusCode {
+    c.clear_lost_answers();
+    StatusCode::NO_CONTENT
+}
+
+async fn list_lost_answers(State(c): State<Control>) -> Response {
+    Json(c.lost_answers()).into_response()
 }
 
 async fn clear_faults(State(c): State<Control>) -> StatusCode {

@@ -43,7 +43,7 @@ mod state;
 mod validate;
 
 pub use capacity::Capacity;
-pub use control::{ApiReply, Control, Fault, RecordedRequest};
+pub use control::{ApiReply, Control, Fault, LostAnswer, RecordedRequest};
 pub use profile::{Profile, UnknownProfile};
 pub use server::{SimConfig, Simulator};
 pub use uuid::Uuid;

@@ -1,5 +1,6 @@
-//! The HTTP server: a hyper accept loop (so that faults can drop connections), the
-//! per-request pipeline (down mode, latency, faults, request log) and [`Simulator`].
+//! The HTTP server: a hyper accept loop (so that faults can drop connections, and a restart
+//! all of them), the per-request pipeline (down mode, latency, faults, lost answers, request
+//! log) and [`Simulator`].
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -15,7 +16,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
@@ -56,8 +57,12 @@ pub struct Simulator {
     https: bool,
     control: Control,
     stop: watch::Sender<bool>,
+    restarts: mpsc::UnboundedSender<Restart>,
     task: JoinHandle<()>,
 }
+
+/// A restart asked of the accept loop: how long to stay away, and where to say it is back.
+type Restart = (Duration, oneshot::Sender<std::io::Result<()>>);
 
 impl Simulator {
     /// Bind `127.0.0.1:0` and serve in a background tokio task. The server runs on the
@@ -91,13 +96,15 @@ impl Simulator {
         let addr = listener.local_addr()?;
         let control = Control::new(cfg.token, cfg.profile, cfg.seed);
         let (stop, stop_rx) = watch::channel(false);
+        let (restarts, restarts_rx) = mpsc::unbounded_channel();
         let https = tls.is_some();
-        let task = tokio::spawn(serve(listener, control.clone(), stop_rx, tls));
+        let task = tokio::spawn(serve(listener, control.clone(), stop_rx, restarts_rx, tls));
         Ok(Simulator {
             addr,
             https,
             control,
             stop,
+            restarts,
             task,
         })
     }
@@ -115,6 +122,18 @@ impl Simulator {
     /// In-process access to the control interface.
     pub fn control(&self) -> &Control {
         &self.control
+    }
+
+    /// A restart that keeps the data, as authentik's server restarted on its database: every
+    /// open connection is dropped (a request in flight gets no answer; one already carried
+    /// out stays done), the port refuses connections for `down_for`, then the simulator
+    /// serves again on the same address with the same state, event log and control settings.
+    /// Returns once it accepts again.
+    pub async fn restart(&self, down_for: Duration) -> std::io::Result<()> {
+        let (done, back) = oneshot::channel();
+        let gone = || std::io::Error::other("the simulator has stopped");
+        self.restarts.send((down_for, done)).map_err(|_| gone())?;
+        back.await.map_err(|_| gone())?
     }
 
     /// Stop accepting, let in-flight requests finish (up to 2 s), then return.
@@ -156,55 +175,120 @@ fn tls_acceptor(cert_chain_pem: &str, key_pem: &str) -> std::io::Result<TlsAccep
     Ok(TlsAcceptor::from(std::sync::Arc::new(config)))
 }
 
+/// What ended a wait of the accept loop.
+enum Next {
+    Accepted(std::io::Result<(tokio::net::TcpStream, SocketAddr)>),
+    Restart(Restart),
+    Stop,
+}
+
 async fn serve(
     listener: TcpListener,
     control: Control,
     mut stop: watch::Receiver<bool>,
+    mut restarts: mpsc::UnboundedReceiver<Restart>,
     tls: Option<TlsAcceptor>,
 ) {
     let router = control_http::router(control.clone());
     let graceful = GracefulShutdown::new();
     let builder = auto::Builder::new(TokioExecutor::new());
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    let _ = stream.set_nodelay(true);
-                    let (control, router) = (control.clone(), router.clone());
-                    let svc = service_fn(move |req| pipeline(control.clone(), router.clone(), req));
-                    match &tls {
-                        None => {
-                            let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), svc).into_owned());
-                            tokio::spawn(async move {
-                                let _ = conn.await;
-                            });
-                        }
-                        Some(acceptor) => {
-                            let (acceptor, builder) = (acceptor.clone(), builder.clone());
-                            // The handshake runs in the connection's task, so a slow or failing
-                            // client never holds up the accept loop.
-                            tokio::spawn(async move {
+    // Bumped by a restart: every connection task sees it and drops its connection.
+    let (cut, _) = watch::channel(0u64);
+    let addr = listener.local_addr();
+    let mut listener = Some(listener);
+    while let Some(open) = listener.as_ref() {
+        let next = tokio::select! {
+            accepted = open.accept() => Next::Accepted(accepted),
+            Some(restart) = restarts.recv() => Next::Restart(restart),
+            // A send or a dropped Simulator both stop the loop.
+            _ = stop.changed() => Next::Stop,
+        };
+        match next {
+            Next::Accepted(Ok((stream, _))) => {
+                let _ = stream.set_nodelay(true);
+                let (control, router) = (control.clone(), router.clone());
+                let svc = service_fn(move |req| pipeline(control.clone(), router.clone(), req));
+                let mut cut = cut.subscribe();
+                match &tls {
+                    None => {
+                        let conn = graceful.watch(
+                            builder
+                                .serve_connection(TokioIo::new(stream), svc)
+                                .into_owned(),
+                        );
+                        tokio::spawn(async move {
+                            tokio::select! {
+                                _ = conn => {}
+                                _ = cut.changed() => {}
+                            }
+                        });
+                    }
+                    Some(acceptor) => {
+                        let (acceptor, builder) = (acceptor.clone(), builder.clone());
+                        // The handshake runs in the connection's task, so a slow or failing
+                        // client never holds up the accept loop.
+                        tokio::spawn(async move {
+                            let serve = async {
                                 if let Ok(stream) = acceptor.accept(stream).await {
-                                    let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+                                    let _ =
+                                        builder.serve_connection(TokioIo::new(stream), svc).await;
                                 }
-                            });
-                        }
+                            };
+                            tokio::select! {
+                                _ = serve => {}
+                                _ = cut.changed() => {}
+                            }
+                        });
                     }
                 }
-                Err(e) => {
-                    // E.g. out of file descriptors: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Next::Accepted(Err(e)) => {
+                // E.g. out of file descriptors: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Next::Restart((down_for, done)) => {
+                cut.send_modify(|n| *n += 1);
+                // Closed for the whole pause: connecting is refused, as to a server that is
+                // not running.
+                listener = None;
+                tokio::time::sleep(down_for).await;
+                let back = match &addr {
+                    Ok(addr) => rebind(*addr).await,
+                    Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
+                };
+                match back {
+                    Ok(l) => {
+                        listener = Some(l);
+                        let _ = done.send(Ok(()));
+                    }
+                    Err(e) => {
+                        let _ = done.send(Err(e));
+                    }
                 }
-            },
-            // A send or a dropped Simulator both stop the loop.
-            _ = stop.changed() => break,
+            }
+            Next::Stop => break,
         }
     }
     drop(listener);
     tokio::select! {
         _ = graceful.shutdown() => {}
         _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+    }
+}
+
+/// Binds `addr` again, retrying for a while (another process may hold it for a moment).
+async fn rebind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let mut tries = 0;
+    loop {
+        match TcpListener::bind(addr).await {
+            Ok(l) => return Ok(l),
+            Err(e) if tries >= 100 => return Err(e),
+            Err(_) => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
     }
 }
 
@@ -264,6 +348,8 @@ async fn pipeline(
             }
         };
     }
+    // Decided before the request runs, carried out after: its changes are made either way.
+    let lose_answer = control.fire_lost_answer(api_path, &method);
     // Capacity mode: wait for a worker, and hold it for the request's service time.
     let workers = control.workers();
     let _worker = match &workers {
@@ -281,6 +367,10 @@ async fn pipeline(
     );
     if let Some(w) = &workers {
         tokio::time::sleep(w.capacity.service_time(&method, &template, &reply)).await;
+    }
+    if lose_answer {
+        record(0);
+        return Err(DropConnection);
     }
     record(reply.status);
     Ok(reply.into_response(head_only))

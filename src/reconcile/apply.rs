@@ -19,8 +19,9 @@ const MAX_VIEWS: usize = 3;
 pub(super) async fn apply<K: Kind>(obj: &K, ctx: &Context) -> Result<Action> {
     let api = api_for(&ctx.kube, obj);
     let mut view = Cow::Borrowed(obj);
+    let mut learnt = None;
     for attempt in 1..=MAX_VIEWS {
-        match apply_view(view.as_ref(), ctx, &api).await {
+        match apply_view(view.as_ref(), ctx, &api, &mut learnt).await {
             Err(Error::StaleView) if attempt < MAX_VIEWS => {
                 match api.get_opt(&obj.name_any()).await? {
                     Some(fresh) if fresh.meta().deletion_timestamp.is_none() => {
@@ -39,10 +40,25 @@ pub(super) async fn apply<K: Kind>(obj: &K, ctx: &Context) -> Result<Action> {
 /// One reconcile of one version of the object. Every write it makes is conditioned on that
 /// version (or on the one its own previous write left), so a stale view fails with
 /// [`Error::StaleView`] instead of overwriting newer state.
-async fn apply_view<K: Kind>(obj: &K, ctx: &Context, api: &kube::Api<K>) -> Result<Action> {
+///
+/// `learnt`: the object an earlier view of this reconcile created or bound to, whose status
+/// write a newer version refused (connection id, pk). That newer version's status does not
+/// show it, and its spec may ask for another key (a rename): looked for by that key, the
+/// object would be created a second time and the first left behind. So it is trusted as if
+/// the status held it, and the status written now records it.
+async fn apply_view<K: Kind>(
+    obj: &K,
+    ctx: &Context,
+    api: &kube::Api<K>,
+    learnt: &mut Option<(String, String)>,
+) -> Result<Action> {
     let report = match ctx.connections.for_stage(obj) {
         Ok((key, conn)) => {
-            let mut report = sync::sync(obj, ctx, &conn, api).await;
+            let known = learnt
+                .as_ref()
+                .filter(|(c, _)| *c == key.id())
+                .map(|(_, pk)| pk.as_str());
+            let mut report = sync::sync(obj, ctx, &conn, api, known).await;
             if matches!(report.outcome, Err(Error::Rejected(_))) {
                 // A resolved pk may be stale (the object was recreated): resolve afresh next time.
                 conn.lookups.forget();
@@ -62,7 +78,14 @@ async fn apply_view<K: Kind>(obj: &K, ctx: &Context, api: &kube::Api<K>) -> Resu
         return Err(Error::StaleView);
     }
     let err = report.outcome.as_ref().err();
-    write_status(obj, ctx, api, &report.obs, err, &report.events).await?;
+    let written = write_status(obj, ctx, api, &report.obs, err, &report.events).await;
+    if let Err(Error::StaleView) = written
+        && !report.obs.observe
+        && let (Some(connection), Some(pk)) = (&report.obs.connection, &report.obs.pk)
+    {
+        *learnt = Some((connection.clone(), pk.clone()));
+    }
+    written?;
     report.outcome.map(|()| Action::await_change())
 }
 

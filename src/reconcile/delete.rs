@@ -36,6 +36,22 @@ fn deletion_of<K: Kind>(obj: &K, ctx: &Context) -> Deletion {
     )
 }
 
+/// How long a delete waits for the caches that show whether anything still refers to it.
+const CACHES_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Waits until every kind's cache holds its first list. The referrers are read from those
+/// caches, and a replica that has just become leader fills them kind by kind: an empty one
+/// would say nothing refers to a stage that something does.
+async fn referrers_known(ctx: &Context) -> Result<()> {
+    match tokio::time::timeout(CACHES_WAIT, ctx.stores.synced()).await {
+        Ok(()) => Ok(()),
+        Err(_) => Err(Error::DeleteBlocked(format!(
+            "cannot tell yet whether other resources refer to it: the operator's caches have not all listed their resources within {}s; retrying",
+            CACHES_WAIT.as_secs()
+        ))),
+    }
+}
+
 fn delete_blocked(referrers: &[String]) -> Error {
     Error::DeleteBlocked(format!(
         "still referenced by {}; deleting it in authentik would silently clear or remove those references (a deleted stage takes its bindings with it). Delete or change them first, or annotate this resource with {FORCE_DELETE_ANNOTATION}=true",
@@ -80,8 +96,13 @@ pub(super) async fn cleanup<K: Kind>(obj: &K, ctx: &Context) -> Result<Action> {
     }
     let api = api_for(&ctx.kube, obj);
     let what = K::describe_identity(&obj.identity());
-    let deleted = match deletion_of(obj, ctx) {
-        Deletion::Orphan { pk } => {
+    let deletion = match referrers_known(ctx).await {
+        Ok(()) => Ok(deletion_of(obj, ctx)),
+        Err(e) => Err(e),
+    };
+    let deleted = match deletion {
+        Err(e) => Err(e),
+        Ok(Deletion::Orphan { pk }) => {
             if let Some(pk) = pk {
                 let note = format!(
                     "left the authentik {what} in place (deletionPolicy Orphan or Observe mode)"
@@ -91,10 +112,10 @@ pub(super) async fn cleanup<K: Kind>(obj: &K, ctx: &Context) -> Result<Action> {
             }
             Ok(None)
         }
-        Deletion::Nothing => Ok(None),
-        Deletion::Blocked { referrers } => Err(delete_blocked(&referrers)),
-        Deletion::AtPk(pk) => delete_object(obj, ctx, At::Pk(pk)).await,
-        Deletion::ByKey(key) => delete_object(obj, ctx, At::Key(key)).await,
+        Ok(Deletion::Nothing) => Ok(None),
+        Ok(Deletion::Blocked { referrers }) => Err(delete_blocked(&referrers)),
+        Ok(Deletion::AtPk(pk)) => delete_object(obj, ctx, At::Pk(pk)).await,
+        Ok(Deletion::ByKey(key)) => delete_object(obj, ctx, At::Key(key)).await,
     };
     match deleted {
         Ok(Some(pk)) => {

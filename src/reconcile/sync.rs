@@ -21,8 +21,16 @@ use kube::api::Api;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
-/// Brings authentik in line with `obj` (Manage) or observes it (Observe).
-pub async fn sync<K: Kind>(obj: &K, ctx: &Context, conn: &Connection, api: &Api<K>) -> Report {
+/// Brings authentik in line with `obj` (Manage) or observes it (Observe). `learnt`: a pk of
+/// this connection an earlier view of the same reconcile recorded but could not write (see
+/// `apply`), trusted before the status's.
+pub async fn sync<K: Kind>(
+    obj: &K,
+    ctx: &Context,
+    conn: &Connection,
+    api: &Api<K>,
+    learnt: Option<&str>,
+) -> Report {
     // The key is known once the references resolve (a binding's holds pks).
     let on = On {
         obj,
@@ -49,9 +57,10 @@ pub async fn sync<K: Kind>(obj: &K, ctx: &Context, conn: &Connection, api: &Api<
     let on = On { key: &key, ..on };
     let connection = ConnKey::of_stage(obj).id();
     // A pk from another authentik, or one only observed, is no authority for this write.
-    let trusted = obj
-        .status()
-        .and_then(|s| s.trusted_pk(&connection, observe));
+    let trusted = learnt.or_else(|| {
+        obj.status()
+            .and_then(|s| s.trusted_pk(&connection, observe))
+    });
     obs.connection = Some(connection.clone());
     let remote = match look(&on, trusted, observe).await {
         Ok(r) => r,

@@ -29,6 +29,7 @@ pub fn client(
     let layer = Lagging {
         plural,
         delay,
+        list_delay: Duration::ZERO,
         reads: reads.clone(),
     };
     let client = ClientBuilder::try_from(config)
@@ -38,10 +39,27 @@ pub fn client(
     (client, reads)
 }
 
+/// A client of `config` whose lists of `plural` are answered `delay` late (watches are
+/// not): the informer cache of that kind gets its first list long after the others, as one
+/// of many caches of a replica that has just become leader.
+pub fn slow_lists(config: kube::Config, plural: &'static str, delay: Duration) -> kube::Client {
+    let layer = Lagging {
+        plural,
+        delay: Duration::ZERO,
+        list_delay: delay,
+        reads: Arc::default(),
+    };
+    ClientBuilder::try_from(config)
+        .expect("client builder")
+        .with_layer(&layer)
+        .build()
+}
+
 #[derive(Clone)]
 struct Lagging {
     plural: &'static str,
     delay: Duration,
+    list_delay: Duration,
     reads: Arc<AtomicUsize>,
 }
 
@@ -79,8 +97,13 @@ where
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         let uri = req.uri();
-        let lag = uri.path().ends_with(&format!("/{}", self.cfg.plural))
-            && uri.query().is_some_and(|q| q.contains("watch=true"));
+        let of_plural = uri.path().ends_with(&format!("/{}", self.cfg.plural));
+        let watch = uri.query().is_some_and(|q| q.contains("watch=true"));
+        let lag = of_plural && watch;
+        let list_delay = match of_plural && !watch && req.method() == http::Method::GET {
+            true => self.cfg.list_delay,
+            false => Duration::ZERO,
+        };
         if req.method() == http::Method::GET
             && uri.path().contains(&format!("/{}/", self.cfg.plural))
         {
@@ -90,6 +113,7 @@ where
         let response = self.inner.call(req);
         Box::pin(async move {
             let response = response.await?;
+            tokio::time::sleep(list_delay).await;
             if !lag {
                 return Ok(response.map(|b| b.map_err(Into::into).boxed_unsync()));
             }

@@ -1,5 +1,5 @@
-//! The test-only control interface: state reset, down mode, latency, fault injection,
-//! request log and counters; shortcuts to create, inspect, change and delete objects
+//! The test-only control interface: state reset, down mode, latency, fault injection (and
+//! lost answers, `lost_answers.rs`), request log and counters; shortcuts to create, inspect, change and delete objects
 //! (`objects.rs`); users, tokens and the event log's switches (`events.rs`).
 //!
 //! [`Control`] is shared with the HTTP routes under `/_sim/`, so tests can drive a simulator
@@ -23,8 +23,10 @@ use crate::seed;
 use crate::state::{State, User};
 
 mod events;
+mod lost_answers;
 mod objects;
 
+pub use lost_answers::LostAnswer;
 pub use objects::ApiReply;
 
 /// At most this many requests are kept in the log (the oldest are dropped).
@@ -116,7 +118,8 @@ pub struct RecordedRequest {
     pub query: Option<String>,
     /// The body, when it was JSON.
     pub body: Option<Value>,
-    /// The answer's status; 0 when the connection was dropped.
+    /// The answer's status; 0 when the connection was dropped (by a fault, or after the
+    /// request was carried out, by a [`LostAnswer`]).
     pub status: u16,
     /// The route template, e.g. `stages/password/{pk}/` (as in [`Control::counters`]).
     pub route: String,
@@ -131,6 +134,7 @@ pub(crate) struct Inner {
     pub seed: bool,
     state: RwLock<State>,
     faults: Mutex<Vec<Fault>>,
+    lost_answers: Mutex<Vec<LostAnswer>>,
     latency_us: AtomicU64,
     /// Capacity mode: `None` serves every request at once, in no time.
     workers: RwLock<Option<Arc<Workers>>>,
@@ -161,6 +165,7 @@ impl Control {
             seed,
             state: RwLock::new(first),
             faults: Mutex::new(Vec::new()),
+            lost_answers: Mutex::new(Vec::new()),
             latency_us: AtomicU64::new(0),
             workers: RwLock::new(None),
             down: AtomicBool::new(false),
@@ -201,12 +206,13 @@ impl Control {
     }
 
     /// Back to a fresh install (seeded again if configured, with only the configured token);
-    /// also clears faults, latency, down mode, the request log, the counters and the event
+    /// also clears faults, lost answers, latency, down mode, the request log, the counters and the event
     /// log (and its switches).
     pub fn reset(&self) {
         *self.write() = fresh_state(self.profile(), self.inner.seed, &self.inner.token);
         *lock(&self.inner.events) = EventLog::new();
         self.clear_faults();
+        self.clear_lost_answers();
         self.set_latency(Duration::ZERO);
         self.set_down(false);
         self.clear_requests();

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::binaries::{check_binaries, ensure_binaries};
 use crate::error::{Error, io_err};
 use crate::kubeconfig::{admin_user_fields, kubeconfig_yaml, kubectl_command};
-use crate::launch::{free_ports, launch};
+use crate::launch::{Ports, free_ports, launch};
 use crate::pki::Pki;
 use crate::process::{
     Resources, create_private_dir, remove_stale_dirs, spawn_watcher, write_private,
@@ -51,9 +51,13 @@ pub struct ControlPlane {
     ca_pem: String,
     admin_cert_pem: String,
     admin_key_pem: String,
-    pids: Vec<(&'static str, u32)>,
+    pids: Mutex<Vec<(&'static str, u32)>>,
     started_in: Duration,
     for_node: bool,
+    // What a restart of the apiserver needs (`restart.rs`).
+    pub(crate) ports: Ports,
+    pub(crate) options: Options,
+    pub(crate) start_timeout: Duration,
 }
 
 impl std::fmt::Debug for ControlPlane {
@@ -143,9 +147,12 @@ impl ControlPlane {
             ca_pem: pki.ca_pem,
             admin_cert_pem: pki.admin_cert_pem,
             admin_key_pem: pki.admin_key_pem,
-            pids,
+            pids: Mutex::new(pids),
             started_in: began.elapsed(),
             for_node: options.for_node,
+            ports,
+            options,
+            start_timeout: timeout,
         })
     }
     /// The kubeconfig with the admin credential (embedded PEM data, context `testenv`,
@@ -191,9 +198,18 @@ impl ControlPlane {
         &self.admin_key_pem
     }
 
-    /// `(name, pid)` of the processes it started: `etcd`, `kube-apiserver`.
-    pub fn pids(&self) -> &[(&'static str, u32)] {
-        &self.pids
+    /// `(name, pid)` of the processes it runs: `etcd`, `kube-apiserver` (a restarted
+    /// apiserver's new pid).
+    pub fn pids(&self) -> Vec<(&'static str, u32)> {
+        self.pids.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn set_pids(&self, pids: Vec<(&'static str, u32)>) {
+        *self.pids.lock().unwrap_or_else(|e| e.into_inner()) = pids;
+    }
+
+    pub(crate) fn resources(&self) -> std::sync::MutexGuard<'_, Resources> {
+        self.res.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Whether it was started with [`Options::for_node`].

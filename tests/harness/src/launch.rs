@@ -2,7 +2,7 @@
 //! etcd's `/health` and the apiserver's `/readyz`.
 
 use std::ffi::OsString;
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, Read as _, Write as _};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
@@ -14,6 +14,7 @@ use crate::error::{Error, io_err};
 use crate::kubeconfig::{kubeconfig_yaml, kubectl_command};
 use crate::process::{Proc, Resources, log_tail, spawn_tied, write_private};
 
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Ports {
     pub(crate) etcd_client: u16,
     pub(crate) etcd_peer: u16,
@@ -50,6 +51,26 @@ pub(crate) fn launch(
     options: &Options,
     deadline: Instant,
 ) -> Result<(), Error> {
+    start_etcd(res, dir, bin_dir, ports, deadline)?;
+    start_apiserver(res, dir, bin_dir, ports, options, deadline)?;
+    // A kubeconfig without a user, for kubectl_with_token.
+    let server_url = format!("https://127.0.0.1:{}", ports.apiserver);
+    let ca =
+        fs::read_to_string(dir.join("pki").join("ca.crt")).map_err(io_err("reading ca.crt"))?;
+    write_private(
+        &dir.join("kubeconfig-no-user"),
+        &kubeconfig_yaml(&server_url, &ca, "none", ""),
+    )
+}
+
+/// Starts etcd on fresh data in `dir/etcd-data` and waits for its `/health`.
+fn start_etcd(
+    res: &mut Resources,
+    dir: &Path,
+    bin_dir: &Path,
+    ports: &Ports,
+    deadline: Instant,
+) -> Result<(), Error> {
     let etcd_data = dir.join("etcd-data");
     let _ = fs::remove_dir_all(&etcd_data);
     let client = format!("http://127.0.0.1:{}", ports.etcd_client);
@@ -67,8 +88,21 @@ pub(crate) fn launch(
     let etcd_addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), ports.etcd_client);
     wait_until(res, "etcd", deadline, || {
         http_get(etcd_addr, "/health").is_some_and(|r| r.contains("\"health\":\"true\""))
-    })?;
+    })
+}
 
+/// Starts kube-apiserver on the running etcd and waits for `/readyz` (through
+/// `dir/kubeconfig`). Also how [`ControlPlane::restart_apiserver`](crate::ControlPlane)
+/// starts it again: same port, same certificates, same etcd.
+pub(crate) fn start_apiserver(
+    res: &mut Resources,
+    dir: &Path,
+    bin_dir: &Path,
+    ports: &Ports,
+    options: &Options,
+    deadline: Instant,
+) -> Result<(), Error> {
+    let client = format!("http://127.0.0.1:{}", ports.etcd_client);
     let pki = dir.join("pki");
     let mut apiserver = Command::new(bin_dir.join("kube-apiserver"));
     apiserver
@@ -114,14 +148,7 @@ pub(crate) fn launch(
             .stderr(Stdio::null())
             .output()
             .is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == "ok")
-    })?;
-    // A kubeconfig without a user, for kubectl_with_token.
-    let server_url = format!("https://127.0.0.1:{}", ports.apiserver);
-    let ca = fs::read_to_string(pki.join("ca.crt")).map_err(io_err("reading ca.crt"))?;
-    write_private(
-        &dir.join("kubeconfig-no-user"),
-        &kubeconfig_yaml(&server_url, &ca, "none", ""),
-    )
+    })
 }
 
 /// `flag` immediately followed by `path`, e.g. `--data-dir=/tmp/...`.
@@ -140,8 +167,12 @@ fn start_process(
     dir: &Path,
 ) -> Result<(), Error> {
     let log_path = dir.join(format!("{name}.log"));
-    let log =
-        File::create(&log_path).map_err(io_err(format!("creating {}", log_path.display())))?;
+    // Appended to: a restarted process continues its predecessor's log.
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(io_err(format!("creating {}", log_path.display())))?;
     let log2 = log
         .try_clone()
         .map_err(io_err("duplicating a log handle"))?;

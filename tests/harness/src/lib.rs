@@ -79,6 +79,8 @@
 //!   and [`unique_namespace`];
 //! * `shared`: the per-process control plane ([`shared()`]) and its `atexit` handler;
 //! * `launch`: free ports, the etcd and kube-apiserver command lines, readiness;
+//! * `restart`: [`ControlPlane::restart_apiserver`] (same port and etcd: the data stays) and
+//!   [`ControlPlane::compact_etcd`], faults for robustness tests;
 //! * `process`: spawning tied to this process, the cleanup watcher, private and stale
 //!   directories;
 //! * `binaries`: [`ensure_binaries`] (`$TESTENV_BIN_DIR` or `tests/controlplane/build.sh`,
@@ -96,6 +98,7 @@ mod node;
 mod node_host;
 mod pki;
 mod process;
+mod restart;
 mod shared;
 pub mod tls;
 
@@ -104,5 +107,6 @@ pub use control_plane::{ControlPlane, Options, unique_namespace};
 pub use error::Error;
 pub use node::{NODE_NAME, Node};
 pub use process::spawn_tied;
+pub use restart::Stop;
 pub use shared::{Cluster, shared, shared_cluster};
 pub use tls::LoopbackTls;

@@ -243,3 +243,102 @@ fn a_failed_start_reports_the_log_and_cleans_up() {
     assert!(!dir.exists(), "{} still exists", dir.display());
     assert_eq!(common::processes_mentioning(dir), Vec::<u32>::new());
 }
+
+/// What a watch from `rv` on the ConfigMaps of `ns` answers (within a second).
+fn watch_from(cp: &ControlPlane, ns: &str, rv: &str) -> String {
+    cp.run_kubectl([
+        "get",
+        "--raw",
+        &format!(
+            "/api/v1/namespaces/{ns}/configmaps?watch=true&resourceVersion={rv}&timeoutSeconds=1"
+        ),
+    ])
+    .unwrap_or_else(|e| e.to_string())
+}
+
+fn resource_version(cp: &ControlPlane, ns: &str) -> String {
+    cp.run_kubectl([
+        "get",
+        "configmap",
+        "kept",
+        "-n",
+        ns,
+        "-o",
+        "jsonpath={.metadata.resourceVersion}",
+    ])
+    .unwrap()
+}
+
+#[test]
+fn a_restarted_apiserver_keeps_the_data_and_expires_watches_from_before() {
+    let cp = ControlPlane::start().unwrap();
+    let ns = cp.create_namespace("restart").unwrap();
+    cp.run_kubectl([
+        "create",
+        "configmap",
+        "kept",
+        "-n",
+        &ns,
+        "--from-literal=k=v1",
+    ])
+    .unwrap();
+    let first = resource_version(&cp, &ns);
+    for v in ["v2", "v3"] {
+        cp.run_kubectl([
+            "patch",
+            "configmap",
+            "kept",
+            "-n",
+            &ns,
+            "-p",
+            &format!(r#"{{"data":{{"k":"{v}"}}}}"#),
+        ])
+        .unwrap();
+    }
+    let last = resource_version(&cp, &ns);
+    assert!(
+        watch_from(&cp, &ns, &first).contains("\"v2\""),
+        "the history is there before"
+    );
+    let old_pid = cp.pids()[1].1;
+
+    let revision = cp.compact_etcd().unwrap();
+    assert!(
+        revision >= last.parse::<i64>().unwrap(),
+        "{revision} {last}"
+    );
+    // The apiserver's watch cache still holds the history: a compaction alone expires no
+    // watch; a restart (the cache starts again at etcd's revision) does.
+    assert!(watch_from(&cp, &ns, &first).contains("\"v2\""));
+    let gone = cp.restart_apiserver(testenv::Stop::Kill).unwrap();
+    eprintln!("apiserver restarted in {gone:?}");
+    assert_ne!(cp.pids()[1].1, old_pid, "a new process");
+    assert!(!common::alive(old_pid));
+
+    // The data and its versions stayed.
+    assert_eq!(resource_version(&cp, &ns), last);
+    let data = cp
+        .run_kubectl([
+            "get",
+            "configmap",
+            "kept",
+            "-n",
+            &ns,
+            "-o",
+            "jsonpath={.data.k}",
+        ])
+        .unwrap();
+    assert_eq!(data, "v3");
+    // A watch resuming from before the compaction is told it expired (410 Gone), as a
+    // client's watch is after its server restarted on a compacted etcd.
+    let expired = watch_from(&cp, &ns, &first);
+    assert!(
+        expired.contains("\"code\":410") && expired.contains("too old resource version"),
+        "{expired}"
+    );
+    // From the current version it goes on.
+    assert!(!watch_from(&cp, &ns, &last).contains("410"));
+    // A graceful restart works as well.
+    cp.restart_apiserver(testenv::Stop::Term).unwrap();
+    assert_eq!(resource_version(&cp, &ns), last);
+}

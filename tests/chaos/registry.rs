@@ -1,0 +1,81 @@
+//! The kinds the soak drives, taken from the operator's registry (`kinds::each`): what the
+//! client needs to write their resources and the checker to find their objects.
+
+use authentik_operator::crd::kind::{Kind, Lookup, RefSpec, kind_name};
+use authentik_operator::kinds::{self, KindVisitor};
+use kube::discovery::ApiResource;
+
+#[derive(Clone, Debug)]
+pub struct KindInfo {
+    pub kind: &'static str,
+    pub api: ApiResource,
+    pub endpoint: &'static str,
+    /// The body fields that identify an object (a stage's name, a flow's slug, …).
+    pub key: &'static [&'static str],
+    /// Its URLs name objects by slug (flows), not pk.
+    pub by_slug: bool,
+    pub refs: &'static [RefSpec],
+    pub renamed: &'static [(&'static str, &'static str)],
+    pub set_fields: &'static [&'static str],
+    /// Spec keys of write-only values (a Secret reference): never compared.
+    pub secrets: Vec<&'static str>,
+    /// Body keys a write must carry (a person's edit in the UI sends the whole form).
+    pub always_send: &'static [&'static str],
+}
+
+impl KindInfo {
+    /// The body key a spec key is sent as.
+    pub fn body_key(&self, spec_key: &str) -> String {
+        self.renamed
+            .iter()
+            .find(|(s, _)| *s == spec_key)
+            .map_or_else(|| snake(spec_key), |(_, b)| b.to_string())
+    }
+
+    pub fn ref_spec(&self, spec_key: &str) -> Option<&RefSpec> {
+        self.refs.iter().find(|r| r.field == spec_key)
+    }
+
+    /// Whether its key is one name-like field (`name` or `slug`).
+    pub fn named(&self) -> bool {
+        self.key.len() == 1
+    }
+}
+
+/// camelCase → snake_case, as authentik's bodies spell the spec's keys.
+pub fn snake(key: &str) -> String {
+    let mut out = String::with_capacity(key.len() + 4);
+    for c in key.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Every registered kind, in registry order.
+pub fn all() -> Vec<KindInfo> {
+    struct Walk(Vec<KindInfo>);
+    impl KindVisitor for Walk {
+        fn visit<K: Kind>(&mut self) {
+            self.0.push(KindInfo {
+                kind: kind_name::<K>(),
+                api: ApiResource::erase::<K>(&()),
+                endpoint: K::ENDPOINT,
+                key: K::KEY,
+                by_slug: matches!(K::LOOKUP, Lookup::Slug { .. }),
+                refs: K::REFS,
+                renamed: K::RENAMED,
+                set_fields: K::SET_FIELDS,
+                secrets: K::SECRETS.iter().map(|(spec, _)| *spec).collect(),
+                always_send: K::ALWAYS_SEND,
+            });
+        }
+    }
+    let mut walk = Walk(Vec::new());
+    kinds::each(&mut walk);
+    walk.0
+}
