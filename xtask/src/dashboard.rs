@@ -226,6 +226,47 @@ pub const ROWS: &[Row] = &[
         ],
     },
     Row {
+        title: "Event log",
+        panels: &[
+            Panel {
+                title: "Event logs not followed",
+                description: "Connections whose token may not read authentik's event log: drift there is found only by the periodic sweep (AuthentikOperatorEventLogNotFollowed).",
+                viz: Viz::Stat { red_from: 1.0 },
+                unit: "short",
+                queries: &[(
+                    r#"sum(1 - authentik_operator_event_log_followed{namespace=~"$namespace", connection=~"$connection"})"#,
+                    "not followed",
+                )],
+            },
+            Panel {
+                title: "Changes read and reconciles queued",
+                description: "New model events read from authentik's event log, and the reconciles they queued (the operator's own writes queue none).",
+                viz: Viz::TimeSeries,
+                unit: "short",
+                queries: &[
+                    (
+                        r#"sum by (connection) (increase(authentik_operator_events_seen_total{namespace=~"$namespace", connection=~"$connection"}[$__rate_interval]))"#,
+                        "read {{connection}}",
+                    ),
+                    (
+                        r#"sum by (connection) (increase(authentik_operator_event_reconciles_total{namespace=~"$namespace", connection=~"$connection"}[$__rate_interval]))"#,
+                        "queued {{connection}}",
+                    ),
+                ],
+            },
+            Panel {
+                title: "Sweeps for gaps in the log",
+                description: "Whole sweeps of a connection because its event log could not vouch for what changed: the first start, more new events than a poll reads, a cleaned log, a token that may not read it.",
+                viz: Viz::TimeSeries,
+                unit: "short",
+                queries: &[(
+                    r#"sum by (connection, reason) (increase(authentik_operator_event_gaps_total{namespace=~"$namespace", connection=~"$connection"}[$__rate_interval]))"#,
+                    "{{connection}} {{reason}}",
+                )],
+            },
+        ],
+    },
+    Row {
         title: "Operator process",
         panels: &[
             Panel {
