@@ -14,6 +14,11 @@
 //!    counts), against the operator with default settings creating and deleting N; prints
 //!    the ratios operator / limit. BENCH_CAPACITY=0 skips this part (at 5,000 it takes
 //!    about 10 minutes: the limit is about 22 creates per second).
+//! 3. **Drift** (`converge/drift.rs`): BENCH_DRIFT_CHANGES (default 50) changes made as
+//!    another user, BENCH_DRIFT_SPREAD_MS (500) apart, corrected with the event log followed
+//!    and without it: time to each correction, steady-state authentik requests a minute,
+//!    reconciles queued by the operator's own writes. BENCH_DRIFT=0 skips it (it takes about
+//!    six minutes a size).
 //!
 //! Gives up, naming the resources that are not Ready and why, when none became Ready for
 //! BENCH_STALL_SECS (default 60). BENCH_OPERATOR runs another build of the operator binary
@@ -21,6 +26,8 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "converge/drift.rs"]
+mod drift;
 
 use authentik_operator::crd::kind::Kind;
 use authentik_operator::kinds::PasswordStage;
@@ -38,12 +45,15 @@ use std::time::{Duration, Instant};
 
 /// The operator process, killed however the benchmark ends: on return or panic by this
 /// guard, on a signal by the kernel (it is spawned tied to this process).
-struct Operator(std::process::Child);
+struct Operator {
+    child: std::process::Child,
+    metrics_port: u16,
+}
 
 impl Drop for Operator {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -53,6 +63,10 @@ impl Operator {
         let dir = token_dir(env);
         let binary = std::env::var("BENCH_OPERATOR")
             .unwrap_or_else(|_| env!("CARGO_BIN_EXE_authentik-operator").to_string());
+        let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
         let mut cmd = Command::new(binary);
         cmd.env("KUBECONFIG", testenv::shared().kubeconfig())
             .args(["run", "--authentik-url", &env.sim.url()])
@@ -60,16 +74,34 @@ impl Operator {
                 "--authentik-token-file",
                 &dir.join("token").display().to_string(),
             ])
-            .args(["--namespace", &env.ns, "--metrics-addr", "127.0.0.1:0"])
+            .args(["--namespace", &env.ns, "--metrics-addr"])
+            .arg(format!("127.0.0.1:{metrics_port}"))
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        Operator(testenv::spawn_tied(cmd).expect("operator binary"))
+        let child = testenv::spawn_tied(cmd).expect("operator binary");
+        Operator {
+            child,
+            metrics_port,
+        }
+    }
+
+    /// The sum of a counter's series on the operator's /metrics (0 when it has none yet).
+    async fn counter(&self, name: &str) -> f64 {
+        let url = format!("http://127.0.0.1:{}/metrics", self.metrics_port);
+        let Ok(reply) = reqwest::get(&url).await else {
+            return 0.0;
+        };
+        let text = reply.text().await.unwrap_or_default();
+        text.lines()
+            .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
     }
 
     fn rss_kib(&self) -> (u64, u64) {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).unwrap_or_default();
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
         let field = |name: &str| {
             status
                 .lines()
@@ -491,6 +523,9 @@ fn main() {
                 at_capacity(&env, n).await;
             }
             let _ = std::fs::remove_dir_all(token_dir(&env));
+            if env_number("BENCH_DRIFT", 1) != 0 {
+                drift::drift(n).await;
+            }
         }
     });
 }
