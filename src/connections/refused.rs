@@ -9,8 +9,13 @@ use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Mutex;
 
+/// An object: its kind's endpoint and its pk (or, for a create, its key).
+type Object = (&'static str, String);
+/// What was refused: the body's fingerprint, and authentik's reason.
+type Refusal = (u64, String);
+
 #[derive(Default)]
-pub struct Refused(Mutex<HashMap<(&'static str, String), (u64, String)>>);
+pub struct Refused(Mutex<HashMap<Object, Refusal>>);
 
 fn fingerprint(body: &Map<String, Value>) -> u64 {
     let mut h = DefaultHasher::new();
