@@ -463,3 +463,67 @@ async fn a_slug_only_older_releases_refuse_is_their_400_not_the_crds() {
     );
     assert!(older.sim.control().flow(&slug).is_none());
 }
+
+/// Found by the chaos soak: a binding whose create's answer was lost (made in authentik, its
+/// pk never known: the resource holds only its key, `<flow pk>/<stage pk>/<order>`), whose
+/// flow is then deleted in authentik (the binding with it) and made again with a new pk.
+/// Deleting the resource looks for the binding by that key, and authentik refuses even to
+/// filter by a flow that does not exist ("Select a valid choice"): no binding can hold the
+/// key, so the finalizer goes, where it used to wait forever.
+#[tokio::test]
+async fn a_binding_known_only_by_a_key_whose_flow_is_gone_deletes_at_once() {
+    use authentik_sim::LostAnswer;
+    let env = Env::started(Profile::Current).await;
+    let control = env.sim.control();
+    env.create::<Flow>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "Flow",
+        "metadata": {"name": "lost"},
+        "spec": {"slug": "lost", "name": "Lost", "title": "Lost", "designation": "authentication"}
+    }))
+    .await;
+    env.wait_for::<Flow>("lost", "Ready", is_ready).await;
+    // Every answer about bindings is lost from now on: the create is made, and nothing the
+    // operator asks afterwards is answered.
+    control.lose_answers(LostAnswer {
+        route_prefix: "flows/bindings/".into(),
+        method: None,
+        times: None,
+        rate: 1.0,
+    });
+    env.create::<FlowStageBinding>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "FlowStageBinding",
+        "metadata": {"name": "lost-10"},
+        "spec": {"flow": {"ref": "lost"}, "stage": {"name": "default-authentication-password"}, "order": 10}
+    }))
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while control.bindings("lost").is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the binding was never made"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let binding = env
+        .api::<FlowStageBinding>()
+        .get("lost-10")
+        .await
+        .expect("get");
+    assert!(
+        binding.status.and_then(|s| s.pk).is_none(),
+        "its pk was never answered"
+    );
+    // The flow deleted in authentik (its binding with it) and made again by its resource.
+    assert!(control.delete_flow("lost"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while control.flow("lost").is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the flow was never made again"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    env.delete::<FlowStageBinding>("lost-10").await;
+    control.clear_lost_answers();
+    env.wait_gone::<FlowStageBinding>("lost-10").await;
+}
