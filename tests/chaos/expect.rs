@@ -138,8 +138,11 @@ pub fn same(want: &Want, got: Option<&Value>) -> bool {
         (true, Value::Array(a), Value::Array(b)) => {
             let mut a: Vec<String> = a.iter().map(Value::to_string).collect();
             let mut b: Vec<String> = b.iter().map(Value::to_string).collect();
+            // A set: the same member twice (a prompt named by ref and by pk) is one.
             a.sort();
+            a.dedup();
             b.sort();
+            b.dedup();
             a == b
         }
         _ => want_value == got,
