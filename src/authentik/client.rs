@@ -182,11 +182,9 @@ impl AuthentikClient {
                     Err(Error::Unreachable(describe_transport(&e)))
                 }
             };
-            let seen = match &result {
-                Err(e) if e.is_outage() => Seen::Failing,
-                _ => Seen::Answered,
-            };
-            self.inner.health.observe(seen, jiff::Timestamp::now());
+            self.inner
+                .health
+                .observe(seen(route, &result), jiff::Timestamp::now());
             match result {
                 Err(e) if idempotent && e.is_retryable_request() && attempt < policy.retries => {
                     let delay = policy.delay(attempt, e.retry_after(), fastrand::f64());
@@ -391,6 +389,18 @@ impl AuthentikClient {
 }
 
 /// Maps an HTTP answer to success or to the error it means.
+/// What a request's outcome says of the server. A token that may not read the event log
+/// is answered 403 there on every poll while everything else works: that is the follower's
+/// to report (the EventLog condition), not an outage, which would flap the connection down
+/// and up and retry every waiting resource at each poll.
+fn seen<T>(route: &str, result: &Result<T>) -> Seen {
+    match result {
+        Err(Error::Forbidden(_)) if route.starts_with("events/") => Seen::Answered,
+        Err(e) if e.is_outage() => Seen::Failing,
+        _ => Seen::Answered,
+    }
+}
+
 fn classify(
     method: &Method,
     status: StatusCode,

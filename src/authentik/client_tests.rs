@@ -72,3 +72,14 @@ fn statuses_map_to_errors() {
     );
     assert!(matches!(e, Error::Rejected(_)), "{e:?}");
 }
+
+#[test]
+fn a_token_refused_the_event_log_alone_is_no_outage() {
+    use crate::authentik::health::Seen;
+    let refused: Result<()> = Err(Error::Forbidden("no permission".into()));
+    assert_eq!(seen("events/events/", &refused), Seen::Answered);
+    assert_eq!(seen("stages/password/", &refused), Seen::Failing);
+    let down: Result<()> = Err(Error::Unreachable("refused".into()));
+    assert_eq!(seen("events/events/", &down), Seen::Failing);
+    assert_eq!(seen("stages/password/", &Ok(())), Seen::Answered);
+}

@@ -73,7 +73,11 @@ async fn poll(ctx: &Context, key: &ConnKey, conn: &Arc<Connection>, mark: Mark) 
     let labels = ConnectionLabels {
         connection: key.id(),
     };
-    let (events, complete) = match newest_events(&conn.client, &mark).await {
+    let read = newest_events(&conn.client, &mark).await;
+    // The poll is the first request after an outage to see authentik answer again, seconds
+    // after it does, where the sweep may be minutes away.
+    ctx.retry_if_back(key, conn);
+    let (events, complete) = match read {
         Ok(read) => read,
         Err(Error::Forbidden(why)) => {
             if conn.set_events_readable(false) {
