@@ -24,6 +24,8 @@ pub async fn drift(n: usize) {
     let env = Env::new(Profile::Current).await;
     create_resources(&env, "drift", n).await;
     let tracker = Tracker::start(&env).await;
+    // Requests of one sweep at this size, measured in the mode that sweeps every minute.
+    let mut sweep_cost = f64::NAN;
     for (i, (mode, flags, sweep_secs, follows)) in MODES.iter().enumerate() {
         let operator = Operator::start(&env, flags);
         if i == 0 {
@@ -40,7 +42,15 @@ pub async fn drift(n: usize) {
         let queued = operator
             .counter("authentik_operator_event_reconciles_total")
             .await;
-        report(mode, n, &latencies, changes, spread, &steady, *sweep_secs);
+        report(
+            mode,
+            n,
+            &latencies,
+            changes,
+            spread,
+            &steady,
+            &mut sweep_cost,
+        );
         if *follows {
             // Right is one per outside change: the corrections (its own writes) queue nothing.
             // (Its own creates are tests/e2e_events.rs's: here they were made before this
@@ -61,6 +71,7 @@ pub async fn drift(n: usize) {
 /// a window at least as long as one sweep interval when that is short (and one minute
 /// otherwise, the sweep then amortized from a measured sweep).
 struct Steady {
+    sweep_secs: u64,
     window: Duration,
     polls: usize,
     sweep: usize,
@@ -76,6 +87,7 @@ async fn steady_requests(env: &Env, sweep_secs: u64) -> Steady {
         .filter(|r| r.route.contains("events/events"))
         .count();
     Steady {
+        sweep_secs,
         window,
         polls,
         sweep: requests.len() - polls,
@@ -157,8 +169,9 @@ fn report(
     changes: usize,
     spread: Duration,
     steady: &Steady,
-    sweep_secs: u64,
+    sweep_cost: &mut f64,
 ) {
+    let sweep_secs = steady.sweep_secs;
     let minutes = steady.window.as_secs_f64() / 60.0;
     let polls_per_min = steady.polls as f64 / minutes;
     // A short sweep interval shows whole sweeps in the window; a long one is amortized from
@@ -166,13 +179,13 @@ fn report(
     let sweeps_in_window = steady.window.as_secs() / sweep_secs;
     let sweep_line = if sweeps_in_window > 0 {
         let per_sweep = steady.sweep as f64 / sweeps_in_window as f64;
-        SWEEP_COST.set(per_sweep).ok();
+        *sweep_cost = per_sweep;
         format!(
             "{:.1} a minute ({per_sweep:.0} requests a sweep, every {sweep_secs} s)",
             steady.sweep as f64 / minutes
         )
     } else {
-        let per_sweep = SWEEP_COST.get().copied().unwrap_or(f64::NAN);
+        let per_sweep = *sweep_cost;
         format!(
             "{:.1} a minute amortized ({per_sweep:.0} requests a sweep, every {sweep_secs} s; \
              {} requests in this window)",
@@ -183,7 +196,7 @@ fn report(
     let sweep_per_min = if sweeps_in_window > 0 {
         steady.sweep as f64 / minutes
     } else {
-        SWEEP_COST.get().copied().unwrap_or(f64::NAN) * 60.0 / sweep_secs as f64
+        *sweep_cost * 60.0 / sweep_secs as f64
     };
     println!("-- drift, {n} PasswordStages, {mode} --");
     println!(
@@ -201,5 +214,3 @@ fn report(
         polls_per_min + sweep_per_min
     );
 }
-
-static SWEEP_COST: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
