@@ -108,6 +108,11 @@ async fn existing_objects_are_adopted_if_they_match_or_always() {
     for (row, pk) in rows.iter().zip(&differs_pks) {
         change_as_alice(&env, row, pk);
     }
+    // A sweep's list taken before these objects existed says their names are free, and a
+    // create is then refused by name (one POST, answered 400) before the object is judged:
+    // by design (README, No duplicates), but not what this test is about. Past two sweeps,
+    // every list the operator trusts holds them.
+    tokio::time::sleep(Duration::from_secs(5)).await;
     env.sim.control().clear_requests();
 
     // IfMatch: the matching object is adopted without a write (a write-only value, which
