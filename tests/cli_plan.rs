@@ -384,7 +384,7 @@ async fn bad_input_is_a_clear_message_and_exit_code_1() {
     )
     .await;
     assert!(
-        e.contains("no authentik object with slug \"no-such-flow\""),
+        e.contains("no authentik flow with slug \"no-such-flow\""),
         "{e}"
     );
     // A refused token: exit 1, the token never shown.
