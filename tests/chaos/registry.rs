@@ -42,19 +42,8 @@ impl KindInfo {
     }
 }
 
-/// camelCase → snake_case, as authentik's bodies spell the spec's keys.
-pub fn snake(key: &str) -> String {
-    let mut out = String::with_capacity(key.len() + 4);
-    for c in key.chars() {
-        if c.is_ascii_uppercase() {
-            out.push('_');
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+/// A spec key as authentik's body names it (the operator's own conversion).
+pub use authentik_operator::case::snake_case as snake;
 
 /// Every registered kind, in registry order.
 pub fn all() -> Vec<KindInfo> {

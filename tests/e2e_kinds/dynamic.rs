@@ -215,19 +215,8 @@ pub fn same_set(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// `camelCase` → `snake_case`: a spec key as authentik's body names it.
-pub fn snake(camel: &str) -> String {
-    let mut out = String::with_capacity(camel.len() + 4);
-    for c in camel.chars() {
-        if c.is_ascii_uppercase() {
-            out.push('_');
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+/// A spec key as authentik's body names it (the operator's own conversion).
+pub use authentik_operator::case::snake_case as snake;
 
 /// The simulator's requests that changed something at `endpoint` (POST, PATCH, PUT, DELETE).
 pub fn writes_to(env: &Env, endpoint: &str) -> Vec<authentik_sim::RecordedRequest> {
