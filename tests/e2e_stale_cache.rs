@@ -293,3 +293,48 @@ async fn a_key_changed_while_the_create_is_in_flight_renames_the_created_object(
         .count();
     assert_eq!(creates, 1);
 }
+
+/// A delete is done once: the reconciles that come after it (the claimants of the name it
+/// freed are queued a moment later) run on the cache's copy, which still shows the
+/// finalizer while the watch lags, and must not DELETE the object again (found by the chaos
+/// soak, tests/soak.rs: a second DELETE, answered 404, in the quiet period). The watch lags
+/// longer than that moment on every run.
+#[tokio::test]
+async fn a_delete_is_sent_once_though_the_cache_still_shows_the_finalizer() {
+    let mut env = Env::new(Profile::Current).await;
+    let (lagging, _) = lagging_watch::client(
+        common::kube_config().await,
+        "passwordstages",
+        Duration::from_secs(3),
+    );
+    env.start_operator_as(lagging).await;
+    env.create::<PasswordStage>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "PasswordStage",
+        "metadata": {"name": "once"},
+        "spec": {"backends": ["authentik.core.auth.InbuiltBackend"]}
+    }))
+    .await;
+    env.wait_for::<PasswordStage>("once", "Ready", is_ready)
+        .await;
+    let pk = env.sim_stages_named("password", "once")[0]["pk"]
+        .as_str()
+        .expect("a pk")
+        .to_string();
+    env.sim.control().clear_requests();
+    env.delete::<PasswordStage>("once").await;
+    env.wait_gone::<PasswordStage>("once").await;
+    // Until the lagging watch has brought the deletion and a while after.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let deletes: Vec<_> = env
+        .sim_writes()
+        .into_iter()
+        .filter(|r| r.method == "DELETE")
+        .map(|r| (r.path, r.status))
+        .collect();
+    assert_eq!(deletes.len(), 1, "{deletes:?}");
+    assert!(
+        deletes[0].0.contains(&pk) && deletes[0].1 == 204,
+        "{deletes:?}"
+    );
+    env.stop_operator().await;
+}

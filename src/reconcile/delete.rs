@@ -5,7 +5,7 @@ use super::context::Context;
 use super::kinds;
 use super::kube_ops::{self, FORCE_DELETE_ANNOTATION, Notice, api_for, has_finalizer, publish};
 use super::objects;
-use super::plan::{self, Deletion};
+use super::plan::{self, At, Deletion};
 use super::record::write_status;
 use super::status::Observation;
 use crate::connections::ConnKey;
@@ -59,33 +59,69 @@ fn delete_blocked(referrers: &[String]) -> Error {
     ))
 }
 
-/// Deletes the object at `pk`, or (the create marker) the one holding the key the marker
-/// names; returns the pk deleted, if any.
-async fn delete_object<K: Kind>(obj: &K, ctx: &Context, at: At) -> Result<Option<String>> {
+/// The connection a delete goes through; without one, the delete cannot tell or do anything.
+fn connection_for<K: Kind>(
+    obj: &K,
+    ctx: &Context,
+) -> Result<std::sync::Arc<crate::connections::Connection>> {
     let (_, conn) = ctx.connections.for_stage(obj).map_err(|e| {
         Error::ConnectionNotReady(format!(
             "cannot delete the {}: {e}. Fix the connection, or set deletionPolicy to Orphan to let go",
             K::NOUN
         ))
     })?;
+    Ok(conn)
+}
+
+/// The pk of the object `at` names, if authentik still has it: at `pk`, or (the create
+/// marker) the one holding the key the marker names.
+async fn locate<K: Kind>(obj: &K, ctx: &Context, at: &At) -> Result<Option<String>> {
+    let conn = connection_for(obj, ctx)?;
+    let found = match at {
+        At::Pk(pk) => objects::fetch::<K>(&conn, pk).await?,
+        At::Key(key) => objects::find_by_key::<K>(&conn, K::ENDPOINT, key)
+            .await?
+            .into_iter()
+            .next(),
+    };
+    Ok(found
+        .as_ref()
+        .and_then(crate::authentik::wire::pk_of)
+        .map(str::to_string))
+}
+
+/// Deletes the object at `pk`, or (the create marker) the one holding the key the marker
+/// names; returns the pk deleted, if any.
+async fn delete_object<K: Kind>(obj: &K, ctx: &Context, at: At) -> Result<Option<String>> {
     let pk = match at {
         At::Pk(pk) => pk,
-        At::Key(key) => {
-            let found = objects::find_by_key::<K>(&conn, K::ENDPOINT, &key).await?;
-            match found.first().and_then(crate::authentik::wire::pk_of) {
-                Some(pk) => pk.to_string(),
-                None => return Ok(None),
-            }
-        }
+        At::Key(_) => match locate(obj, ctx, &at).await? {
+            Some(pk) => pk,
+            None => return Ok(None),
+        },
     };
+    let conn = connection_for(obj, ctx)?;
     objects::delete::<K>(&conn, &pk).await?;
     Ok(Some(pk))
 }
 
-/// Where the object to delete is.
-enum At {
-    Pk(String),
-    Key(String),
+/// A blocked delete goes on once its object is gone from authentik: whoever deleted it
+/// there took the referrers' links with it, so there is nothing left to protect, and
+/// holding the resource would only keep its referrers pointing at a pk authentik refuses.
+/// They report ReferenceNotReady naming this resource instead.
+async fn blocked<K: Kind>(obj: &K, ctx: &Context, referrers: &[String], at: &At) -> Result<()> {
+    // Where authentik cannot say, the block stands (the connection reports the outage).
+    if !matches!(locate(obj, ctx, at).await, Ok(None)) {
+        return Err(delete_blocked(referrers));
+    }
+    let note = format!(
+        "the authentik {} was already deleted in authentik, so there was nothing left to delete; {} now refer to a resource that is gone",
+        K::NOUN,
+        referrers.join(", ")
+    );
+    let notice = Notice::warning("AlreadyGone", note).during("Delete");
+    publish(&ctx.recorder, obj, None, &notice).await;
+    Ok(())
 }
 
 /// Deletion: delete (or orphan) the stage, then release the finalizer. If authentik cannot
@@ -94,7 +130,18 @@ pub(super) async fn cleanup<K: Kind>(obj: &K, ctx: &Context) -> Result<Action> {
     if !has_finalizer(obj) {
         return Ok(Action::await_change());
     }
+    // The cache's copy may still show the finalizer a finished delete removed (its watch
+    // lags): working from it would DELETE the object again. The API server's copy decides.
     let api = api_for(&ctx.kube, obj);
+    match api.get_opt(&obj.name_any()).await? {
+        Some(fresh) if fresh.uid() == obj.uid() && has_finalizer(&fresh) => {
+            cleanup_view(&fresh, ctx, &api).await
+        }
+        _ => Ok(Action::await_change()),
+    }
+}
+
+async fn cleanup_view<K: Kind>(obj: &K, ctx: &Context, api: &kube::Api<K>) -> Result<Action> {
     let what = K::describe_identity(&obj.identity());
     let deletion = match referrers_known(ctx).await {
         Ok(()) => Ok(deletion_of(obj, ctx)),
@@ -113,7 +160,9 @@ pub(super) async fn cleanup<K: Kind>(obj: &K, ctx: &Context) -> Result<Action> {
             Ok(None)
         }
         Ok(Deletion::Nothing) => Ok(None),
-        Ok(Deletion::Blocked { referrers }) => Err(delete_blocked(&referrers)),
+        Ok(Deletion::Blocked { referrers, object }) => {
+            blocked(obj, ctx, &referrers, &object).await.map(|()| None)
+        }
         Ok(Deletion::AtPk(pk)) => delete_object(obj, ctx, At::Pk(pk)).await,
         Ok(Deletion::ByKey(key)) => delete_object(obj, ctx, At::Key(key)).await,
     };
@@ -129,11 +178,11 @@ pub(super) async fn cleanup<K: Kind>(obj: &K, ctx: &Context) -> Result<Action> {
                 pk: obj.status().and_then(|s| s.pk.clone()),
                 ..Default::default()
             };
-            write_status(obj, ctx, &api, &obs, Some(&e), &[]).await?;
+            write_status(obj, ctx, api, &obs, Some(&e), &[]).await?;
             return Err(e);
         }
     }
-    kube_ops::remove_finalizer(&api, obj).await?;
+    kube_ops::remove_finalizer(api, obj).await?;
     // Once the watch has removed this resource from the cache (a moment), the next claimant of
     // its identity may take it.
     let stores = ctx.stores.clone();

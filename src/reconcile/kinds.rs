@@ -34,6 +34,15 @@ pub enum Which<'a> {
     Referencing(&'a ConnKey, &'a str),
 }
 
+/// A resource another one refers to by `ref`, as the reference needs it.
+pub struct RefTarget {
+    pub connection: ConnKey,
+    /// Its object's pk, once it has one.
+    pub pk: Option<String>,
+    /// Being deleted (its delete may be waiting for the referrers).
+    pub deleting: bool,
+}
+
 /// Counts of resources by (kind, `ready` | `not_ready`).
 /// Resources by kind, Ready condition (`ready`, `not_ready`) and its reason.
 pub type ConditionCounts = HashMap<(&'static str, &'static str, String), i64>;
@@ -51,9 +60,8 @@ pub trait KindOps: Send + Sync {
     fn claims_on(&self, name: &str, out: &mut Vec<Claim>);
     /// `Kind/name` of the resources in `namespace` that `ref` the `kind` resource `name`.
     fn referrers(&self, kind: &str, namespace: &str, name: &str, out: &mut Vec<String>);
-    /// The resource `namespace/name`, for a `ref` to it: its connection and its pk, if any.
-    /// `None`: no such resource.
-    fn ref_target(&self, namespace: &str, name: &str) -> Option<(ConnKey, Option<String>)>;
+    /// The resource `namespace/name`, for a `ref` to it. `None`: no such resource.
+    fn ref_target(&self, namespace: &str, name: &str) -> Option<RefTarget>;
     /// Queues the matching resources for a reconcile; how many.
     fn queue(&self, which: Which<'_>) -> usize;
     /// One paginated list of the kind in one authentik (also while no resource uses it: the
@@ -146,12 +154,15 @@ impl<K: Kind> KindOps for KindRuntime<K> {
         }
     }
 
-    fn ref_target(&self, namespace: &str, name: &str) -> Option<(ConnKey, Option<String>)> {
+    fn ref_target(&self, namespace: &str, name: &str) -> Option<RefTarget> {
         let found = self
             .caches
             .get(&ObjectRef::<K>::new(name).within(namespace))?;
-        let pk = found.status().and_then(|s| s.pk.clone());
-        Some((ConnKey::of_stage(found.as_ref()), pk))
+        Some(RefTarget {
+            connection: ConnKey::of_stage(found.as_ref()),
+            pk: found.status().and_then(|s| s.pk.clone()),
+            deleting: found.meta().deletion_timestamp.is_some(),
+        })
     }
 
     fn queue(&self, which: Which<'_>) -> usize {

@@ -370,13 +370,23 @@ pub enum Deletion {
     /// Leave the stage in authentik; `pk` says which one, if known.
     Orphan { pk: Option<String> },
     /// Other resources still point at the stage: deleting it would silently clear their
-    /// references in authentik.
-    Blocked { referrers: Vec<String> },
+    /// references in authentik. `object` is where the stage is: once it is gone from
+    /// authentik (deleted there, its referrers' links with it) there is nothing left to
+    /// protect, and the delete goes on.
+    Blocked { referrers: Vec<String>, object: At },
     /// Delete the stage at this pk.
     AtPk(String),
     /// The create marker: a create whose answer was lost may have made an object with this
     /// key; delete it if it exists.
     ByKey(String),
+}
+
+/// Where the object to delete is.
+#[derive(Debug, PartialEq, Eq, Clone)]
+pub enum At {
+    Pk(String),
+    /// The create marker's key (the pk was never learnt).
+    Key(String),
 }
 
 /// What deleting the resource does, from its policies, status and referrers.
@@ -397,17 +407,17 @@ pub fn deletion(
     // Never delete a stage that was only observed, or one in another authentik than the one
     // this resource now points at.
     let known = status.and_then(|s| s.trusted_pk(connection, false));
-    let marker = marked_key(record);
-    if known.is_none() && marker.is_none() {
-        return Deletion::Nothing;
-    }
+    let object = match (known, marked_key(record)) {
+        (Some(pk), _) => At::Pk(pk.to_string()),
+        (None, Some(key)) => At::Key(key.to_string()),
+        (None, None) => return Deletion::Nothing,
+    };
     if !referrers.is_empty() && !forced {
-        return Deletion::Blocked { referrers };
+        return Deletion::Blocked { referrers, object };
     }
-    match (known, marker) {
-        (Some(pk), _) => Deletion::AtPk(pk.to_string()),
-        (None, Some(key)) => Deletion::ByKey(key.to_string()),
-        (None, None) => Deletion::Nothing,
+    match object {
+        At::Pk(pk) => Deletion::AtPk(pk),
+        At::Key(key) => Deletion::ByKey(key),
     }
 }
 

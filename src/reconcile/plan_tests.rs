@@ -474,17 +474,24 @@ fn deletion_behaviour_table() {
     let refs = || vec!["IdentificationStage default/login".to_string()];
     let at = || Deletion::AtPk("p0".into());
     let by_key = || Deletion::ByKey("login".into());
-    let blocked = || Deletion::Blocked { referrers: refs() };
+    let blocked = |at: &str| Deletion::Blocked {
+        referrers: refs(),
+        object: if at == "p0" {
+            super::At::Pk(at.into())
+        } else {
+            super::At::Key(at.into())
+        },
+    };
     let orphan = |pk: Option<&str>| Deletion::Orphan {
         pk: pk.map(str::to_string),
     };
     // (management, policy, status, referrers, forced) → deletion
     let table = [
         (Manage, Delete, &known, vec![], false, at()),
-        (Manage, Delete, &known, refs(), false, blocked()),
+        (Manage, Delete, &known, refs(), false, blocked("p0")),
         (Manage, Delete, &known, refs(), true, at()),
         (Manage, Delete, &marker, vec![], false, by_key()),
-        (Manage, Delete, &marker, refs(), false, blocked()),
+        (Manage, Delete, &marker, refs(), false, blocked("login")),
         (Manage, Delete, &None, vec![], false, Deletion::Nothing),
         // Nothing of ours to delete: no reason to block on referrers either.
         (Manage, Delete, &None, refs(), false, Deletion::Nothing),

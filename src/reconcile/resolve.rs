@@ -4,6 +4,7 @@
 //! request, not 500.
 
 use super::context::Context;
+use super::kinds::RefTarget;
 use crate::connections::{ConnKey, Connection};
 use crate::crd::kind::{Kind, RefField};
 use crate::crd::refs::{By, Target};
@@ -18,6 +19,8 @@ pub struct Resolved {
     pub body: BTreeMap<String, Value>,
     /// For status: spec field (with an index for lists) → pk.
     pub shown: BTreeMap<String, String>,
+    /// `spec.field: Kind namespace/name is`, for each reference to a resource being deleted.
+    pub leaving: Vec<String>,
 }
 
 /// Resolves every reference of `obj` in `conn`'s authentik.
@@ -46,7 +49,8 @@ pub async fn resolve<K: Kind>(obj: &K, ctx: &Context, conn: &Connection) -> Resu
                 namespace: &namespace,
                 connection: &connection,
             };
-            let pk = resolve_one(&field, by, &at, ctx, conn).await?;
+            let (pk, leaving) = resolve_one(&field, by, &at, ctx, conn).await?;
+            out.leaving.extend(leaving);
             pks.push(field.target.pk_value(&pk));
             out.shown.insert(label, pk);
         }
@@ -68,16 +72,17 @@ struct Place<'a> {
     connection: &'a ConnKey,
 }
 
+/// A pk, and (for a `ref` to a resource being deleted) how to name that reference.
 async fn resolve_one(
     field: &RefField,
     by: &By,
     at: &Place<'_>,
     ctx: &Context,
     conn: &Connection,
-) -> Result<String> {
+) -> Result<(String, Option<String>)> {
     match by {
         // authentik prints UUIDs in lower case; the CRD also allows upper case.
-        By::Pk(pk) => Ok(pk.to_ascii_lowercase()),
+        By::Pk(pk) => Ok((pk.to_ascii_lowercase(), None)),
         By::Ref(name) => match field.target.custom_resource_kind() {
             Some(kind) => resolve_custom_resource(kind, name, at, ctx),
             None => Err(Error::InvalidReference(format!(
@@ -89,11 +94,11 @@ async fn resolve_one(
         By::Name(_) | By::Slug(_) | By::Username(_) => {
             let key = (field.target, by.clone());
             if let Some(pk) = conn.lookups.get(&key) {
-                return Ok(pk);
+                return Ok((pk, None));
             }
             let pk = lookup(field.target, by, at.label, conn).await?;
             conn.lookups.insert(key, pk.clone());
-            Ok(pk)
+            Ok((pk, None))
         }
     }
 }
@@ -103,14 +108,19 @@ fn resolve_custom_resource(
     name: &str,
     at: &Place<'_>,
     ctx: &Context,
-) -> Result<String> {
+) -> Result<(String, Option<String>)> {
     let (label, namespace, connection) = (at.label, at.namespace, at.connection);
     let Some(ops) = ctx.stores.kind(kind) else {
         return Err(Error::InvalidReference(format!(
             "spec.{label}: {kind} is not a kind this operator manages"
         )));
     };
-    let Some((theirs, pk)) = ops.ref_target(namespace, name) else {
+    let Some(RefTarget {
+        connection: theirs,
+        pk,
+        deleting,
+    }) = ops.ref_target(namespace, name)
+    else {
         return Err(Error::ReferenceNotReady(format!(
             "spec.{label}: {kind} {namespace}/{name} does not exist yet"
         )));
@@ -120,11 +130,13 @@ fn resolve_custom_resource(
             "spec.{label}: {kind} {namespace}/{name} lives in {theirs}, this resource in {connection}; references never cross authentik instances"
         )));
     }
-    pk.ok_or_else(|| {
+    let pk = pk.ok_or_else(|| {
         Error::ReferenceNotReady(format!(
             "spec.{label}: {kind} {namespace}/{name} has no authentik pk yet (not Ready)"
         ))
-    })
+    })?;
+    let leaving = deleting.then(|| format!("spec.{label}: {kind} {namespace}/{name} is"));
+    Ok((pk, leaving))
 }
 
 async fn lookup(target: Target, by: &By, label: &str, conn: &Connection) -> Result<String> {

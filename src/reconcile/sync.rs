@@ -44,7 +44,12 @@ pub async fn sync<K: Kind>(
         observe,
         ..Default::default()
     };
-    let (desired, shown, secrets) = match desire(&on, observe).await {
+    let Desire {
+        body: desired,
+        shown,
+        secrets,
+        leaving,
+    } = match desire(&on, observe).await {
         Ok(d) => d,
         Err(e) => return Report::failed(obs, e),
     };
@@ -70,6 +75,9 @@ pub async fn sync<K: Kind>(
         Ok(act) => act,
         Err(e) => return Report::failed(obs, e),
     };
+    if let (Act::Create(_), Some(gone)) = (&act, leaving_error::<K>(&leaving)) {
+        return Report::failed(obs, gone);
+    }
     let unchecked = matches!(act, Act::Create(Create { checked: false, .. }));
     let report = execute(&on, &desired, act, obs).await;
     match report.outcome {
@@ -105,17 +113,34 @@ async fn taken_since_listed<K: Kind>(
     }
 }
 
+/// What the spec asks of authentik.
+struct Desire {
+    body: Map<String, Value>,
+    /// The references as status shows them.
+    shown: BTreeMap<String, String>,
+    /// The hashes of the write-only values the body carries.
+    secrets: BTreeMap<String, String>,
+    /// The references to resources being deleted (their objects may be gone any moment).
+    leaving: Vec<String>,
+}
+
+/// A create that would bind an object of a resource being deleted: authentik refuses it
+/// once that object is gone (and it may be already: its delete only waits for us), so the
+/// resource waits, naming the reference, instead of sending a pk about to be refused.
+fn leaving_error<K: Kind>(leaving: &[String]) -> Option<Error> {
+    (!leaving.is_empty()).then(|| {
+        Error::ReferenceNotReady(format!(
+            "{} being deleted; the {} is not created again on an object on its way out. Delete this resource too, or recreate what it refers to",
+            leaving.join(", "),
+            K::NOUN
+        ))
+    })
+}
+
 /// The body the spec asks for, once the spec is valid, its identity is not claimed by
 /// another resource, and its references resolve; with the references as status shows them,
 /// and the hashes of the write-only values it carries (read from their Secrets).
-async fn desire<K: Kind>(
-    on: &On<'_, K>,
-    observe: bool,
-) -> Result<(
-    Map<String, Value>,
-    BTreeMap<String, String>,
-    BTreeMap<String, String>,
-)> {
+async fn desire<K: Kind>(on: &On<'_, K>, observe: bool) -> Result<Desire> {
     let obj = on.obj;
     crate::crd::kind::check(obj).map_err(Error::InvalidSpec)?;
     if !observe {
@@ -142,7 +167,12 @@ async fn desire<K: Kind>(
     for (key, value) in secrets.values {
         body.insert(key, Value::String(value));
     }
-    Ok((body, resolved.shown, secrets.hashes))
+    Ok(Desire {
+        body,
+        shown: resolved.shown,
+        secrets: secrets.hashes,
+        leaving: resolved.leaving,
+    })
 }
 
 /// What authentik holds for the resource: the object at its trusted pk (from the sweep's

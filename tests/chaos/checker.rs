@@ -47,13 +47,20 @@ impl Res {
             .any(|c| c["type"] == "Ready" && c["status"] == "True")
     }
 
-    fn synced(&self) -> String {
-        let c = self.status["conditions"]
+    fn synced_condition(&self) -> Option<&Value> {
+        self.status["conditions"]
             .as_array()
             .into_iter()
             .flatten()
-            .find(|c| c["type"] == "Synced");
-        c.map_or("no status yet".into(), |c| {
+            .find(|c| c["type"] == "Synced")
+    }
+
+    fn reason(&self) -> &str {
+        self.synced_condition().map_or("", |c| text(&c["reason"]))
+    }
+
+    fn synced(&self) -> String {
+        self.synced_condition().map_or("no status yet".into(), |c| {
             format!("{}: {}", text(&c["reason"]), text(&c["message"]))
         })
     }
@@ -149,33 +156,10 @@ pub fn list_all(shared: &Shared, endpoint: &str) -> Vec<Value> {
 
 /// The resources some other resource refers to by `ref` (a delete of these waits).
 fn referenced(shared: &Shared, snap: &Snapshot) -> BTreeSet<(String, String)> {
-    let mut out = BTreeSet::new();
-    for res in snap.resources.values() {
-        let Some(info) = shared.kinds.iter().find(|k| k.kind == res.kind) else {
-            continue;
-        };
-        for r in info.refs {
-            let values = match &res.spec[r.field] {
-                Value::Array(items) => items.clone(),
-                Value::Null => Vec::new(),
-                one => vec![one.clone()],
-            };
-            for v in values {
-                match &v["ref"] {
-                    Value::String(name) => {
-                        if let Some(kind) = r.target.custom_resource_kind() {
-                            out.insert((kind.to_string(), name.clone()));
-                        }
-                    }
-                    Value::Object(o) => {
-                        out.insert((text(&o["kind"]).into(), text(&o["name"]).into()));
-                    }
-                    _ => {}
-                }
-            }
-        }
-    }
-    out
+    snap.resources
+        .values()
+        .flat_map(|res| shared.kind(res.kind).refs_named(&res.spec))
+        .collect()
 }
 
 /// What is wrong now, by subject; and how many checks that took.
@@ -228,7 +212,17 @@ pub fn problems(shared: &Shared, snap: &Snapshot) -> (BTreeMap<String, String>, 
 }
 
 fn resource_problem(shared: &Shared, snap: &Snapshot, res: &Res) -> Result<(), String> {
+    let info = shared.kind(res.kind);
     if !res.ready() {
+        // A reference to a resource the client deleted (gone, or going once its object was
+        // deleted in authentik) cannot be bound: waiting, naming it, is the promise.
+        let leaving = info
+            .refs_named(&res.spec)
+            .into_iter()
+            .any(|k| snap.resources.get(&k).is_none_or(|r| r.deleting));
+        if leaving && res.reason() == "ReferenceNotReady" {
+            return Ok(());
+        }
         return Err(format!("not Ready ({})", res.synced()));
     }
     let observed = res.status["observedGeneration"].as_i64();
@@ -239,11 +233,6 @@ fn resource_problem(shared: &Shared, snap: &Snapshot, res: &Res) -> Result<(), S
         ));
     }
     let pk = res.pk().ok_or("Ready without a pk")?;
-    let info = shared
-        .kinds
-        .iter()
-        .find(|k| k.kind == res.kind)
-        .expect("a registered kind");
     let object = snap
         .object(res.kind, &pk)
         .ok_or_else(|| format!("Ready, but its object {pk} is not in authentik"))?;

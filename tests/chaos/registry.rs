@@ -4,6 +4,7 @@
 use authentik_operator::crd::kind::{Kind, Lookup, RefSpec, kind_name};
 use authentik_operator::kinds::{self, KindVisitor};
 use kube::discovery::ApiResource;
+use serde_json::Value;
 
 #[derive(Clone, Debug)]
 pub struct KindInfo {
@@ -34,6 +35,33 @@ impl KindInfo {
 
     pub fn ref_spec(&self, spec_key: &str) -> Option<&RefSpec> {
         self.refs.iter().find(|r| r.field == spec_key)
+    }
+
+    /// The resources (kind, name) `spec` refers to by `ref`.
+    pub fn refs_named(&self, spec: &Value) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for r in self.refs {
+            let values = match &spec[r.field] {
+                Value::Array(items) => items.clone(),
+                Value::Null => Vec::new(),
+                one => vec![one.clone()],
+            };
+            for v in values {
+                match &v["ref"] {
+                    Value::String(name) => {
+                        if let Some(kind) = r.target.custom_resource_kind() {
+                            out.push((kind.to_string(), name.clone()));
+                        }
+                    }
+                    Value::Object(o) => out.push((
+                        o["kind"].as_str().unwrap_or_default().into(),
+                        o["name"].as_str().unwrap_or_default().into(),
+                    )),
+                    _ => {}
+                }
+            }
+        }
+        out
     }
 
     /// Whether its key is one name-like field (`name` or `slug`).

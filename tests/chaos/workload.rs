@@ -34,40 +34,12 @@ impl Model {
             .collect()
     }
 
-    /// The resources `key` refers to by `ref`.
-    fn refs_of(shared: &Shared, key: &Key, spec: &Value) -> Vec<(String, String)> {
-        let info = shared.kind(key.0);
-        let mut out = Vec::new();
-        for r in info.refs {
-            let values = match &spec[r.field] {
-                Value::Array(items) => items.clone(),
-                Value::Null => Vec::new(),
-                one => vec![one.clone()],
-            };
-            for v in values {
-                match &v["ref"] {
-                    Value::String(n) => {
-                        if let Some(kind) = r.target.custom_resource_kind() {
-                            out.push((kind.to_string(), n.clone()));
-                        }
-                    }
-                    Value::Object(o) => out.push((
-                        o["kind"].as_str().unwrap_or_default().into(),
-                        o["name"].as_str().unwrap_or_default().into(),
-                    )),
-                    _ => {}
-                }
-            }
-        }
-        out
-    }
-
     fn referrers(&self, shared: &Shared, target: &Key) -> usize {
         let t = (target.0.to_string(), target.1.clone());
         self.live
             .iter()
             .chain(self.deleting.iter())
-            .filter(|(k, spec)| Model::refs_of(shared, k, spec).contains(&t))
+            .filter(|(k, spec)| shared.kind(k.0).refs_named(spec).contains(&t))
             .count()
     }
 }
