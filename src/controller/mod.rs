@@ -205,6 +205,11 @@ fn context(
     );
     let settings = Settings {
         resync: args.resync_interval(),
+        probe: if args.event_interval.is_zero() {
+            args.resync_interval()
+        } else {
+            args.event_interval.min(args.resync_interval())
+        },
         backoff_max: args.backoff_max,
         authentik_timeout: args.authentik.authentik_timeout,
         authentik_retries: args.authentik.authentik_retries,

@@ -97,6 +97,6 @@ fn waiting_note(since: Option<jiff::Timestamp>, ctx: &Context) -> Option<String>
     Some(format!(
         "failing since {}; retried as soon as authentik answers again (checked at least every {}s), and on its own backoff meanwhile",
         since.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        ctx.settings.resync.as_secs()
+        ctx.settings.probe.as_secs().max(1)
     ))
 }

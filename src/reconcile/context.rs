@@ -17,6 +17,9 @@ use std::time::Duration;
 pub struct Settings {
     /// How often the drift sweep lists authentik.
     pub resync: Duration,
+    /// How often the operator learns that authentik answers again: each poll of the event
+    /// log when it is followed, else each sweep.
+    pub probe: Duration,
     /// First retry delay after a failed reconcile; doubles per failure.
     pub backoff_base: Duration,
     /// Longest delay between retries of a failing object.
@@ -33,6 +36,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             resync: Duration::from_secs(60),
+            probe: Duration::from_secs(60),
             backoff_base: Duration::from_secs(1),
             backoff_max: Duration::from_secs(300),
             authentik_timeout: Duration::from_secs(10),
