@@ -115,7 +115,7 @@ async fn blocked<K: Kind>(obj: &K, ctx: &Context, referrers: &[String], at: &At)
         return Err(delete_blocked(referrers));
     }
     let note = format!(
-        "the authentik {} was already deleted in authentik, so there was nothing left to delete; {} now refer to a resource that is gone",
+        "the {} was already deleted in authentik, so nothing was left to delete; {} now refer to a resource that is gone",
         K::NOUN,
         referrers.join(", ")
     );
