@@ -63,6 +63,7 @@ pub mod duration;
 pub mod kind;
 pub mod refs;
 pub mod status;
+pub mod target;
 
 pub use common::{
     AdoptionPolicy, DeletionPolicy, ManagementPolicy, Policies, SecretKeyRef, StageCommon,
