@@ -1,6 +1,7 @@
 //! The controllers of the two connection kinds and their Secret watches.
 
 use super::scoped::{api, drive};
+use super::watch::watch;
 use crate::caches::Queues;
 use crate::crd::{AuthentikConnection, ClusterAuthentikConnection};
 use crate::reconcile::Context;
@@ -11,7 +12,7 @@ use kube::api::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -56,9 +57,8 @@ impl ConnectionControllers {
                 let Some(ns) = scope else { return c };
                 let store = c.store();
                 let cluster_ns = cluster_ns.to_string();
-                c.watches(secrets(ns), wc.clone(), move |s| {
-                    connections_using(&store, &s, &cluster_ns)
-                })
+                let changes = watch(secrets(ns), wc.clone()).touched_objects();
+                c.watches_stream(changes, move |s| connections_using(&store, &s, &cluster_ns))
             })
             .collect();
         let (tx, rx) = mpsc::unbounded();
@@ -71,9 +71,8 @@ impl ConnectionControllers {
         .with_config(cfg.clone())
         .reconcile_on(rx);
         let (store, own) = (cluster.store(), cluster_ns.to_string());
-        let cluster = cluster.watches(secrets(cluster_ns), wc, move |s| {
-            connections_using(&store, &s, &own)
-        });
+        let changes = watch(secrets(cluster_ns), wc).touched_objects();
+        let cluster = cluster.watches_stream(changes, move |s| connections_using(&store, &s, &own));
         ConnectionControllers {
             namespaced,
             cluster,

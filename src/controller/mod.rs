@@ -4,6 +4,7 @@
 mod connections;
 mod scoped;
 mod stages;
+mod watch;
 
 use crate::authentik::AuthentikClient;
 use crate::caches::Caches;

@@ -2,6 +2,7 @@
 //! watches of the kinds it references or is referenced by; built from the registry.
 
 use super::scoped::{api, drive};
+use super::watch::watch;
 use crate::caches::{Caches, Queues};
 use crate::crd::kind::{Kind, kind_name};
 use crate::kinds::{self, KindVisitor};
@@ -40,11 +41,10 @@ fn stage_controllers<K: Kind>(
         // last applied manifest (a second spec).
         let writer = reflector::store::Writer::<K>::default();
         let reader = writer.as_reader();
-        let watch = watcher::watcher(
+        let watch = watch(
             api::<K>(client, scope.as_deref()),
             watcher::Config::default(),
         )
-        .default_backoff()
         .map_ok(|event| {
             event.modify(|o| {
                 o.managed_fields_mut().clear();
@@ -185,9 +185,8 @@ fn secret_watch<K: Kind>(
     };
     let secrets = kube::Api::<PartialObjectMeta<Secret>>::namespaced(client.clone(), ns);
     let caches = caches.clone();
-    c.watches(secrets, watcher::Config::default(), move |secret| {
-        readers_of::<K>(&caches, &secret)
-    })
+    let changes = watch(secrets, watcher::Config::default()).touched_objects();
+    c.watches_stream(changes, move |secret| readers_of::<K>(&caches, &secret))
 }
 
 /// The `K` resources whose write-only fields read `secret`.
@@ -234,7 +233,7 @@ impl<K: Kind> KindVisitor for ReferenceWatches<'_, K> {
             // Its name is all the mapping needs: a metadata watch, so every change of every
             // T is not read whole once more per kind that refers to it.
             let metadata = api::<PartialObjectMeta<T>>(self.api_client, self.scope);
-            let changes = watcher(metadata, wc.clone()).touched_objects();
+            let changes = watch(metadata, wc.clone()).touched_objects();
             c = c.watches_stream(changes, move |t: PartialObjectMeta<T>| {
                 referrers_in::<K, T>(&caches, &t)
             });
@@ -242,9 +241,8 @@ impl<K: Kind> KindVisitor for ReferenceWatches<'_, K> {
         if kinds::referenced_kinds::<T>().contains(&kind_name::<K>()) {
             // A referrer changing or going away re-triggers the K resources it named (a
             // delete waits while one is referenced).
-            c = c.watches(api::<T>(self.api_client, self.scope), wc, |t: T| {
-                referenced_by::<K, T>(&t)
-            });
+            let changes = watch(api::<T>(self.api_client, self.scope), wc).touched_objects();
+            c = c.watches_stream(changes, |t: T| referenced_by::<K, T>(&t));
         }
         self.controller = Some(c);
     }
