@@ -1,11 +1,12 @@
 //! The event follower, end to end: with a drift sweep only every ten minutes, a change made
 //! in authentik as another user is corrected within seconds, a delete is recreated, the
 //! operator's own writes are not echoed back, and every gap (too many events, a cleaned log,
-//! a token that may not read the log) sweeps at once.
+//! a token that may not read the log) sweeps at once. A stage's `boundTo` follows the
+//! operator's own binding writes without waiting for the sweep.
 
 mod common;
 
-use authentik_operator::kinds::PasswordStage;
+use authentik_operator::kinds::{Flow, FlowStageBinding, PasswordStage};
 use authentik_sim::{Control, Profile};
 use common::{Env, is_ready};
 use serde_json::{Value, json};
@@ -354,4 +355,37 @@ async fn a_follower_per_authentik_independent_of_the_other() {
     corrected_within(env.sim.control(), &default_pk, 5, Duration::from_secs(10)).await;
     other.control().set_down(false);
     other.shutdown().await;
+}
+
+/// The operator's own binding writes are not echoed by the event log, and the stage's
+/// object in authentik changes with them (its flows): its `boundTo` follows at once, not at
+/// the sweep ten minutes later (found by the chaos soak: the update came late, in its
+/// quiet period).
+#[tokio::test]
+async fn a_stages_bound_flows_follow_the_operators_own_binding_writes() {
+    let (env, _) = following(Profile::Current).await;
+    ready_stage(&env, "bound-pw").await;
+    env.create::<Flow>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "Flow",
+        "metadata": {"name": "bound-flow"},
+        "spec": {"name": "Bound", "title": "Bound", "designation": "authentication"}
+    }))
+    .await;
+    env.create::<FlowStageBinding>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "FlowStageBinding",
+        "metadata": {"name": "bound-10"},
+        "spec": {"flow": {"ref": "bound-flow"}, "stage": {"ref": {"kind": "PasswordStage", "name": "bound-pw"}}, "order": 10}
+    }))
+    .await;
+    env.wait_for::<FlowStageBinding>("bound-10", "Ready", is_ready)
+        .await;
+    let bound = |want: &'static [&'static str]| {
+        move |o: &PasswordStage| o.status.as_ref().is_some_and(|s| s.bound_to == want)
+    };
+    env.wait_for::<PasswordStage>("bound-pw", "bound to the flow", bound(&["bound-flow"]))
+        .await;
+    env.delete::<FlowStageBinding>("bound-10").await;
+    env.wait_gone::<FlowStageBinding>("bound-10").await;
+    env.wait_for::<PasswordStage>("bound-pw", "bound to nothing", bound(&[]))
+        .await;
 }

@@ -161,6 +161,10 @@ pub trait Kind:
     /// `crate::kinds::referenced_kinds`: their changes (a pk learnt) re-trigger the referrers,
     /// and the referrers' changes re-trigger them (a delete waits while it is referenced).
     const REFS: &'static [RefSpec] = &[];
+    /// Reference fields naming objects whose status shows this one (a stage's `boundTo`
+    /// lists the flows of its bindings): a write of this object refreshes theirs at once,
+    /// not at the next sweep, which the event log lets wait ten minutes.
+    const SHOWN_ON: &'static [&'static str] = &[];
 
     fn policies(&self) -> &Policies;
     /// The spec's value of the kind's one key field, if it sets one (a stage's `name`, a

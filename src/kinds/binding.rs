@@ -86,6 +86,7 @@ impl Kind for FlowStageBinding {
         RefSpec::one("flow", Target::Flow),
         RefSpec::one("stage", Target::AnyStage),
     ];
+    const SHOWN_ON: &'static [&'static str] = &["stage"];
 
     fn describe_key(key: &str) -> String {
         let mut parts = key.splitn(3, '/');

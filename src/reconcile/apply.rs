@@ -7,11 +7,13 @@ use super::record::Report;
 use super::record::write_status;
 use super::status::Observation;
 use super::sync;
+use crate::connections::{ConnKey, Connection};
 use crate::crd::kind::Kind;
 use crate::error::{Error, Result};
 use kube::ResourceExt;
 use kube::runtime::controller::Action;
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 /// How many times a reconcile starts again from a fresh read when its view turns out stale.
 const MAX_VIEWS: usize = 3;
@@ -59,6 +61,9 @@ async fn apply_view<K: Kind>(
                 .filter(|(c, _)| *c == key.id())
                 .map(|(_, pk)| pk.as_str());
             let mut report = sync::sync(obj, ctx, &conn, api, known).await;
+            if report.obs.wrote {
+                refresh_shown(obj, ctx, &key, &conn, &report.obs.resolved);
+            }
             if matches!(report.outcome, Err(Error::Rejected(_))) {
                 // A resolved pk may be stale (the object was recreated): resolve afresh next time.
                 conn.lookups.forget();
@@ -87,6 +92,28 @@ async fn apply_view<K: Kind>(
     }
     written?;
     report.outcome.map(|()| Action::await_change())
+}
+
+/// After a write of `obj`, the objects whose status shows it (see `Kind::SHOWN_ON`), as its
+/// status named them and as `now` does (a binding moved to another stage changes both).
+pub(super) fn refresh_shown<K: Kind>(
+    obj: &K,
+    ctx: &Context,
+    key: &ConnKey,
+    conn: &Connection,
+    now: &BTreeMap<String, String>,
+) {
+    let before = obj.status().map(|s| &s.resolved_references);
+    let mut pks: Vec<&String> = K::SHOWN_ON
+        .iter()
+        .flat_map(|field| [before.and_then(|b| b.get(*field)), now.get(*field)])
+        .flatten()
+        .collect();
+    pks.sort();
+    pks.dedup();
+    for pk in pks {
+        ctx.stores.refresh(key, conn, pk);
+    }
 }
 
 /// What a resource waits for while its authentik fails. The same words for the whole

@@ -83,6 +83,15 @@ impl Stores {
             .map(|k| k.as_ref())
     }
 
+    /// Reads the object at `pk` afresh and reconciles the resource holding it: something it
+    /// shows in its status changed.
+    pub fn refresh(&self, key: &ConnKey, conn: &Connection, pk: &str) {
+        for k in &self.kinds {
+            k.forget(conn, pk);
+            k.queue(Which::Pk(key, pk));
+        }
+    }
+
     /// The registered stage kind named `kind`.
     pub fn kind(&self, kind: &str) -> Option<&dyn KindOps> {
         self.kinds

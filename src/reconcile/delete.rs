@@ -168,6 +168,9 @@ async fn cleanup_view<K: Kind>(obj: &K, ctx: &Context, api: &kube::Api<K>) -> Re
     };
     match deleted {
         Ok(Some(pk)) => {
+            if let Ok((key, conn)) = ctx.connections.for_stage(obj) {
+                super::apply::refresh_shown(obj, ctx, &key, &conn, &Default::default());
+            }
             let note = format!("deleted the authentik {what} (pk {pk})");
             let notice = Notice::normal("Deleted", note).during("Delete");
             publish(&ctx.recorder, obj, Some(&pk), &notice).await;
