@@ -64,9 +64,12 @@ async fn apply_view<K: Kind>(
             if report.obs.wrote {
                 refresh_shown(obj, ctx, &key, &conn, &report.obs.resolved);
             }
-            if matches!(report.outcome, Err(Error::Rejected(_))) {
+            if let Err(Error::Rejected(why)) = &report.outcome {
                 // A resolved pk may be stale (the object was recreated): resolve afresh next time.
                 conn.lookups.forget();
+                if let Some(e) = super::resolve::stale_reference(why, &report.obs.resolved) {
+                    report.outcome = Err(e);
+                }
             }
             if let Err(e) = &report.outcome
                 && e.is_outage()

@@ -191,3 +191,43 @@ pub fn pk_text(obj: &Value) -> Option<String> {
         _ => None,
     }
 }
+
+/// authentik's refusal of a write because a pk the references resolved to names nothing
+/// (`passwordStage: Invalid pk "…" - object does not exist.`): the referenced object was
+/// deleted there and its resource has not recorded the new one yet, or a `pk` names
+/// nothing. Retried with backoff, not left for a person: the referenced resource's new pk
+/// comes through a watch that may run ahead of the cache the reference is read from, and
+/// the reconcile it triggers can still see the old pk, after which nothing would trigger
+/// another (found by the chaos soak, tests/soak.rs).
+pub fn stale_reference(refused: &str, resolved: &BTreeMap<String, String>) -> Option<Error> {
+    let (field, pk) = resolved
+        .iter()
+        .find(|(_, pk)| refused.contains(&format!("\"{pk}\"")))?;
+    refused.contains("Invalid pk").then(|| {
+        Error::ReferenceNotFound(format!(
+            "spec.{field}: authentik has no object with pk {pk} (it answered: {refused}); retried until the reference resolves to one it has"
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stale_reference;
+    use crate::error::Error;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn a_refusal_naming_a_resolved_pk_is_a_reference_to_retry() {
+        let pk = "b092c069-4c09-4ad4-b5d8-04b784d2b7fc";
+        let resolved = BTreeMap::from([("passwordStage".to_string(), pk.to_string())]);
+        let refused = format!("passwordStage: Invalid pk \"{pk}\" - object does not exist.");
+        let e = stale_reference(&refused, &resolved).expect("a stale reference");
+        assert!(matches!(&e, Error::ReferenceNotFound(m) if m.starts_with("spec.passwordStage:")));
+        assert!(e.is_transient());
+        // Another refusal, or one naming a pk the references did not resolve to, stays.
+        assert!(stale_reference("name: This field must be unique.", &resolved).is_none());
+        let other =
+            "target: Invalid pk \"00000000-0000-0000-0000-000000000000\" - object does not exist.";
+        assert!(stale_reference(other, &resolved).is_none());
+    }
+}
