@@ -99,6 +99,24 @@ fn start_replica_via(
     }
 }
 
+/// A folder for the replicas' logs, with the token file they read.
+fn workdir(env: &Env, prefix: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("{prefix}{}", env.ns));
+    std::fs::create_dir_all(&dir).unwrap();
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+    (dir, token_file)
+}
+
+/// Waits until `r` answers /readyz with 200 (a standby is ready too).
+async fn wait_ready(r: &Replica) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while get(r.metrics, "/readyz").await.map(|(s, _)| s) != Some(200) {
+        assert!(Instant::now() < deadline, "{} never ready", r.identity);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 async fn get(port: u16, path: &str) -> Option<(u16, String)> {
     let resp = reqwest::get(format!("http://127.0.0.1:{port}{path}"))
         .await
@@ -145,10 +163,7 @@ fn login(name: &str) -> serde_json::Value {
 #[tokio::test]
 async fn the_standby_takes_over_when_the_leader_dies() {
     let env = Env::new(Profile::Current).await;
-    let dir = std::env::temp_dir().join(format!("ha-{}", env.ns));
-    std::fs::create_dir_all(&dir).unwrap();
-    let token_file = dir.join("token");
-    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+    let (dir, token_file) = workdir(&env, "ha-");
     let mut replicas = vec![
         start_replica(&env, "replica-a", &token_file, &dir.join("a.log")),
         start_replica(&env, "replica-b", &token_file, &dir.join("b.log")),
@@ -156,11 +171,7 @@ async fn the_standby_takes_over_when_the_leader_dies() {
     let leader = wait_holder(&env, None, Duration::from_secs(30)).await;
     // Both are ready: the standby is healthy while it waits.
     for r in &replicas {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while get(r.metrics, "/readyz").await.map(|(s, _)| s) != Some(200) {
-            assert!(Instant::now() < deadline, "{} never ready", r.identity);
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        wait_ready(r).await;
         assert_eq!(get(r.metrics, "/livez").await.map(|(s, _)| s), Some(200));
     }
     for name in ["ha-1", "ha-2", "ha-3"] {
@@ -323,10 +334,7 @@ fn total(metrics: &str, name: &str) -> f64 {
 #[tokio::test]
 async fn a_leader_cut_off_from_the_api_server_stops_before_the_standby_takes_over() {
     let env = Env::new(Profile::Current).await;
-    let dir = std::env::temp_dir().join(format!("ha-cut-{}", env.ns));
-    std::fs::create_dir_all(&dir).unwrap();
-    let token_file = dir.join("token");
-    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+    let (dir, token_file) = workdir(&env, "ha-cut-");
     let server = testenv::shared().server_url().to_string();
     let path = Cuttable::to(&server).await;
     let kubeconfig = dir.join("kubeconfig");
@@ -348,11 +356,7 @@ async fn a_leader_cut_off_from_the_api_server_stops_before_the_standby_takes_ove
     env.wait_for::<UserLoginStage>("cut-1", "Ready", is_ready)
         .await;
     let b = start_replica(&env, "replica-b", &token_file, &dir.join("b.log"));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while get(b.metrics, "/readyz").await.map(|(s, _)| s) != Some(200) {
-        assert!(Instant::now() < deadline, "the standby never ready");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_ready(&b).await;
 
     path.cut.cancel();
     let taken = wait_holder(&env, Some("replica-a"), Duration::from_secs(30)).await;
