@@ -3,9 +3,10 @@
 
 mod common;
 
-use authentik_operator::kinds::{IdentificationStage, PasswordStage, UserLoginStage};
+use authentik_operator::kinds::{Flow, IdentificationStage, PasswordStage, UserLoginStage};
 use authentik_sim::Profile;
 use common::{Env, authentik, body, is_ready, reason};
+use kube::api::{Patch, PatchParams};
 use serde_json::json;
 
 #[tokio::test]
@@ -168,5 +169,82 @@ async fn steady_state_costs_one_list_per_kind_per_interval_and_no_writes() {
     assert!(
         (3..=4).contains(&password_lists),
         "{password_lists} list calls"
+    );
+}
+
+/// The slug a flow holds in authentik now, found by its pk.
+fn slug_of(env: &Env, pk: &str) -> Option<String> {
+    env.sim
+        .control()
+        .flows()
+        .into_iter()
+        .find(|f| f["pk"] == pk)
+        .and_then(|f| f["slug"].as_str().map(str::to_string))
+}
+
+/// Renames the flow in authentik leaving no event, so the operator's last read of it stays
+/// what it writes by until the sweep, ten minutes off.
+fn rename_unseen(env: &Env, pk: &str, to: &str) {
+    let c = env.sim.control();
+    let from = slug_of(env, pk).expect("the flow");
+    c.set_event_recording(false);
+    let r = c.api(
+        "PATCH",
+        &format!("flows/instances/{from}/"),
+        Some(json!({"slug": to})),
+    );
+    c.set_event_recording(true);
+    assert_eq!(r.status, 200, "{:?}", r.body);
+}
+
+/// A flow's URL names it by slug, and someone renamed it in the UI since the operator last
+/// read it: the next write goes to the old slug and is answered 404. The soak found a delete
+/// taking that 404 for "already gone", leaving the flow behind. A write goes again at the
+/// slug the flow holds now; a PATCH must not create a second flow either.
+#[tokio::test]
+async fn a_flow_renamed_unseen_in_authentik_is_written_and_deleted_where_it_is() {
+    let mut env = Env::new(Profile::Current).await;
+    env.extra_args = ["--resync-interval", "10m"].map(String::from).to_vec();
+    env.start_operator().await;
+    env.create::<Flow>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "Flow",
+        "metadata": {"name": "renamed"},
+        "spec": {"name": "Renamed", "title": "Before", "designation": "authentication"}
+    }))
+    .await;
+    let flow = env.wait_for::<Flow>("renamed", "Ready", is_ready).await;
+    let pk = flow.status.and_then(|s| s.pk).expect("pk");
+
+    rename_unseen(&env, &pk, "renamed-in-ui");
+    env.api::<Flow>()
+        .patch(
+            "renamed",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"title": "After"}})),
+        )
+        .await
+        .expect("change the title");
+    env.wait_for::<Flow>("renamed", "Ready for generation 2", |o| {
+        is_ready(o) && o.status.as_ref().and_then(|s| s.observed_generation) == Some(2)
+    })
+    .await;
+    let named: Vec<_> = env
+        .sim
+        .control()
+        .flows()
+        .into_iter()
+        .filter(|f| f["name"] == "Renamed")
+        .collect();
+    assert_eq!(named.len(), 1, "one flow, not a second one: {named:?}");
+    assert_eq!(named[0]["pk"], pk.as_str());
+    assert_eq!(named[0]["title"], "After");
+
+    rename_unseen(&env, &pk, "renamed-again");
+    env.delete::<Flow>("renamed").await;
+    env.wait_gone::<Flow>("renamed").await;
+    assert_eq!(
+        slug_of(&env, &pk),
+        None,
+        "the flow is deleted, not left behind"
     );
 }

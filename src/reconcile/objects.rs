@@ -77,12 +77,12 @@ pub async fn patch<K: Kind>(
     pk: &str,
     body: &Map<String, Value>,
 ) -> Result<Option<Value>> {
-    let Some(at) = path_of::<K>(conn, pk).await? else {
-        return Ok(None);
-    };
-    // Recorded before the write: its event may be read before the answer arrives.
-    conn.own_writes.record(K::MODEL, pk, Write::Updated);
-    let updated = conn.client.patch(K::ENDPOINT, &at, body).await?;
+    let updated = at_path::<K, _, _, _>(conn, pk, |at| async move {
+        // Recorded before the write: its event may be read before the answer arrives.
+        conn.own_writes.record(K::MODEL, pk, Write::Updated);
+        conn.client.patch(K::ENDPOINT, &at, body).await
+    })
+    .await?;
     let snapshot = conn.snapshot::<K>();
     match &updated {
         Some(v) => snapshot.upsert(pk, v.clone()),
@@ -93,36 +93,60 @@ pub async fn patch<K: Kind>(
 
 /// One DELETE; `false` when it was already gone.
 pub async fn delete<K: Kind>(conn: &Connection, pk: &str) -> Result<bool> {
-    let deleted = match path_of::<K>(conn, pk).await? {
-        Some(at) => {
-            conn.own_writes.record(K::MODEL, pk, Write::Deleted);
-            conn.client.delete(K::ENDPOINT, &at).await?
-        }
-        None => false,
-    };
+    let deleted = at_path::<K, _, _, _>(conn, pk, |at| async move {
+        conn.own_writes.record(K::MODEL, pk, Write::Deleted);
+        Ok(conn.client.delete(K::ENDPOINT, &at).await?.then_some(()))
+    })
+    .await?;
     conn.snapshot::<K>().remove(pk);
-    Ok(deleted)
+    Ok(deleted.is_some())
 }
 
-/// What the URL of the object at `pk` names it by; `None` when it is gone. A slug comes from
-/// the snapshot (the reconcile that writes has just read or listed it); a slug changed
-/// since makes the write a 404, and the next reconcile finds the object by pk again.
-async fn path_of<K: Kind>(conn: &Connection, pk: &str) -> Result<Option<String>> {
+/// One write to the object at `pk`, at the path its URL names it by; `None` when authentik
+/// has no such object. A slug comes from the snapshot (the reconcile that writes has just
+/// read or listed it), but someone may have renamed the flow in the UI since, its event not
+/// yet read: the 404 at the old slug is checked against authentik by pk, and the write goes
+/// once more at the slug it holds now. Taken as gone, a delete left the renamed flow behind
+/// (a PATCH failed its reconcile, and the retry found the flow by pk).
+async fn at_path<K: Kind, T, W, F>(conn: &Connection, pk: &str, write: W) -> Result<Option<T>>
+where
+    W: Fn(String) -> F,
+    F: Future<Output = Result<Option<T>>>,
+{
     let Lookup::Slug { .. } = K::LOOKUP else {
-        return Ok(Some(pk.to_string()));
+        return write(pk.to_string()).await;
     };
     let known = conn.snapshot::<K>().get(pk);
+    let fresh = known.is_none();
     let body = match known {
         Some(body) => Some(body),
         None => fetch::<K>(conn, pk).await?,
     };
-    let Some(body) = body else {
+    let Some(slug) = body.as_ref().map(slug_of::<K>).transpose()? else {
         return Ok(None);
     };
+    if let Some(done) = write(slug.clone()).await? {
+        return Ok(Some(done));
+    }
+    if fresh {
+        return Ok(None);
+    }
+    match fetch::<K>(conn, pk)
+        .await?
+        .as_ref()
+        .map(slug_of::<K>)
+        .transpose()?
+    {
+        Some(now) if now != slug => write(now).await,
+        _ => Ok(None),
+    }
+}
+
+fn slug_of<K: Kind>(body: &Value) -> Result<String> {
     body.get("slug")
         .and_then(Value::as_str)
-        .map(|s| Some(s.to_string()))
-        .ok_or_else(|| Error::Protocol(format!("authentik's {} {pk} has no slug", K::NOUN)))
+        .map(str::to_string)
+        .ok_or_else(|| Error::Protocol(format!("authentik's {} has no slug", K::NOUN)))
 }
 
 /// The error of a kind this authentik does not serve: its list endpoint answered 404.
