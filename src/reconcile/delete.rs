@@ -91,8 +91,8 @@ async fn locate<K: Kind>(obj: &K, ctx: &Context, at: &At) -> Result<Option<Strin
 }
 
 /// Deletes the object at `pk`, or (the create marker) the one holding the key the marker
-/// names; returns the pk deleted, if any.
-async fn delete_object<K: Kind>(obj: &K, ctx: &Context, at: At) -> Result<Option<String>> {
+/// names; returns its pk, if any, and whether it was still there.
+async fn delete_object<K: Kind>(obj: &K, ctx: &Context, at: At) -> Result<Option<(String, bool)>> {
     let pk = match at {
         At::Pk(pk) => pk,
         At::Key(_) => match locate(obj, ctx, &at).await? {
@@ -101,8 +101,8 @@ async fn delete_object<K: Kind>(obj: &K, ctx: &Context, at: At) -> Result<Option
         },
     };
     let conn = connection_for(obj, ctx)?;
-    objects::delete::<K>(&conn, &pk).await?;
-    Ok(Some(pk))
+    let was_there = objects::delete::<K>(&conn, &pk).await?;
+    Ok(Some((pk, was_there)))
 }
 
 /// A blocked delete goes on once its object is gone from authentik: whoever deleted it
@@ -167,11 +167,15 @@ async fn cleanup_view<K: Kind>(obj: &K, ctx: &Context, api: &kube::Api<K>) -> Re
         Ok(Deletion::ByKey(key)) => delete_object(obj, ctx, At::Key(key)).await,
     };
     match deleted {
-        Ok(Some(pk)) => {
+        Ok(Some((pk, was_there))) => {
             if let Ok((key, conn)) = ctx.connections.for_stage(obj) {
                 super::apply::refresh_shown(obj, ctx, &key, &conn, &Default::default());
             }
-            let note = format!("deleted the authentik {what} (pk {pk})");
+            let note = if was_there {
+                format!("deleted the authentik {what} (pk {pk})")
+            } else {
+                format!("the authentik {what} (pk {pk}) was already gone")
+            };
             let notice = Notice::normal("Deleted", note).during("Delete");
             publish(&ctx.recorder, obj, Some(&pk), &notice).await;
         }
