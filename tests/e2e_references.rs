@@ -3,7 +3,8 @@
 
 mod common;
 
-use authentik_operator::kinds::{IdentificationStage, PasswordStage};
+use authentik_operator::crd::kind::Kind;
+use authentik_operator::kinds::{Flow, IdentificationStage, PasswordStage};
 use authentik_sim::Profile;
 use common::{Env, authentik, is_ready};
 use kube::api::{Patch, PatchParams};
@@ -215,6 +216,72 @@ async fn deleting_a_referenced_password_stage_waits_for_its_referrers() {
     env.delete::<IdentificationStage>("id").await;
     env.wait_gone::<PasswordStage>("pw").await;
     assert!(env.sim.control().stage(&pk).is_none());
+}
+
+fn password_configuring(name: &str, configure_flow: serde_json::Value) -> serde_json::Value {
+    let mut obj = password(name);
+    obj["spec"]["configureFlow"] = configure_flow;
+    obj
+}
+
+/// A wait on a flow on its way out is handed down a chain of references, each link saying
+/// why (the soak found a stage waiting on a stage waiting on a deleted flow, and its message
+/// said only "not Ready"). Pointed elsewhere, the middle link converges and the chain with it.
+#[tokio::test]
+async fn a_chain_of_waits_names_each_link_and_unwinds_once_fixed() {
+    let env = Env::started(Profile::Current).await;
+    env.create::<Flow>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "Flow",
+        "metadata": {"name": "going"},
+        "spec": {"name": "Going", "title": "Going", "designation": "stage_configuration"}
+    }))
+    .await;
+    env.create::<PasswordStage>(password_configuring("holder", json!({"ref": "going"})))
+        .await;
+    env.wait_for::<PasswordStage>("holder", "Ready", is_ready)
+        .await;
+    env.delete::<Flow>("going").await;
+    env.wait_synced::<Flow>("going", "DeleteBlocked").await;
+
+    env.create::<PasswordStage>(password_configuring("pw", json!({"ref": "going"})))
+        .await;
+    env.create::<IdentificationStage>(identification(
+        "id",
+        json!({"userFields": ["email"], "passwordStage": {"ref": "pw"}}),
+    ))
+    .await;
+    let msg = env
+        .wait_synced::<PasswordStage>("pw", "ReferenceNotReady")
+        .await;
+    assert!(msg.contains("going is being deleted"), "{msg}");
+    let msg = env
+        .wait_for::<IdentificationStage>("id", "a wait naming its link's reason", |o| {
+            o.status()
+                .and_then(|s| s.condition("Synced"))
+                .is_some_and(|c| c.message.contains("(not Ready: ReferenceNotReady)"))
+        })
+        .await;
+    let synced = msg.status().and_then(|s| s.condition("Synced")).unwrap();
+    assert_eq!(synced.reason, "ReferenceNotReady", "{}", synced.message);
+    assert!(
+        synced.message.contains("PasswordStage"),
+        "{}",
+        synced.message
+    );
+
+    env.api::<PasswordStage>()
+        .patch(
+            "pw",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"configureFlow": {"ref": null, "slug": "default-password-change"}}})),
+        )
+        .await
+        .expect("point elsewhere");
+    env.wait_for::<IdentificationStage>("id", "Ready", is_ready)
+        .await;
+    // The flow still waits for the stage that holds it, and goes with it.
+    env.delete::<PasswordStage>("holder").await;
+    env.wait_gone::<Flow>("going").await;
 }
 
 #[tokio::test]

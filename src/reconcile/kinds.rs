@@ -41,6 +41,9 @@ pub struct RefTarget {
     pub pk: Option<String>,
     /// Being deleted (its delete may be waiting for the referrers).
     pub deleting: bool,
+    /// Why it is not Ready (its Ready condition's reason), to name in the referrer's wait:
+    /// a chain of waits reads link by link.
+    pub not_ready: Option<String>,
 }
 
 /// Counts of resources by (kind, `ready` | `not_ready`).
@@ -162,6 +165,11 @@ impl<K: Kind> KindOps for KindRuntime<K> {
             connection: ConnKey::of_stage(found.as_ref()),
             pk: found.status().and_then(|s| s.pk.clone()),
             deleting: found.meta().deletion_timestamp.is_some(),
+            not_ready: found
+                .status()
+                .and_then(|s| s.condition("Ready"))
+                .filter(|c| c.status != "True")
+                .map(|c| c.reason.clone()),
         })
     }
 

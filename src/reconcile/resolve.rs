@@ -119,6 +119,7 @@ fn resolve_custom_resource(
         connection: theirs,
         pk,
         deleting,
+        not_ready,
     }) = ops.ref_target(namespace, name)
     else {
         return Err(Error::ReferenceNotReady(format!(
@@ -131,8 +132,9 @@ fn resolve_custom_resource(
         )));
     }
     let pk = pk.ok_or_else(|| {
+        let why = not_ready.map_or(String::new(), |r| format!(": {r}"));
         Error::ReferenceNotReady(format!(
-            "spec.{label}: {kind} {namespace}/{name} has no authentik pk yet (not Ready)"
+            "spec.{label}: {kind} {namespace}/{name} has no authentik pk yet (not Ready{why})"
         ))
     })?;
     let leaving = deleting.then(|| format!("spec.{label}: {kind} {namespace}/{name} is"));
