@@ -211,16 +211,33 @@ pub fn problems(shared: &Shared, snap: &Snapshot) -> (BTreeMap<String, String>, 
     (found, checks)
 }
 
+/// A reference to a resource the client deleted (gone, or going once its object was deleted
+/// in authentik) cannot be bound: waiting, naming it, is the promise. So is waiting on a
+/// resource that waits so itself, down a chain of references.
+fn waits_on_leaving(
+    shared: &Shared,
+    snap: &Snapshot,
+    res: &Res,
+    seen: &mut BTreeSet<(String, String)>,
+) -> bool {
+    if res.ready() || res.reason() != "ReferenceNotReady" {
+        return false;
+    }
+    shared
+        .kind(res.kind)
+        .refs_named(&res.spec)
+        .into_iter()
+        .any(|k| match snap.resources.get(&k) {
+            None => true,
+            Some(r) if r.deleting => true,
+            Some(r) => seen.insert(k.clone()) && waits_on_leaving(shared, snap, r, seen),
+        })
+}
+
 fn resource_problem(shared: &Shared, snap: &Snapshot, res: &Res) -> Result<(), String> {
     let info = shared.kind(res.kind);
     if !res.ready() {
-        // A reference to a resource the client deleted (gone, or going once its object was
-        // deleted in authentik) cannot be bound: waiting, naming it, is the promise.
-        let leaving = info
-            .refs_named(&res.spec)
-            .into_iter()
-            .any(|k| snap.resources.get(&k).is_none_or(|r| r.deleting));
-        if leaving && res.reason() == "ReferenceNotReady" {
+        if waits_on_leaving(shared, snap, res, &mut BTreeSet::new()) {
             return Ok(());
         }
         return Err(format!("not Ready ({})", res.synced()));
