@@ -6,7 +6,7 @@
 mod common;
 
 use authentik_operator::crd::kind::Kind;
-use authentik_operator::kinds::PasswordStage;
+use authentik_operator::kinds::{IdentificationStage, PasswordStage};
 use authentik_sim::Profile;
 use common::{Env, is_ready, lagging_watch};
 use futures::StreamExt;
@@ -336,5 +336,78 @@ async fn a_delete_is_sent_once_though_the_cache_still_shows_the_finalizer() {
         deletes[0].0.contains(&pk) && deletes[0].1 == 204,
         "{deletes:?}"
     );
+    env.stop_operator().await;
+}
+
+/// A referenced stage deleted in authentik is created again with a new pk. Its referrer is
+/// woken by the change of its status, which may reach the referrer before the cache it reads
+/// the new pk from (found by the chaos soak, tests/soak.rs: a referrer refused with "Invalid
+/// pk" on the old pk, and nothing woke it again). Here the cache lags on every run, the
+/// sweep is ten minutes off: the referrer must still end on the new pk in authentik.
+#[tokio::test]
+async fn a_referrer_woken_ahead_of_the_cache_ends_on_the_new_pk() {
+    let mut env = Env::new(Profile::Current).await;
+    env.extra_args = ["--resync-interval", "10m", "--event-interval", "1s"]
+        .map(String::from)
+        .to_vec();
+    let lagging = lagging_watch::cache_only(
+        common::kube_config().await,
+        "passwordstages",
+        Duration::from_secs(3),
+    );
+    env.start_operator_as(lagging).await;
+    env.create::<PasswordStage>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "PasswordStage",
+        "metadata": {"name": "pw"},
+        "spec": {"backends": ["authentik.core.auth.InbuiltBackend"]}
+    }))
+    .await;
+    env.create::<IdentificationStage>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "IdentificationStage",
+        "metadata": {"name": "id"},
+        "spec": {"userFields": ["email"], "passwordStage": {"ref": "pw"}}
+    }))
+    .await;
+    let old = env.wait_for::<PasswordStage>("pw", "Ready", is_ready).await;
+    let old = old.status.and_then(|s| s.pk).expect("a pk");
+    let id = env
+        .wait_for::<IdentificationStage>("id", "Ready", is_ready)
+        .await;
+    let id_pk = id.status.and_then(|s| s.pk).expect("a pk");
+
+    // Someone deletes the password stage in the UI: authentik nulls the reference to it.
+    let c = env.sim.control();
+    let r = c.api_as("alice", "DELETE", &format!("stages/password/{old}/"), None);
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    let new = env
+        .wait_for::<PasswordStage>("pw", "a new pk", |o| {
+            is_ready(o) && o.status.as_ref().and_then(|s| s.pk.as_ref()) != Some(&old)
+        })
+        .await;
+    let new = new.status.and_then(|s| s.pk).expect("a pk");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let remote = c.stage(&id_pk).expect("the identification stage");
+        let id = env
+            .api::<IdentificationStage>()
+            .get("id")
+            .await
+            .expect("id");
+        let resolved = id
+            .status
+            .as_ref()
+            .and_then(|s| s.resolved_references.get("passwordStage").cloned());
+        if remote["password_stage"] == new.as_str() && resolved.as_deref() == Some(&new) {
+            assert!(is_ready(&id), "{:?}", id.status);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "authentik has {}, the status {resolved:?}, the new pk is {new}: {:?}",
+            remote["password_stage"],
+            id.status
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     env.stop_operator().await;
 }

@@ -143,6 +143,7 @@ fn act_on(ctx: &Context, key: &ConnKey, conn: &Connection, event: &Event) -> u64
             kind.forget(conn, &event.object);
             // authentik clears references to a deleted object without logging a change of
             // the objects that held them.
+            ctx.stores.forget_referencing(key, conn, &event.object);
             kind.queue(Which::Pk(key, &event.object))
                 + ctx.stores.queue(Which::Referencing(key, &event.object))
         }

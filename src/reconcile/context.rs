@@ -127,6 +127,13 @@ impl Stores {
         self.kinds.iter().map(|k| k.queue(which)).sum()
     }
 
+    /// See [`KindOps::forget_referencing`], for every kind.
+    pub fn forget_referencing(&self, key: &ConnKey, conn: &Connection, pk: &str) {
+        for k in &self.kinds {
+            k.forget_referencing(key, conn, pk);
+        }
+    }
+
     /// Queues a check of the connection resource behind `key` (none for the default).
     pub fn queue_connection_resources(&self, key: &ConnKey) {
         match key {

@@ -59,6 +59,10 @@ pub trait KindOps: Send + Sync {
     /// Forgets what the sweep's list said of the object `pk`, so that the next reconcile
     /// reads it afresh (the event log says it changed).
     fn forget(&self, conn: &Connection, pk: &str);
+    /// Forgets what the sweep's list said of the objects whose references resolved to `pk`
+    /// in this connection: authentik cleared those references when it deleted `pk`, and
+    /// logs no change of theirs, so what the list said of them is no longer so.
+    fn forget_referencing(&self, key: &ConnKey, conn: &Connection, pk: &str);
     /// The name claims of the resources that manage (not merely observe) a stage.
     fn claims_on(&self, name: &str, out: &mut Vec<Claim>);
     /// `Kind/name` of the resources in `namespace` that `ref` the `kind` resource `name`.
@@ -123,6 +127,19 @@ impl<K: Kind> KindOps for KindRuntime<K> {
 
     fn forget(&self, conn: &Connection, pk: &str) {
         conn.snapshot::<K>().remove(pk);
+    }
+
+    fn forget_referencing(&self, key: &ConnKey, conn: &Connection, pk: &str) {
+        let snapshot = conn.snapshot::<K>();
+        for obj in self.caches.state() {
+            let status = obj.status();
+            let refers = status.is_some_and(|s| s.resolved_references.values().any(|v| v == pk));
+            if refers && &ConnKey::of_stage(obj.as_ref()) == key {
+                if let Some(theirs) = status.and_then(|s| s.pk.as_deref()) {
+                    snapshot.remove(theirs);
+                }
+            }
+        }
     }
 
     fn claims_on(&self, name: &str, out: &mut Vec<Claim>) {

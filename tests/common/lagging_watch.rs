@@ -30,6 +30,7 @@ pub fn client(
         plural,
         delay,
         list_delay: Duration::ZERO,
+        metadata_too: true,
         reads: reads.clone(),
     };
     let client = ClientBuilder::try_from(config)
@@ -37,6 +38,23 @@ pub fn client(
         .with_layer(&layer)
         .build();
     (client, reads)
+}
+
+/// Like [`client`], but only watches of whole objects lag (what the informer caches are
+/// filled from); watches of their metadata (what wakes the resources that refer to them)
+/// do not: a referrer is woken before the cache it reads the referenced pk from has caught up.
+pub fn cache_only(config: kube::Config, plural: &'static str, delay: Duration) -> kube::Client {
+    let layer = Lagging {
+        plural,
+        delay,
+        list_delay: Duration::ZERO,
+        metadata_too: false,
+        reads: Arc::default(),
+    };
+    ClientBuilder::try_from(config)
+        .expect("client builder")
+        .with_layer(&layer)
+        .build()
 }
 
 /// A client of `config` whose lists of `plural` are answered `delay` late (watches are
@@ -47,6 +65,7 @@ pub fn slow_lists(config: kube::Config, plural: &'static str, delay: Duration) -
         plural,
         delay: Duration::ZERO,
         list_delay: delay,
+        metadata_too: true,
         reads: Arc::default(),
     };
     ClientBuilder::try_from(config)
@@ -60,6 +79,8 @@ struct Lagging {
     plural: &'static str,
     delay: Duration,
     list_delay: Duration,
+    /// Whether watches of metadata only (`as=PartialObjectMetadata`) lag too.
+    metadata_too: bool,
     reads: Arc<AtomicUsize>,
 }
 
@@ -99,7 +120,12 @@ where
         let uri = req.uri();
         let of_plural = uri.path().ends_with(&format!("/{}", self.cfg.plural));
         let watch = uri.query().is_some_and(|q| q.contains("watch=true"));
-        let lag = of_plural && watch;
+        let metadata = req
+            .headers()
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("PartialObjectMetadata"));
+        let lag = of_plural && watch && (self.cfg.metadata_too || !metadata);
         let list_delay = match of_plural && !watch && req.method() == http::Method::GET {
             true => self.cfg.list_delay,
             false => Duration::ZERO,
