@@ -134,10 +134,11 @@ impl<K: Kind> KindOps for KindRuntime<K> {
         for obj in self.caches.state() {
             let status = obj.status();
             let refers = status.is_some_and(|s| s.resolved_references.values().any(|v| v == pk));
-            if refers && &ConnKey::of_stage(obj.as_ref()) == key {
-                if let Some(theirs) = status.and_then(|s| s.pk.as_deref()) {
-                    snapshot.remove(theirs);
-                }
+            if refers
+                && &ConnKey::of_stage(obj.as_ref()) == key
+                && let Some(theirs) = status.and_then(|s| s.pk.as_deref())
+            {
+                snapshot.remove(theirs);
             }
         }
     }
