@@ -4,6 +4,7 @@
 mod connections;
 mod scoped;
 mod stages;
+mod wakes;
 mod watch;
 
 use crate::authentik::AuthentikClient;
@@ -114,7 +115,9 @@ pub async fn run_controllers(
     let cfg = controller::Config::default().concurrency(args.concurrency);
     // Every registered stage kind: its controllers (one per scope) with their reference
     // watches, its caches and queues for the rest of the operator, and how to run it.
-    let (stage_kinds, stage_runs) = stages::build(&client, &scopes, &cfg);
+    let (touched, touches) = futures::channel::mpsc::unbounded();
+    let (stage_kinds, stage_runs) = stages::build(&client, &scopes, &cfg, &touched);
+    drop(touched);
 
     let conns =
         ConnectionControllers::new(&client, &scopes, &cfg, &args.cluster_secret_namespace());
@@ -137,6 +140,7 @@ pub async fn run_controllers(
     )
     .await;
 
+    let wakes = tokio::spawn(wakes::wake(touches, stores.clone()));
     let sweeps = tokio::spawn(crate::sweep::sweep_loop(ctx.clone(), stop.clone()));
     let follower = tokio::spawn(crate::follower::follow_loop(
         ctx.clone(),
@@ -183,6 +187,7 @@ pub async fn run_controllers(
         () = grace => tracing::warn!("controllers did not stop within {STOP_GRACE:?}; stopping them"),
     }
     sweeps.abort();
+    wakes.abort();
     follower.abort();
     readiness.abort();
     tracing::info!("controllers stopped");

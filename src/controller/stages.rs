@@ -1,15 +1,16 @@
-//! The controllers of every registered stage kind, one per watched scope, each with the
-//! watches of the kinds it references or is referenced by; built from the registry.
+//! The controllers of every registered stage kind, one per watched scope, built from the
+//! registry; each tells what its changes wake in other kinds (wakes.rs).
 
 use super::scoped::{api, drive};
+use super::wakes::{Tap, Touched};
 use super::watch::watch;
 use crate::caches::{Caches, Queues};
-use crate::crd::kind::{Kind, kind_name};
+use crate::crd::kind::Kind;
 use crate::kinds::{self, KindVisitor};
 use crate::reconcile::kinds::{KindOps, KindRuntime};
 use crate::reconcile::{self, Context};
 use futures::TryStreamExt;
-use futures::channel::mpsc::{self, UnboundedReceiver};
+use futures::channel::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
@@ -31,6 +32,7 @@ fn stage_controllers<K: Kind>(
     client: &Client,
     scopes: &[Option<String>],
     cfg: &controller::Config,
+    touched: &UnboundedSender<Touched>,
 ) -> (Scoped<K>, Caches<K>, Queues<K>) {
     let mut controllers = Vec::new();
     let mut queues = Queues::default();
@@ -51,7 +53,11 @@ fn stage_controllers<K: Kind>(
                 o.annotations_mut().remove(LAST_APPLIED);
             })
         });
-        let stream = reflector::reflector(writer, watch).applied_objects();
+        // Told after the cache applied each change (see wakes.rs).
+        let mut tap = Tap::<K>::new(touched.clone());
+        let stream = reflector::reflector(writer, watch)
+            .inspect_ok(move |event| tap.seen(event))
+            .applied_objects();
         let c = Controller::for_stream(stream, reader).with_config(cfg.clone());
         queues.add(scope.as_deref(), tx);
         controllers.push((c, rx));
@@ -80,52 +86,19 @@ async fn run_stage_controllers<K: Kind>(
     futures::future::join_all(runs).await;
 }
 
-/// The `K` resources (in `t`'s namespace) whose `ref` fields name the `T` resource `t`.
-fn referrers_in<K: Kind, T: Kind>(
-    caches: &Caches<K>,
-    t: &PartialObjectMeta<T>,
-) -> Vec<ObjectRef<K>> {
-    let ns = t.namespace();
-    let name = t.name_any();
-    let kind = kind_name::<T>();
-    caches
-        .state()
-        .iter()
-        .filter(|k| k.namespace() == ns)
-        .filter(|k| {
-            k.references()
-                .iter()
-                .any(|f| f.refs_to(kind).any(|n| n == name))
-        })
-        .map(|k| ObjectRef::from_obj(k.as_ref()))
-        .collect()
-}
-
-/// The `K` resources that `t`'s `ref` fields name.
-fn referenced_by<K: Kind, T: Kind>(t: &T) -> Vec<ObjectRef<K>> {
-    let ns = t.namespace().unwrap_or_default();
-    let kind = kind_name::<K>();
-    t.references()
-        .iter()
-        .flat_map(|f| {
-            f.refs_to(kind)
-                .map(|name| ObjectRef::new(name).within(&ns))
-                .collect::<Vec<_>>()
-        })
-        .collect()
-}
-
 /// Every registered stage kind's controllers (see [`kinds::each`]): what the rest of the
 /// operator reaches each kind through, and how to run each.
 pub(super) fn build(
     client: &Client,
     scopes: &[Option<String>],
     cfg: &controller::Config,
+    touched: &UnboundedSender<Touched>,
 ) -> (Vec<Arc<dyn KindOps>>, Vec<StageRun>) {
     let mut wiring = Wiring {
         client,
         scopes,
         cfg,
+        touched,
         kinds: Vec::new(),
         runs: Vec::new(),
     };
@@ -137,6 +110,7 @@ struct Wiring<'a> {
     client: &'a Client,
     scopes: &'a [Option<String>],
     cfg: &'a controller::Config,
+    touched: &'a UnboundedSender<Touched>,
     kinds: Vec<Arc<dyn KindOps>>,
     runs: Vec<StageRun>,
 }
@@ -147,21 +121,12 @@ pub(super) type StageRun =
 
 impl KindVisitor for Wiring<'_> {
     fn visit<K: Kind>(&mut self) {
-        let (scoped, caches, queues) = stage_controllers::<K>(self.client, self.scopes, self.cfg);
+        let (scoped, caches, queues) =
+            stage_controllers::<K>(self.client, self.scopes, self.cfg, self.touched);
         let scoped: Scoped<K> = scoped
             .into_iter()
             .zip(self.scopes)
-            .map(|((c, rx), scope)| {
-                let mut watches = ReferenceWatches {
-                    controller: Some(c),
-                    caches: caches.clone(),
-                    api_client: self.client,
-                    scope: scope.as_deref(),
-                };
-                kinds::each(&mut watches);
-                let c = watches.controller.expect("put back by every visit");
-                (secret_watch(c, &caches, self.client, scope.as_deref()), rx)
-            })
+            .map(|((c, rx), scope)| (secret_watch(c, &caches, self.client, scope.as_deref()), rx))
             .collect();
         self.kinds.push(Arc::new(KindRuntime { caches, queues }));
         self.runs.push(Box::new(move |ctx, stop| {
@@ -210,40 +175,4 @@ fn readers_of<K: Kind>(
         })
         .map(|k| ObjectRef::from_obj(k.as_ref()))
         .collect()
-}
-
-/// Adds to a `K` controller the watches of the kinds it references or is referenced by.
-struct ReferenceWatches<'a, K: Kind> {
-    controller: Option<Controller<K>>,
-    caches: Caches<K>,
-    api_client: &'a Client,
-    scope: Option<&'a str>,
-}
-
-impl<K: Kind> KindVisitor for ReferenceWatches<'_, K> {
-    fn visit<T: Kind>(&mut self) {
-        let Some(mut c) = self.controller.take() else {
-            return;
-        };
-        let wc = watcher::Config::default();
-        if kinds::referenced_kinds::<K>().contains(&kind_name::<T>()) {
-            // A T resource getting (or changing) its pk re-triggers the K resources that
-            // `ref` it.
-            let caches = self.caches.clone();
-            // Its name is all the mapping needs: a metadata watch, so every change of every
-            // T is not read whole once more per kind that refers to it.
-            let metadata = api::<PartialObjectMeta<T>>(self.api_client, self.scope);
-            let changes = watch(metadata, wc.clone()).touched_objects();
-            c = c.watches_stream(changes, move |t: PartialObjectMeta<T>| {
-                referrers_in::<K, T>(&caches, &t)
-            });
-        }
-        if kinds::referenced_kinds::<T>().contains(&kind_name::<K>()) {
-            // A referrer changing or going away re-triggers the K resources it named (a
-            // delete waits while one is referenced).
-            let changes = watch(api::<T>(self.api_client, self.scope), wc).touched_objects();
-            c = c.watches_stream(changes, |t: T| referenced_by::<K, T>(&t));
-        }
-        self.controller = Some(c);
-    }
 }

@@ -1,7 +1,7 @@
 //! The kinds of authentik object the operator manages, and their registry: the stage kinds,
 //! flows and flow-stage bindings. A kind is its file here (the custom resource and its
 //! [`Kind`] implementation), its `mod` and `pub use` below, and one line in [`each`];
-//! everything per kind — its controllers and reference watches, identity claims, drift
+//! everything per kind — its controllers and reference wake-ups, identity claims, drift
 //! sweeps, readiness, metrics labels, its CRD and the generated files — is driven from here,
 //! so a kind cannot be half wired.
 

@@ -32,6 +32,11 @@ pub enum Which<'a> {
     /// Those whose references resolved to this pk in this connection (it was deleted:
     /// authentik cleared or dropped the references without logging a change of theirs).
     Referencing(&'a ConnKey, &'a str),
+    /// Those that `ref` the resource of this kind, namespace and name (it changed or went).
+    ReferringTo(&'a str, &'a str, &'a str),
+    /// The resource of this namespace and name, if it is being deleted (its delete may wait
+    /// for a resource that changed).
+    Leaving(&'a str, &'a str),
 }
 
 /// A resource another one refers to by `ref`, as the reference needs it.
@@ -206,6 +211,27 @@ impl<K: Kind> KindOps for KindRuntime<K> {
                     && o.status()
                         .is_some_and(|s| s.resolved_references.values().any(|v| v == pk))
             }),
+            Which::ReferringTo(kind, namespace, name) => {
+                if !crate::kinds::referenced_kinds::<K>().contains(&kind) {
+                    return 0;
+                }
+                self.send_matching(|o| {
+                    o.namespace().as_deref() == Some(namespace)
+                        && o.references()
+                            .iter()
+                            .any(|f| f.refs_to(kind).any(|n| n == name))
+                })
+            }
+            Which::Leaving(namespace, name) => {
+                let at = ObjectRef::new(name).within(namespace);
+                match self.caches.get(&at) {
+                    Some(o) if o.meta().deletion_timestamp.is_some() => {
+                        self.queues.send(at);
+                        1
+                    }
+                    _ => 0,
+                }
+            }
         }
     }
 
