@@ -339,11 +339,12 @@ async fn a_delete_is_sent_once_though_the_cache_still_shows_the_finalizer() {
     env.stop_operator().await;
 }
 
-/// A referenced stage deleted in authentik is created again with a new pk. Its referrer is
-/// woken by the change of its status, which may reach the referrer before the cache it reads
-/// the new pk from (found by the chaos soak, tests/soak.rs: a referrer refused with "Invalid
-/// pk" on the old pk, and nothing woke it again). Here the cache lags on every run, the
-/// sweep is ten minutes off: the referrer must still end on the new pk in authentik.
+/// A referenced stage deleted in authentik is created again with a new pk, and its referrer
+/// must end on that pk. Found by the chaos soak (tests/soak.rs): the referrer was woken by a
+/// watch of its own, ahead of the cache it reads the pk from, wrote the old pk, was refused
+/// ("Invalid pk") and not woken again; and what the operator knew of the referrer's object
+/// still showed the reference authentik had silently cleared. Here only the cache lags (a
+/// wake from anywhere else comes first) and the sweep is ten minutes off.
 #[tokio::test]
 async fn a_referrer_woken_ahead_of_the_cache_ends_on_the_new_pk() {
     let mut env = Env::new(Profile::Current).await;
