@@ -183,6 +183,22 @@ async fn a_status_write_from_an_older_version_is_refused() {
     );
 }
 
+/// A PasswordStage and an IdentificationStage that refers to it.
+async fn create_referenced(env: &Env, password: &str, referrer: &str) {
+    env.create::<PasswordStage>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "PasswordStage",
+        "metadata": {"name": password},
+        "spec": {"backends": ["authentik.core.auth.InbuiltBackend"]}
+    }))
+    .await;
+    env.create::<IdentificationStage>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "IdentificationStage",
+        "metadata": {"name": referrer},
+        "spec": {"userFields": ["email"], "passwordStage": {"ref": password}}
+    }))
+    .await;
+}
+
 /// A replica that has just become leader fills its caches kind by kind. A delete handled
 /// before the cache of a kind that may refer to the resource has its first list must wait
 /// for that list, not take the empty cache's word that nothing refers to it: the stage would
@@ -192,20 +208,8 @@ async fn a_status_write_from_an_older_version_is_refused() {
 /// on every run.
 #[tokio::test]
 async fn a_delete_waits_for_the_caches_that_show_its_referrers() {
-    use authentik_operator::kinds::IdentificationStage;
     let mut env = Env::started(Profile::Current).await;
-    env.create::<PasswordStage>(json!({
-        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "PasswordStage",
-        "metadata": {"name": "referenced"},
-        "spec": {"backends": ["authentik.core.auth.InbuiltBackend"]}
-    }))
-    .await;
-    env.create::<IdentificationStage>(json!({
-        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "IdentificationStage",
-        "metadata": {"name": "referrer"},
-        "spec": {"userFields": ["username"], "passwordStage": {"ref": "referenced"}}
-    }))
-    .await;
+    create_referenced(&env, "referenced", "referrer").await;
     env.wait_for::<IdentificationStage>("referrer", "Ready", is_ready)
         .await;
     env.stop_operator().await;
@@ -357,18 +361,7 @@ async fn a_referrer_woken_ahead_of_the_cache_ends_on_the_new_pk() {
         Duration::from_secs(3),
     );
     env.start_operator_as(lagging).await;
-    env.create::<PasswordStage>(json!({
-        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "PasswordStage",
-        "metadata": {"name": "pw"},
-        "spec": {"backends": ["authentik.core.auth.InbuiltBackend"]}
-    }))
-    .await;
-    env.create::<IdentificationStage>(json!({
-        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "IdentificationStage",
-        "metadata": {"name": "id"},
-        "spec": {"userFields": ["email"], "passwordStage": {"ref": "pw"}}
-    }))
-    .await;
+    create_referenced(&env, "pw", "id").await;
     let old = env.wait_for::<PasswordStage>("pw", "Ready", is_ready).await;
     let old = old.status.and_then(|s| s.pk).expect("a pk");
     let id = env
