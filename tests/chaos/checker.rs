@@ -213,14 +213,15 @@ pub fn problems(shared: &Shared, snap: &Snapshot) -> (BTreeMap<String, String>, 
 
 /// A reference to a resource the client deleted (gone, or going once its object was deleted
 /// in authentik) cannot be bound: waiting, naming it, is the promise. So is waiting on a
-/// resource that waits so itself, down a chain of references.
+/// resource that waits so itself, down a chain of references; one link further down, the
+/// pk the waiting resource last had may be gone from authentik (ReferenceNotFound).
 fn waits_on_leaving(
     shared: &Shared,
     snap: &Snapshot,
     res: &Res,
     seen: &mut BTreeSet<(String, String)>,
 ) -> bool {
-    if res.ready() || res.reason() != "ReferenceNotReady" {
+    if res.ready() || !["ReferenceNotReady", "ReferenceNotFound"].contains(&res.reason()) {
         return false;
     }
     shared
