@@ -12,6 +12,7 @@ pub mod names;
 pub mod plan;
 pub mod plan_output;
 pub mod plan_report;
+pub mod plan_snapshot;
 pub mod registry;
 pub mod validate;
 
