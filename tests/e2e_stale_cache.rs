@@ -405,3 +405,47 @@ async fn a_referrer_woken_ahead_of_the_cache_ends_on_the_new_pk() {
     }
     env.stop_operator().await;
 }
+
+/// A referrer waiting for its target's pk is woken once the cache it reads the pk from
+/// has it, not before: woken earlier (by a watch of its own, as it once was), it found no
+/// pk yet and waited out a backoff grown long by then. Only the cache lags here, and the
+/// referrer has waited long enough for its next retry to be far off.
+#[tokio::test]
+async fn a_waiting_referrer_is_woken_once_the_cache_has_the_pk() {
+    let mut env = Env::new(Profile::Current).await;
+    env.extra_args = ["--backoff-max", "5m"].map(String::from).to_vec();
+    let lagging = lagging_watch::cache_only(
+        common::kube_config().await,
+        "passwordstages",
+        Duration::from_secs(3),
+    );
+    env.start_operator_as(lagging).await;
+    env.create::<IdentificationStage>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "IdentificationStage",
+        "metadata": {"name": "waiting"},
+        "spec": {"userFields": ["email"], "passwordStage": {"ref": "later"}}
+    }))
+    .await;
+    env.wait_synced::<IdentificationStage>("waiting", "ReferenceNotReady")
+        .await;
+    // Retries at 1, 2, 4, 8, 16 s (halved at worst): the next is at least 16 s off.
+    tokio::time::sleep(Duration::from_secs(24)).await;
+    env.create::<PasswordStage>(json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "PasswordStage",
+        "metadata": {"name": "later"},
+        "spec": {"backends": ["authentik.core.auth.InbuiltBackend"]}
+    }))
+    .await;
+    env.wait_for::<PasswordStage>("later", "Ready", is_ready)
+        .await;
+    let ready_at = std::time::Instant::now();
+    env.wait_for::<IdentificationStage>("waiting", "Ready", is_ready)
+        .await;
+    // The cache has the pk one lagged event (3 s) after the API server.
+    assert!(
+        ready_at.elapsed() < Duration::from_secs(8),
+        "woken by the cache, not by a retry: {:?}",
+        ready_at.elapsed()
+    );
+    env.stop_operator().await;
+}
