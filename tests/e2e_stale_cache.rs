@@ -183,20 +183,28 @@ async fn a_status_write_from_an_older_version_is_refused() {
     );
 }
 
+fn password_stage(name: &str) -> serde_json::Value {
+    json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "PasswordStage",
+        "metadata": {"name": name},
+        "spec": {"backends": ["authentik.core.auth.InbuiltBackend"]}
+    })
+}
+
+/// An IdentificationStage whose `passwordStage` refers to the PasswordStage `password`.
+fn referrer_of(name: &str, password: &str) -> serde_json::Value {
+    json!({
+        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "IdentificationStage",
+        "metadata": {"name": name},
+        "spec": {"userFields": ["email"], "passwordStage": {"ref": password}}
+    })
+}
+
 /// A PasswordStage and an IdentificationStage that refers to it.
 async fn create_referenced(env: &Env, password: &str, referrer: &str) {
-    env.create::<PasswordStage>(json!({
-        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "PasswordStage",
-        "metadata": {"name": password},
-        "spec": {"backends": ["authentik.core.auth.InbuiltBackend"]}
-    }))
-    .await;
-    env.create::<IdentificationStage>(json!({
-        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "IdentificationStage",
-        "metadata": {"name": referrer},
-        "spec": {"userFields": ["email"], "passwordStage": {"ref": password}}
-    }))
-    .await;
+    env.create::<PasswordStage>(password_stage(password)).await;
+    env.create::<IdentificationStage>(referrer_of(referrer, password))
+        .await;
 }
 
 /// A replica that has just become leader fills its caches kind by kind. A delete handled
@@ -312,12 +320,7 @@ async fn a_delete_is_sent_once_though_the_cache_still_shows_the_finalizer() {
         Duration::from_secs(3),
     );
     env.start_operator_as(lagging).await;
-    env.create::<PasswordStage>(json!({
-        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "PasswordStage",
-        "metadata": {"name": "once"},
-        "spec": {"backends": ["authentik.core.auth.InbuiltBackend"]}
-    }))
-    .await;
+    env.create::<PasswordStage>(password_stage("once")).await;
     env.wait_for::<PasswordStage>("once", "Ready", is_ready)
         .await;
     let pk = env.sim_stages_named("password", "once")[0]["pk"]
@@ -420,22 +423,13 @@ async fn a_waiting_referrer_is_woken_once_the_cache_has_the_pk() {
         Duration::from_secs(3),
     );
     env.start_operator_as(lagging).await;
-    env.create::<IdentificationStage>(json!({
-        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "IdentificationStage",
-        "metadata": {"name": "waiting"},
-        "spec": {"userFields": ["email"], "passwordStage": {"ref": "later"}}
-    }))
-    .await;
+    env.create::<IdentificationStage>(referrer_of("waiting", "later"))
+        .await;
     env.wait_synced::<IdentificationStage>("waiting", "ReferenceNotReady")
         .await;
     // Retries at 1, 2, 4, 8, 16 s (halved at worst): the next is at least 16 s off.
     tokio::time::sleep(Duration::from_secs(24)).await;
-    env.create::<PasswordStage>(json!({
-        "apiVersion": "authentik-operator.io/v1alpha1", "kind": "PasswordStage",
-        "metadata": {"name": "later"},
-        "spec": {"backends": ["authentik.core.auth.InbuiltBackend"]}
-    }))
-    .await;
+    env.create::<PasswordStage>(password_stage("later")).await;
     env.wait_for::<PasswordStage>("later", "Ready", is_ready)
         .await;
     let ready_at = std::time::Instant::now();
